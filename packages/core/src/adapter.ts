@@ -1,0 +1,70 @@
+/**
+ * The adapter kit: what a platform adapter (`@sidecarless/lambda`, `@sidecarless/knative`…)
+ * needs from the kernel and nothing else. Adapters translate their platform's event into a
+ * `Request` (or a typed event) plus {@link InvocationFacts}, call the prepared invoker, and
+ * translate the result back. They never implement policy.
+ *
+ * @example
+ * ```ts
+ * import { createMesh, type HttpHandler } from '@sidecarless/core';
+ * import { prepareHttp } from '@sidecarless/core/adapter';
+ *
+ * // A toy adapter for a platform that hands us { url, requestId }.
+ * function toyAdapter(mesh: ReturnType<typeof createMesh>, handler: HttpHandler) {
+ *   const run = prepareHttp(mesh, handler);
+ *   return async (event: { url: string; requestId: string }) => {
+ *     const response = await run(new Request(event.url), { platform: 'toy', invocationId: event.requestId });
+ *     return { status: response.status, body: await response.text() };
+ *   };
+ * }
+ * ```
+ */
+import {
+  type EventInvoker,
+  type Flusher,
+  type HttpInvoker,
+  type Mesh,
+  meshInternals,
+  type PrepareOptions,
+} from './mesh.js';
+import type { EventHandler, HttpHandler } from './pipeline.js';
+
+export type { InvocationFacts, Platform, Trigger } from './context.js';
+export { deadlineError } from './context.js';
+export { describeError, errorToResponse, type ProblemBody } from './error-response.js';
+export type { EventInvoker, Flusher, HttpInvoker, PrepareOptions } from './mesh.js';
+export { wasLogged } from './mesh.js';
+
+/**
+ * Prepares `handler` to run through `mesh`'s pipeline. Call once per handler, at wrap time; the
+ * returned invoker is called per invocation and never rejects (errors become responses).
+ */
+export function prepareHttp<Raw>(
+  mesh: Mesh,
+  handler: HttpHandler<Raw>,
+  options?: PrepareOptions,
+): HttpInvoker {
+  return meshInternals(mesh).prepareHttp(handler as HttpHandler<never>, options);
+}
+
+/**
+ * Prepares an event `handler`. The invoker rejects with the handler's error (after logging it
+ * once), so the platform's retry semantics hold.
+ */
+export function prepareEvent<Event, Result, Raw>(
+  mesh: Mesh,
+  handler: EventHandler<Event, Result, Raw>,
+  options?: PrepareOptions,
+): EventInvoker {
+  return meshInternals(mesh).prepareEvent(handler as EventHandler<never, unknown>, options);
+}
+
+/** Registers work to run on `mesh.flush()` — before Lambda freezes the process, or on SIGTERM. */
+export function onFlush(mesh: Mesh, flusher: Flusher): void {
+  meshInternals(mesh).onFlush(flusher);
+}
+
+/** Registers work to run on `mesh.close()`. */
+export function onClose(mesh: Mesh, closer: Flusher): void {
+  meshInternals(mesh).onClose(closer);
+}

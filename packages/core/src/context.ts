@@ -1,0 +1,162 @@
+/**
+ * `MeshContext`: what the handler knows about its invocation. Built per invocation by the
+ * pipeline; the parts that cost something (the child logger, the deadline timer and its
+ * `AbortSignal`) are built only when the handler first touches them.
+ */
+import { randomUUID } from 'node:crypto';
+import { ErrorCodes, SidecarlessError } from './errors.js';
+import type { Logger } from './logger.js';
+
+/** The platforms Sidecarless adapts. Adapters outside this repository may use their own name. */
+export type Platform = 'local' | 'aws-lambda' | 'openfaas' | 'knative' | 'kubeless' | (string & {});
+
+/**
+ * What caused the invocation, in OpenTelemetry's `faas.trigger` vocabulary: `http`, `pubsub`
+ * (queues, topics, CloudEvents), `datasource` (S3, DynamoDB streams), `timer`, `other`.
+ */
+export type Trigger = 'http' | 'pubsub' | 'datasource' | 'timer' | 'other';
+
+/**
+ * The context of one invocation, passed to every handler as its second argument.
+ *
+ * @typeParam Raw - the platform's own event and context, typed by each adapter.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { invoke } from '@sidecarless/core/local';
+ *
+ * const mesh = createMesh({ service: 'orders' });
+ * const response = await invoke(mesh, async (request, ctx) => {
+ *   ctx.log.info({ path: new URL(request.url).pathname }, 'hello');
+ *   const upstream = await fetch('http://127.0.0.1:9/slow', { signal: ctx.signal }).catch(() => null);
+ *   return Response.json({ id: ctx.invocationId, cold: ctx.coldStart, left: ctx.remainingTime(), upstream: !!upstream });
+ * }, 'http://localhost/orders');
+ * ```
+ */
+export interface MeshContext<Raw = unknown> {
+  /** The platform's request id (AWS request id, OpenFaaS `X-Call-Id`…), or a generated UUID. */
+  readonly invocationId: string;
+  /** True only for the first invocation in this process. */
+  readonly coldStart: boolean;
+  /** When the platform will stop this invocation, in epoch milliseconds. */
+  readonly deadline: number;
+  /**
+   * Aborts `invocation.safetyMargin` before {@link MeshContext.deadline}; pass it to anything
+   * that should stop when time runs out. Its `reason` is a `SidecarlessError` with code
+   * `SCL_ERR_DEADLINE_EXCEEDED`.
+   */
+  readonly signal: AbortSignal;
+  /** A child logger carrying service, platform, invocation id and cold start. */
+  readonly log: Logger;
+  /** Which adapter runs this invocation. */
+  readonly platform: Platform;
+  /** What caused it (`faas.trigger`). */
+  readonly trigger: Trigger;
+  /** The service name from the mesh options. */
+  readonly service: string;
+  /** The platform's own event and context, untouched. */
+  readonly raw: Raw;
+  /** Milliseconds until {@link MeshContext.deadline} (never negative). */
+  remainingTime(): number;
+}
+
+/** What an adapter knows about an invocation before it starts. */
+export interface InvocationFacts<Raw = unknown> {
+  readonly platform: Platform;
+  readonly trigger?: Trigger;
+  /** The platform's request id; a UUID is generated when absent. */
+  readonly invocationId?: string | undefined;
+  /** Epoch ms; the mesh's `invocation.timeout` from now when absent. */
+  readonly deadline?: number | undefined;
+  readonly raw?: Raw;
+}
+
+// Cold start is a fact about the process, not about one mesh: two meshes (or the ESM and CJS
+// copies of this package) must agree that only the very first invocation was cold.
+const coldStartKey = Symbol.for('sidecarless.process-has-invoked');
+type ProcessFlags = { [coldStartKey]?: boolean };
+
+function takeColdStart(): boolean {
+  const flags = globalThis as ProcessFlags;
+  if (flags[coldStartKey]) return false;
+  flags[coldStartKey] = true;
+  return true;
+}
+
+/** The pipeline's implementation of {@link MeshContext}. @internal */
+export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
+  readonly invocationId: string;
+  readonly coldStart: boolean;
+  readonly deadline: number;
+  readonly platform: Platform;
+  readonly trigger: Trigger;
+  readonly service: string;
+  readonly raw: Raw;
+  readonly #rootLogger: Logger;
+  readonly #signalAt: number;
+  #log: Logger | undefined;
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    facts: InvocationFacts<Raw>,
+    service: string,
+    rootLogger: Logger,
+    timeoutMs: number,
+    marginMs: number,
+  ) {
+    this.invocationId = facts.invocationId || randomUUID();
+    this.coldStart = takeColdStart();
+    this.deadline = facts.deadline ?? Date.now() + timeoutMs;
+    this.#signalAt = this.deadline - marginMs;
+    this.platform = facts.platform;
+    this.trigger = facts.trigger ?? 'http';
+    this.service = service;
+    this.raw = facts.raw as Raw;
+    this.#rootLogger = rootLogger;
+  }
+
+  get log(): Logger {
+    // A pino child costs a few µs; most invocations that never log should not pay it.
+    this.#log ??= this.#rootLogger.child({
+      invocation_id: this.invocationId,
+      platform: this.platform,
+      cold_start: this.coldStart,
+    });
+    return this.#log;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller) return this.#controller.signal;
+    const controller = new AbortController();
+    this.#controller = controller;
+    const delay = this.#signalAt - Date.now();
+    if (delay <= 0) {
+      controller.abort(deadlineError());
+    } else {
+      // One timer per invocation, and only when someone asked for the signal.
+      this.#timer = setTimeout(() => controller.abort(deadlineError()), delay);
+      this.#timer.unref();
+    }
+    return controller.signal;
+  }
+
+  remainingTime(): number {
+    return Math.max(0, this.deadline - Date.now());
+  }
+
+  /** Ends the invocation's timers. Called by the pipeline in `finally`. */
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** The error a deadline aborts with. */
+export function deadlineError(): SidecarlessError {
+  return new SidecarlessError(ErrorCodes.deadlineExceeded, 'the invocation reached its deadline', {
+    status: 504,
+    expose: true,
+  });
+}

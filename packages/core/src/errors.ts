@@ -1,0 +1,119 @@
+/**
+ * Errors thrown or mapped by Sidecarless.
+ *
+ * Every error carries a stable `code` (`SCL_ERR_…`), the HTTP `status` it maps to, whether its
+ * message is safe to show to the caller (`expose`), and the library error that caused it in
+ * `cause`. Messages never contain a token, cookie, key or other secret.
+ *
+ * `instanceof` works across two loaded copies of this package (the ESM and the CommonJS build
+ * side by side): the check is a `Symbol.for` brand, not the class identity.
+ */
+
+const brand = Symbol.for('sidecarless.error');
+
+/** Options shared by every {@link SidecarlessError}. */
+export interface SidecarlessErrorOptions {
+  /** HTTP status this error maps to when it ends an HTTP invocation. Default 500. */
+  status?: number;
+  /** Whether `message` may be shown to the caller. Default: true for 4xx, false otherwise. */
+  expose?: boolean;
+  /** The underlying error. */
+  cause?: unknown;
+  /** Extra response headers (for example `WWW-Authenticate`). */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The base of every error Sidecarless raises.
+ *
+ * @example
+ * ```ts
+ * import { SidecarlessError } from '@sidecarless/core';
+ *
+ * throw new SidecarlessError('SCL_ERR_PAYMENT_REQUIRED', 'top up your account', { status: 402 });
+ * ```
+ */
+export class SidecarlessError extends Error {
+  /** Stable machine-readable code, for example `SCL_ERR_CONFIG`. */
+  readonly code: string;
+  /** HTTP status this error maps to. */
+  readonly status: number;
+  /** Whether the message is safe to send to the caller. */
+  readonly expose: boolean;
+  /** Extra response headers to send with the mapped response. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(code: string, message: string, options: SidecarlessErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SidecarlessError';
+    this.code = code;
+    this.status = options.status ?? 500;
+    this.expose = options.expose ?? (this.status >= 400 && this.status < 500);
+    this.headers = options.headers ?? {};
+  }
+
+  get [brand](): true {
+    return true;
+  }
+
+  // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about (a subclass or the base).
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    // Subclasses keep ordinary prototype checks; the base class accepts any branded error so a
+    // second copy of the package (ESM next to CJS) is still recognised.
+    // biome-ignore lint/complexity/noThisInStatic: see above.
+    if (this !== SidecarlessError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return (value as { [brand]?: unknown })[brand] === true;
+  }
+}
+
+/** One problem found in the options given to `createMesh`. */
+export interface ConfigIssue {
+  /** Dotted path of the offending field, for example `upstreams.inventory.timeout`. */
+  path: string;
+  /** What is wrong and how to fix it. */
+  message: string;
+}
+
+/**
+ * Invalid configuration. Thrown by `createMesh` before anything runs; the message names every
+ * offending field and the fix.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, createMesh } from '@sidecarless/core';
+ *
+ * try {
+ *   createMesh({ service: 'orders', logging: { level: 'loud' as 'info' } });
+ * } catch (error) {
+ *   if (error instanceof ConfigError) console.error(error.issues[0]?.path); // 'logging.level'
+ * }
+ * ```
+ */
+export class ConfigError extends SidecarlessError {
+  /** Every problem found, in the order the fields were checked. */
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[]) {
+    const lines = issues.map((issue) => `${issue.path}: ${issue.message}`);
+    const message =
+      lines.length === 1 ? lines[0]! : `${lines.length} configuration problems:\n  - ${lines.join('\n  - ')}`;
+    super('SCL_ERR_CONFIG', message, { status: 500, expose: false });
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** The error codes Sidecarless's kernel raises. Features add their own. */
+export const ErrorCodes = {
+  config: 'SCL_ERR_CONFIG',
+  internal: 'SCL_ERR_INTERNAL',
+  deadlineExceeded: 'SCL_ERR_DEADLINE_EXCEEDED',
+  badRequest: 'SCL_ERR_BAD_REQUEST',
+  invalidHandlerResult: 'SCL_ERR_INVALID_HANDLER_RESULT',
+} as const;
+
+/** Type guard that also recognises errors from a second loaded copy of the package. */
+export function isSidecarlessError(value: unknown): value is SidecarlessError {
+  return value instanceof SidecarlessError;
+}

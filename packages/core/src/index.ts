@@ -1,0 +1,24 @@
+/**
+ * @sidecarless/core — service-mesh capabilities inside a serverless function.
+ *
+ * Create one mesh per function with {@link createMesh}, then wrap handlers with a platform
+ * adapter (`@sidecarless/lambda`, `@sidecarless/openfaas`, `@sidecarless/knative`…) or run them
+ * in-process with `invoke` from `@sidecarless/core/local`.
+ *
+ * @packageDocumentation
+ */
+export type { MeshContext, Platform, Trigger } from './context.js';
+export { type Duration, parseDuration } from './duration.js';
+export {
+  ConfigError,
+  type ConfigIssue,
+  ErrorCodes,
+  isSidecarlessError,
+  SidecarlessError,
+  type SidecarlessErrorOptions,
+} from './errors.js';
+export type { Logger } from './logger.js';
+export { createMesh, type Mesh } from './mesh.js';
+export type { InvocationOptions, MeshOptions, NormalizedOptions } from './options/index.js';
+export type { LogDestination, LoggingOptions, LogLevel } from './options/logging.js';
+export type { EventHandler, EventNext, HttpHandler, HttpNext, Stage } from './pipeline.js';

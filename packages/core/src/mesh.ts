@@ -1,0 +1,245 @@
+/**
+ * `createMesh`: check the options once, build the logger, turn on the configured features,
+ * and hand adapters a prepared pipeline per handler.
+ */
+import { deadlineError, InvocationContext, type InvocationFacts, type MeshContext } from './context.js';
+import { errorToResponse } from './error-response.js';
+import { SidecarlessError } from './errors.js';
+import { loadFeatureStages } from './features.js';
+import { createLogger, type Logger } from './logger.js';
+import { type MeshOptions, type NormalizedOptions, normalizeOptions } from './options/index.js';
+import {
+  composeEvent,
+  composeHttp,
+  type EventHandler,
+  type EventNext,
+  type HttpHandler,
+  type HttpNext,
+  type Stage,
+} from './pipeline.js';
+
+/** Something to run before the process may be frozen or exit (flush spans, metrics, logs). */
+export type Flusher = () => Promise<void> | void;
+
+/**
+ * A configured mesh: create one per function, at module scope, and wrap handlers with an
+ * adapter. All state (pools, breakers, caches) lives on the instance.
+ */
+export interface Mesh {
+  /** The options after checking, with defaults applied. */
+  readonly options: NormalizedOptions;
+  /** The service name. */
+  readonly service: string;
+  /** The root logger, for init-time code. */
+  readonly log: Logger;
+  /**
+   * Resolves when init work (loading configured features, fetching keys…) is done. Adapters
+   * await it before the first invocation; call it yourself to fail fast at init.
+   */
+  ready(): Promise<void>;
+  /** Runs every registered flusher, giving up after `budgetMs`. Never rejects. */
+  flush(budgetMs?: number): Promise<void>;
+  /** Flushes and releases what the mesh holds (timers, pools). */
+  close(budgetMs?: number): Promise<void>;
+}
+
+/** Runs one HTTP invocation through the pipeline. Never rejects: errors become responses. */
+export type HttpInvoker = (request: Request, facts: InvocationFacts) => Promise<Response>;
+/** Runs one event invocation through the pipeline. Rejects with the handler's error. */
+export type EventInvoker = (event: unknown, facts: InvocationFacts) => Promise<unknown>;
+
+/** Options for a prepared HTTP pipeline. */
+export interface PrepareOptions {
+  /**
+   * Answer 504 when the deadline passes before the handler does (servers and the local adapter).
+   * Lambda leaves this off: the platform itself ends the invocation.
+   */
+  enforceDeadline?: boolean;
+}
+
+const internalsKey = Symbol.for('sidecarless.mesh-internals');
+
+/** What adapters reach through `@sidecarless/core/adapter`. @internal */
+export interface MeshInternals {
+  prepareHttp(handler: HttpHandler<never>, options?: PrepareOptions): HttpInvoker;
+  prepareEvent(handler: EventHandler<never, unknown>, options?: PrepareOptions): EventInvoker;
+  onFlush(flusher: Flusher): void;
+  onClose(closer: Flusher): void;
+}
+
+class MeshImpl implements Mesh {
+  readonly options: NormalizedOptions;
+  readonly service: string;
+  readonly log: Logger;
+  readonly #flushers: Flusher[] = [];
+  readonly #closers: Flusher[] = [];
+  #stages: readonly Stage[] | undefined;
+  #ready: Promise<void> | undefined;
+
+  constructor(options: NormalizedOptions) {
+    this.options = options;
+    this.service = options.service;
+    this.log = createLogger(options);
+    const flushLogs = () => this.log.flush();
+    this.#flushers.push(flushLogs);
+  }
+
+  ready(): Promise<void> {
+    this.#ready ??= loadFeatureStages(this.options).then((featureStages) => {
+      this.#stages = [...featureStages, ...this.options.middleware];
+    });
+    return this.#ready;
+  }
+
+  async flush(budgetMs = 2_000): Promise<void> {
+    await withinBudget(this.#runAll(this.#flushers, 'flush'), budgetMs);
+  }
+
+  async close(budgetMs = 2_000): Promise<void> {
+    await this.flush(budgetMs);
+    await withinBudget(this.#runAll(this.#closers, 'close'), budgetMs);
+  }
+
+  /** Runs every hook; one that throws (synchronously or not) is logged and skipped. */
+  #runAll(hooks: readonly Flusher[], what: string): Promise<unknown> {
+    return Promise.all(
+      hooks.map((hook) =>
+        new Promise<void>((resolve) => resolve(hook())).catch((error: unknown) => {
+          this.log.warn({ err: error }, `${what} step failed`);
+        }),
+      ),
+    );
+  }
+
+  get [internalsKey](): MeshInternals {
+    return {
+      prepareHttp: (handler, options) => this.#prepareHttp(handler, options ?? {}),
+      prepareEvent: (handler, options) => this.#prepareEvent(handler, options ?? {}),
+      onFlush: (flusher) => this.#flushers.push(flusher),
+      onClose: (closer) => this.#closers.push(closer),
+    };
+  }
+
+  #context(facts: InvocationFacts): InvocationContext {
+    const { timeoutMs, safetyMarginMs } = this.options.invocation;
+    return new InvocationContext(facts, this.service, this.log, timeoutMs, safetyMarginMs);
+  }
+
+  #prepareHttp(handler: HttpHandler<never>, options: PrepareOptions): HttpInvoker {
+    let chain: HttpNext | undefined;
+    const enforce = options.enforceDeadline === true;
+    const runHttp = async (request: Request, facts: InvocationFacts): Promise<Response> => {
+      const ctx = this.#context(facts);
+      try {
+        if (chain === undefined) {
+          await this.ready();
+          chain ??= composeHttp(this.#stages!, handler);
+        }
+        const pending = chain(request, ctx);
+        return await (enforce ? raceDeadline(pending, ctx) : pending);
+      } catch (error) {
+        logInvocationError(ctx, error);
+        return errorToResponse(error, ctx.invocationId);
+      } finally {
+        ctx.dispose();
+      }
+    };
+    return runHttp;
+  }
+
+  #prepareEvent(handler: EventHandler<never, unknown>, options: PrepareOptions): EventInvoker {
+    let chain: EventNext | undefined;
+    const enforce = options.enforceDeadline === true;
+    const runEvent = async (event: unknown, facts: InvocationFacts): Promise<unknown> => {
+      const ctx = this.#context(facts);
+      try {
+        if (chain === undefined) {
+          await this.ready();
+          chain ??= composeEvent(this.#stages!, handler);
+        }
+        const pending = chain(event, ctx);
+        return await (enforce ? raceDeadline(pending, ctx) : pending);
+      } catch (error) {
+        logInvocationError(ctx, error);
+        throw markLogged(error);
+      } finally {
+        ctx.dispose();
+      }
+    };
+    return runEvent;
+  }
+}
+
+const loggedKey = Symbol.for('sidecarless.logged');
+
+/** Marks an error as already logged, so an outer layer does not log it twice. */
+function markLogged(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null) {
+    Object.defineProperty(error, loggedKey, { value: true, enumerable: false, configurable: true });
+  }
+  return error;
+}
+
+/** True when the pipeline has already logged this error. */
+export function wasLogged(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { [loggedKey]?: boolean })[loggedKey] === true
+  );
+}
+
+function logInvocationError(ctx: MeshContext, error: unknown): void {
+  if (wasLogged(error)) return;
+  markLogged(error);
+  if (error instanceof SidecarlessError && error.status < 500) {
+    ctx.log.info({ code: error.code, status: error.status }, 'invocation refused');
+  } else if (error instanceof SidecarlessError) {
+    ctx.log.error({ err: error, code: error.code, status: error.status }, 'invocation failed');
+  } else {
+    ctx.log.error({ err: error }, 'handler threw');
+  }
+}
+
+function raceDeadline<T>(pending: Promise<T>, ctx: InvocationContext): Promise<T> {
+  const delay = ctx.deadline - Date.now();
+  if (delay <= 0) return Promise.reject(deadlineError());
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(deadlineError()), delay);
+  });
+  return Promise.race([pending, expired]).finally(() => clearTimeout(timer));
+}
+
+async function withinBudget(work: Promise<unknown>, budgetMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, budgetMs));
+  });
+  await Promise.race([work, budget]);
+  clearTimeout(timer);
+}
+
+/**
+ * Creates a mesh from options, checked once: an invalid option throws a
+ * {@link ConfigError} naming the field and the fix.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ *
+ * export const mesh = createMesh({
+ *   service: 'orders',
+ *   logging: { level: 'info' },
+ *   invocation: { timeout: '10s', safetyMargin: '200ms' },
+ * });
+ * ```
+ */
+export function createMesh(options: MeshOptions = {}): Mesh {
+  return new MeshImpl(normalizeOptions(options));
+}
+
+/** Reaches a mesh's adapter-facing internals. @internal */
+export function meshInternals(mesh: Mesh): MeshInternals {
+  const internals = (mesh as Partial<Record<typeof internalsKey, MeshInternals>>)[internalsKey];
+  if (!internals) throw new TypeError('expected a mesh made by createMesh() from @sidecarless/core');
+  return internals;
+}

@@ -1,0 +1,127 @@
+/**
+ * The options `createMesh` accepts, and their one-time check. Each section has its own checker;
+ * a feature issue adds its section here (one line in `sectionCheckers`) and its file beside this one.
+ */
+
+import type { Duration } from '../duration.js';
+import { ConfigError } from '../errors.js';
+import type { Stage } from '../pipeline.js';
+import { checkLogging, type LoggingOptions, type NormalizedLogging } from './logging.js';
+import { checkObject, duration, IssueList, isPlainObject, optional, string } from './schema.js';
+
+/**
+ * Everything `createMesh` accepts. Unknown keys are errors, so a typo never silently turns a
+ * feature off.
+ */
+export interface MeshOptions {
+  /**
+   * The service (function) name, used in logs, metrics and spans. Defaults to the platform's
+   * own name: `AWS_LAMBDA_FUNCTION_NAME`, `K_SERVICE`, then `SIDECARLESS_SERVICE`.
+   */
+  service?: string;
+  /** The service version. Defaults to `AWS_LAMBDA_FUNCTION_VERSION` or `K_REVISION`. */
+  version?: string;
+  /** Structured logging (pino). */
+  logging?: LoggingOptions;
+  /** Time limits of one invocation. */
+  invocation?: InvocationOptions;
+  /**
+   * Your own pipeline stages. They run inside the built-in ones (after authentication and
+   * policy, around the handler), outermost first.
+   */
+  middleware?: readonly Stage[];
+}
+
+/** Time limits of one invocation. */
+export interface InvocationOptions {
+  /**
+   * The deadline to use when the platform gives none (the local adapter, a server without a
+   * timeout). Default `"30s"`.
+   */
+  timeout?: Duration;
+  /**
+   * How long before the platform's deadline `ctx.signal` fires, so the handler can stop cleanly
+   * before it is killed. Default `0`.
+   */
+  safetyMargin?: Duration;
+}
+
+/** Options after checking: defaults applied, durations in milliseconds. */
+export interface NormalizedOptions {
+  readonly service: string;
+  readonly version: string | undefined;
+  readonly logging: NormalizedLogging;
+  readonly invocation: { readonly timeoutMs: number; readonly safetyMarginMs: number };
+  readonly middleware: readonly Stage[];
+}
+
+const topLevelKeys = ['service', 'version', 'logging', 'invocation', 'middleware'] as const;
+
+/**
+ * Checks `options` once and returns them normalised, or throws a {@link ConfigError} listing
+ * every problem with its path and fix.
+ */
+export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = process.env): NormalizedOptions {
+  const issues = new IssueList();
+  const input = checkObject(options ?? {}, '', issues, topLevelKeys) ?? {};
+
+  const service =
+    optional(input, 'service', '', issues, string('use the function name, for example "orders"')) ??
+    env.AWS_LAMBDA_FUNCTION_NAME ??
+    env.K_SERVICE ??
+    env.SIDECARLESS_SERVICE;
+  if (service === undefined && input.service === undefined) {
+    issues.add('service', 'is required when the platform does not name the function; set service: "orders"');
+  }
+  const version =
+    optional(input, 'version', '', issues, string('use a version label such as "1.4.0"')) ??
+    env.AWS_LAMBDA_FUNCTION_VERSION ??
+    env.K_REVISION;
+
+  const logging = checkLogging(input.logging, 'logging', issues, env);
+  const invocation = checkInvocation(input.invocation, issues);
+  const middleware = checkMiddleware(input.middleware, issues);
+
+  if (issues.issues.length > 0) throw new ConfigError(issues.issues);
+  return {
+    service: service ?? '',
+    version,
+    logging: logging!,
+    invocation,
+    middleware,
+  };
+}
+
+function checkInvocation(value: unknown, issues: IssueList): NormalizedOptions['invocation'] {
+  const defaults = { timeoutMs: 30_000, safetyMarginMs: 0 };
+  if (value === undefined) return defaults;
+  const input = checkObject(value, 'invocation', issues, ['timeout', 'safetyMargin']);
+  if (!input) return defaults;
+  return {
+    timeoutMs: optional(input, 'timeout', 'invocation', issues, duration) ?? defaults.timeoutMs,
+    safetyMarginMs:
+      optional(input, 'safetyMargin', 'invocation', issues, duration) ?? defaults.safetyMarginMs,
+  };
+}
+
+function checkMiddleware(value: unknown, issues: IssueList): readonly Stage[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    issues.add('middleware', 'expected an array of stages: [{ name, http(next) { … } }]');
+    return [];
+  }
+  const stages: Stage[] = [];
+  value.forEach((stage, index) => {
+    const path = `middleware[${index}]`;
+    if (!isPlainObject(stage) || typeof stage.name !== 'string' || stage.name === '') {
+      issues.add(path, 'a stage needs a non-empty name: { name: "my-stage", http(next) { … } }');
+      return;
+    }
+    if (typeof stage.http !== 'function' && typeof stage.event !== 'function') {
+      issues.add(path, `stage "${stage.name}" wraps nothing; give it http(next) and/or event(next)`);
+      return;
+    }
+    stages.push(stage as unknown as Stage);
+  });
+  return stages;
+}

@@ -1,0 +1,82 @@
+import {
+  arrayOf,
+  checkObject,
+  describe,
+  type IssueList,
+  isPlainObject,
+  oneOf,
+  optional,
+  string,
+} from './schema.js';
+
+/** Log levels, lowest volume first. */
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** One of pino's level names. */
+export type LogLevel = (typeof logLevels)[number];
+
+/** Where log lines go. Anything with a `write(line)` method — defaults to standard output. */
+export interface LogDestination {
+  write(line: string): unknown;
+}
+
+/** Structured logging options. */
+export interface LoggingOptions {
+  /** Minimum level. Default: `LOG_LEVEL` from the environment, else `"info"`. */
+  level?: LogLevel;
+  /**
+   * Extra field paths to redact (pino/fast-redact syntax, for example `"body.card.number"`).
+   * Authorization, cookies, API keys and token-like fields are always redacted.
+   */
+  redact?: readonly string[];
+  /** Where lines are written. Default: standard output, synchronously (nothing is lost at freeze). */
+  destination?: LogDestination;
+}
+
+export interface NormalizedLogging {
+  readonly level: LogLevel;
+  readonly redact: readonly string[];
+  readonly destination: LogDestination | undefined;
+}
+
+export function checkLogging(
+  value: unknown,
+  path: string,
+  issues: IssueList,
+  env: NodeJS.ProcessEnv,
+): NormalizedLogging | undefined {
+  const envLevel = env.LOG_LEVEL?.toLowerCase();
+  const fallbackLevel: LogLevel = (logLevels as readonly string[]).includes(envLevel ?? '')
+    ? (envLevel as LogLevel)
+    : 'info';
+  if (envLevel !== undefined && envLevel !== '' && fallbackLevel !== envLevel) {
+    issues.add(
+      'LOG_LEVEL',
+      `${describe(env.LOG_LEVEL)} is not a log level; use one of ${logLevels.join(', ')}`,
+    );
+  }
+  const defaults = { level: fallbackLevel, redact: [], destination: undefined };
+  if (value === undefined) return defaults;
+  const input = checkObject(value, path, issues, ['level', 'redact', 'destination']);
+  if (!input) return defaults;
+  const destination = input.destination;
+  if (
+    destination !== undefined &&
+    !(isPlainObjectOrStream(destination) && typeof destination.write === 'function')
+  ) {
+    issues.add(
+      `${path}.destination`,
+      'expected an object with a write(line) method, such as a writable stream',
+    );
+  }
+  return {
+    level: optional(input, 'level', path, issues, oneOf(logLevels)) ?? fallbackLevel,
+    redact:
+      optional(input, 'redact', path, issues, arrayOf(string('use a field path such as "body.password"'))) ??
+      [],
+    destination: destination as LogDestination | undefined,
+  };
+}
+
+function isPlainObjectOrStream(value: unknown): value is { write?: unknown } {
+  return isPlainObject(value) || (typeof value === 'object' && value !== null);
+}

@@ -1,0 +1,111 @@
+/**
+ * The invocation pipeline: stages folded once around the user's handler.
+ *
+ * Order, outermost first: the built-in feature stages (authentication, policy, limits,
+ * telemetry — each turned on only when configured), then `options.middleware` in the order
+ * given, then the handler. A stage that is not configured is not in the list, so it costs
+ * nothing per call.
+ */
+
+import type { MeshContext } from './context.js';
+import { ErrorCodes, SidecarlessError } from './errors.js';
+
+/** The rest of the HTTP pipeline, as seen by a stage. */
+export type HttpNext = (request: Request, ctx: MeshContext) => Promise<Response>;
+/** The rest of the event pipeline, as seen by a stage. */
+export type EventNext = (event: unknown, ctx: MeshContext) => Promise<unknown>;
+
+/**
+ * One step of the pipeline. A stage wraps the rest of the chain once, when the pipeline is
+ * built, and returns the function called per invocation.
+ *
+ * @example
+ * ```ts
+ * import { createMesh, type Stage } from '@sidecarless/core';
+ *
+ * const poweredBy: Stage = {
+ *   name: 'powered-by',
+ *   http: (next) =>
+ *     async function poweredByStage(request, ctx) {
+ *       const response = await next(request, ctx);
+ *       response.headers.set('x-powered-by', 'sidecarless');
+ *       return response;
+ *     },
+ * };
+ * const mesh = createMesh({ service: 'orders', middleware: [poweredBy] });
+ * ```
+ */
+export interface Stage {
+  /** Shown in logs and errors. */
+  readonly name: string;
+  /** Wraps the HTTP chain. */
+  http?(next: HttpNext): HttpNext;
+  /** Wraps the event chain (SQS, SNS, CloudEvents…). */
+  event?(next: EventNext): EventNext;
+}
+
+/** An HTTP handler: a standard Fetch `Request` in, a standard `Response` out. */
+export type HttpHandler<Raw = unknown> = (
+  request: Request,
+  ctx: MeshContext<Raw>,
+) => Response | Promise<Response>;
+
+/** An event handler: the typed event in, whatever the platform expects back out. */
+export type EventHandler<Event, Result = void, Raw = unknown> = (
+  event: Event,
+  ctx: MeshContext<Raw>,
+) => Result | Promise<Result>;
+
+function isResponse(value: unknown): value is Response {
+  if (value instanceof Response) return true;
+  // A Response from another copy of undici (the npm package) is not `instanceof` the global one.
+  const candidate = value as Partial<Response> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.status === 'number' &&
+    typeof candidate.headers?.get === 'function' &&
+    typeof candidate.arrayBuffer === 'function'
+  );
+}
+
+/** Folds the HTTP stages around `handler`. Called once per handler. */
+export function composeHttp(stages: readonly Stage[], handler: HttpHandler<never>): HttpNext {
+  const call = handler as HttpHandler<unknown>;
+  let next: HttpNext = async function callHttpHandler(request, ctx) {
+    const result = await call(request, ctx);
+    if (!isResponse(result)) {
+      throw new SidecarlessError(
+        ErrorCodes.invalidHandlerResult,
+        `the handler returned ${describeResult(result)}; HTTP handlers must return a Response (for example Response.json(data))`,
+        { status: 500 },
+      );
+    }
+    return result;
+  };
+  for (let i = stages.length - 1; i >= 0; i--) {
+    const wrap = stages[i]!.http;
+    if (wrap) next = wrap.call(stages[i], next);
+  }
+  return next;
+}
+
+/** Folds the event stages around `handler`. Called once per handler. */
+export function composeEvent(stages: readonly Stage[], handler: EventHandler<never, unknown>): EventNext {
+  const call = handler as EventHandler<unknown, unknown>;
+  let next: EventNext = async function callEventHandler(event, ctx) {
+    return call(event, ctx);
+  };
+  for (let i = stages.length - 1; i >= 0; i--) {
+    const wrap = stages[i]!.event;
+    if (wrap) next = wrap.call(stages[i], next);
+  }
+  return next;
+}
+
+function describeResult(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return 'a string';
+  return typeof value === 'object' ? 'a plain object' : typeof value;
+}
