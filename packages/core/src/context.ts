@@ -4,8 +4,10 @@
  * `AbortSignal`) are built only when the handler first touches them.
  */
 import { randomUUID } from 'node:crypto';
+import type { AuthInfo, PeerIdentity } from './auth-types.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { UpstreamClient, UpstreamProvider } from './upstream-types.js';
 
 /** The platforms Sidecarless adapts. Adapters outside this repository may use their own name. */
 export type Platform = 'local' | 'aws-lambda' | 'openfaas' | 'knative' | 'kubeless' | (string & {});
@@ -57,8 +59,27 @@ export interface MeshContext<Raw = unknown> {
   readonly service: string;
   /** The platform's own event and context, untouched. */
   readonly raw: Raw;
+  /** The verified JWT identity, when the request carried a valid token; otherwise undefined. */
+  readonly auth: AuthInfo | undefined;
+  /** The mTLS peer workload, when one was established; otherwise undefined. */
+  readonly peer: PeerIdentity | undefined;
   /** Milliseconds until {@link MeshContext.deadline} (never negative). */
   remainingTime(): number;
+  /**
+   * The client for the upstream configured under `upstreams[name]`, bound to this invocation:
+   * its calls carry the deadline and trace context. Throws for a name that is not configured.
+   */
+  upstream(name: string): UpstreamClient;
+}
+
+/** What every invocation context of one mesh shares. @internal */
+export interface ContextHost {
+  readonly service: string;
+  readonly log: Logger;
+  readonly timeoutMs: number;
+  readonly safetyMarginMs: number;
+  /** The installed outbound client, if upstreams are configured. */
+  upstreams(): UpstreamProvider | undefined;
 }
 
 /** What an adapter knows about an invocation before it starts. */
@@ -93,33 +114,31 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
   readonly trigger: Trigger;
   readonly service: string;
   readonly raw: Raw;
-  readonly #rootLogger: Logger;
+  /** Set by the authentication stage. */
+  auth: AuthInfo | undefined = undefined;
+  /** Set by the adapter or the authentication stage. */
+  peer: PeerIdentity | undefined = undefined;
+  readonly #host: ContextHost;
   readonly #signalAt: number;
   #log: Logger | undefined;
   #controller: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    facts: InvocationFacts<Raw>,
-    service: string,
-    rootLogger: Logger,
-    timeoutMs: number,
-    marginMs: number,
-  ) {
+  constructor(facts: InvocationFacts<Raw>, host: ContextHost) {
     this.invocationId = facts.invocationId || randomUUID();
     this.coldStart = takeColdStart();
-    this.deadline = facts.deadline ?? Date.now() + timeoutMs;
-    this.#signalAt = this.deadline - marginMs;
+    this.deadline = facts.deadline ?? Date.now() + host.timeoutMs;
+    this.#signalAt = this.deadline - host.safetyMarginMs;
     this.platform = facts.platform;
     this.trigger = facts.trigger ?? 'http';
-    this.service = service;
+    this.service = host.service;
     this.raw = facts.raw as Raw;
-    this.#rootLogger = rootLogger;
+    this.#host = host;
   }
 
   get log(): Logger {
     // A pino child costs a few µs; most invocations that never log should not pay it.
-    this.#log ??= this.#rootLogger.child({
+    this.#log ??= this.#host.log.child({
       invocation_id: this.invocationId,
       platform: this.platform,
       cold_start: this.coldStart,
@@ -146,11 +165,26 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     return Math.max(0, this.deadline - Date.now());
   }
 
+  upstream(name: string): UpstreamClient {
+    const provider = this.#host.upstreams();
+    if (!provider) throw unknownUpstream(name);
+    return provider.client(name, this);
+  }
+
   /** Ends the invocation's timers. Called by the pipeline in `finally`. */
   dispose(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** The error for `upstream(name)` when `upstreams[name]` is not configured. */
+export function unknownUpstream(name: string): SidecarlessError {
+  return new SidecarlessError(
+    ErrorCodes.unknownUpstream,
+    `no upstream named "${name}"; configure it under upstreams.${name} in createMesh`,
+    { status: 500 },
+  );
 }
 
 /** The error a deadline aborts with. */

@@ -111,6 +111,7 @@ export const ErrorCodes = {
   deadlineExceeded: 'SCL_ERR_DEADLINE_EXCEEDED',
   badRequest: 'SCL_ERR_BAD_REQUEST',
   invalidHandlerResult: 'SCL_ERR_INVALID_HANDLER_RESULT',
+  unknownUpstream: 'SCL_ERR_UNKNOWN_UPSTREAM',
 } as const;
 
 /** Type guard that also recognises errors from a second loaded copy of the package. */

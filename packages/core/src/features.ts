@@ -4,22 +4,43 @@
  * configure it never pays to load it (see bench/cold-start.mjs).
  *
  * Order matters and is stated once here, outermost first:
- *   telemetry (so a span covers everything) → authentication → authorization policy → limits.
+ *   telemetry (so a span covers everything) → authentication and policy → limits.
  * User middleware runs inside all of them, around the handler.
+ *
+ * A feature issue adds one entry to `features` below: `load(host)` returns `undefined` when the
+ * feature's section is absent (without importing anything), else imports the feature's module
+ * and returns its stage.
  */
+import type { Logger } from './logger.js';
+import type { Flusher } from './mesh.js';
 import type { NormalizedOptions } from './options/index.js';
 import type { Stage } from './pipeline.js';
+import type { UpstreamProvider } from './upstream-types.js';
 
-interface FeatureEntry {
-  /** Loads the feature and returns its stage, or `undefined` when it adds none. */
-  load(options: NormalizedOptions): Promise<Stage | undefined> | undefined;
+/** What a feature may use of the mesh while it loads. */
+export interface FeatureHost {
+  readonly options: NormalizedOptions;
+  /** The mesh's root logger (security events, stale-key warnings…). */
+  readonly log: Logger;
+  /** Runs before the process may freeze or exit. */
+  onFlush(flusher: Flusher): void;
+  /** Runs on `mesh.close()`. */
+  onClose(closer: Flusher): void;
+  /** Installs the outbound client behind `ctx.upstream(name)` and `mesh.upstream(name)`. */
+  provideUpstreams(provider: UpstreamProvider): void;
 }
 
-/** Registered features, outermost first. Each feature issue adds its entry. */
+interface FeatureEntry {
+  readonly name: string;
+  /** Loads the feature and returns its stage; `undefined` when it is not configured or adds none. */
+  load(host: FeatureHost): Promise<Stage | undefined> | undefined;
+}
+
+/** Registered features, outermost first. */
 const features: readonly FeatureEntry[] = [];
 
 /** Loads the stages of every configured feature, outermost first. */
-export async function loadFeatureStages(options: NormalizedOptions): Promise<Stage[]> {
-  const loaded = await Promise.all(features.map((feature) => feature.load(options)));
+export async function loadFeatureStages(host: FeatureHost): Promise<Stage[]> {
+  const loaded = await Promise.all(features.map((feature) => feature.load(host)));
   return loaded.filter((stage): stage is Stage => stage !== undefined);
 }

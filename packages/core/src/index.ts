@@ -7,6 +7,7 @@
  *
  * @packageDocumentation
  */
+export type { AuthInfo, PeerIdentity } from './auth-types.js';
 export type { MeshContext, Platform, Trigger } from './context.js';
 export { type Duration, parseDuration } from './duration.js';
 export {
@@ -22,3 +23,4 @@ export { createMesh, type Mesh } from './mesh.js';
 export type { InvocationOptions, MeshOptions, NormalizedOptions } from './options/index.js';
 export type { LogDestination, LoggingOptions, LogLevel } from './options/logging.js';
 export type { EventHandler, EventNext, HttpHandler, HttpNext, Stage } from './pipeline.js';
+export type { UpstreamCallContext, UpstreamClient, UpstreamProvider } from './upstream-types.js';

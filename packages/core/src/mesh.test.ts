@@ -329,3 +329,32 @@ describe('meshes are independent', () => {
     expect(() => invoke({} as Mesh, () => new Response(''), 'http://localhost/')).toThrow(/createMesh/);
   });
 });
+
+describe('upstreams without the outbound feature', () => {
+  it('refuses an unconfigured upstream by name, inside and outside a handler', async () => {
+    const { mesh } = meshWithLogs();
+    const response = await invoke(
+      mesh,
+      (_r, ctx) => {
+        ctx.upstream('inventory');
+        return new Response('unreachable');
+      },
+      'http://localhost/',
+    );
+    expect(response.status).toBe(500);
+    expect(await response.json()).toMatchObject({ code: 'SCL_ERR_UNKNOWN_UPSTREAM' });
+    await expect(mesh.upstream('inventory').fetch('/stock')).rejects.toThrow(
+      'no upstream named "inventory"; configure it under upstreams.inventory in createMesh',
+    );
+  });
+
+  it('leaves ctx.auth and ctx.peer empty when no identity was established', async () => {
+    const { mesh } = meshWithLogs();
+    const response = await invoke(
+      mesh,
+      (_r, ctx) => Response.json({ auth: ctx.auth ?? null, peer: ctx.peer ?? null }),
+      'http://localhost/',
+    );
+    expect(await response.json()).toEqual({ auth: null, peer: null });
+  });
+});

@@ -2,10 +2,17 @@
  * `createMesh`: check the options once, build the logger, turn on the configured features,
  * and hand adapters a prepared pipeline per handler.
  */
-import { deadlineError, InvocationContext, type InvocationFacts, type MeshContext } from './context.js';
+import {
+  type ContextHost,
+  deadlineError,
+  InvocationContext,
+  type InvocationFacts,
+  type MeshContext,
+  unknownUpstream,
+} from './context.js';
 import { errorToResponse } from './error-response.js';
 import { SidecarlessError } from './errors.js';
-import { loadFeatureStages } from './features.js';
+import { type FeatureHost, loadFeatureStages } from './features.js';
 import { createLogger, type Logger } from './logger.js';
 import { type MeshOptions, type NormalizedOptions, normalizeOptions } from './options/index.js';
 import {
@@ -17,6 +24,7 @@ import {
   type HttpNext,
   type Stage,
 } from './pipeline.js';
+import type { UpstreamCallContext, UpstreamClient, UpstreamProvider } from './upstream-types.js';
 
 /** Something to run before the process may be frozen or exit (flush spans, metrics, logs). */
 export type Flusher = () => Promise<void> | void;
@@ -41,6 +49,12 @@ export interface Mesh {
   flush(budgetMs?: number): Promise<void>;
   /** Flushes and releases what the mesh holds (timers, pools). */
   close(budgetMs?: number): Promise<void>;
+  /**
+   * The client for `upstreams[name]`, for init-time code (outside any invocation, so bound to no
+   * deadline). Inside a handler use `ctx.upstream(name)`. Calls made before the mesh is ready
+   * wait for it.
+   */
+  upstream(name: string): UpstreamClient;
 }
 
 /** Runs one HTTP invocation through the pipeline. Never rejects: errors become responses. */
@@ -73,8 +87,10 @@ class MeshImpl implements Mesh {
   readonly log: Logger;
   readonly #flushers: Flusher[] = [];
   readonly #closers: Flusher[] = [];
+  readonly #contextHost: ContextHost;
   #stages: readonly Stage[] | undefined;
   #ready: Promise<void> | undefined;
+  #upstreams: UpstreamProvider | undefined;
 
   constructor(options: NormalizedOptions) {
     this.options = options;
@@ -82,13 +98,45 @@ class MeshImpl implements Mesh {
     this.log = createLogger(options);
     const flushLogs = () => this.log.flush();
     this.#flushers.push(flushLogs);
+    this.#contextHost = {
+      service: options.service,
+      log: this.log,
+      timeoutMs: options.invocation.timeoutMs,
+      safetyMarginMs: options.invocation.safetyMarginMs,
+      upstreams: () => this.#upstreams,
+    };
   }
 
   ready(): Promise<void> {
-    this.#ready ??= loadFeatureStages(this.options).then((featureStages) => {
+    if (this.#ready) return this.#ready;
+    const host: FeatureHost = {
+      options: this.options,
+      log: this.log,
+      onFlush: (flusher) => this.#flushers.push(flusher),
+      onClose: (closer) => this.#closers.push(closer),
+      provideUpstreams: (provider) => {
+        this.#upstreams = provider;
+      },
+    };
+    this.#ready = loadFeatureStages(host).then((featureStages) => {
       this.#stages = [...featureStages, ...this.options.middleware];
     });
     return this.#ready;
+  }
+
+  upstream(name: string): UpstreamClient {
+    if (this.#upstreams) return this.#upstreams.client(name, undefined);
+    // Not ready yet: hand out a client that waits for the features to load, then delegates.
+    const resolve = async (): Promise<UpstreamClient> => {
+      await this.ready();
+      if (!this.#upstreams) throw unknownUpstream(name);
+      return this.#upstreams.client(name, undefined);
+    };
+    return {
+      name,
+      fetch: async (pathOrUrl: string | URL, init?: RequestInit) => (await resolve()).fetch(pathOrUrl, init),
+      call: async <T>(work: (call: UpstreamCallContext) => Promise<T>) => (await resolve()).call(work),
+    };
   }
 
   async flush(budgetMs = 2_000): Promise<void> {
@@ -121,8 +169,7 @@ class MeshImpl implements Mesh {
   }
 
   #context(facts: InvocationFacts): InvocationContext {
-    const { timeoutMs, safetyMarginMs } = this.options.invocation;
-    return new InvocationContext(facts, this.service, this.log, timeoutMs, safetyMarginMs);
+    return new InvocationContext(facts, this.#contextHost);
   }
 
   #prepareHttp(handler: HttpHandler<never>, options: PrepareOptions): HttpInvoker {

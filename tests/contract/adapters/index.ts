@@ -1,0 +1,5 @@
+import type { AdapterUnderTest } from '../harness.ts';
+import { localAdapter } from './local.ts';
+
+/** Every adapter the contract suite proves. Each adapter package adds its entry here. */
+export const adapters: readonly AdapterUnderTest[] = [localAdapter];
