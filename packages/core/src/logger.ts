@@ -9,41 +9,69 @@ import type { NormalizedOptions } from './options/index.js';
 export type Logger = PinoLogger;
 
 /**
- * Field names that hold secrets. They are redacted at the top level, one level down
- * (`headers.authorization`) and two levels down (`req.headers.cookie`), whatever the options say.
+ * Field names that hold secrets, compared case-insensitively. Their values are replaced
+ * wherever they appear in a logged object (up to {@link maxDepth} levels down), whatever the
+ * options say.
  */
-const secretFields = [
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'x-api-key',
-  'x-amz-security-token',
-  'token',
-  'accessToken',
-  'access_token',
-  'idToken',
-  'id_token',
-  'refreshToken',
-  'refresh_token',
-  'password',
-  'secret',
-  'clientSecret',
-  'client_secret',
-  'apiKey',
-  'api_key',
-  'privateKey',
-  'private_key',
-];
+const secretFields = new Set(
+  [
+    'authorization',
+    'proxy-authorization',
+    'cookie',
+    'set-cookie',
+    'x-api-key',
+    'x-amz-security-token',
+    'token',
+    'accesstoken',
+    'access_token',
+    'idtoken',
+    'id_token',
+    'refreshtoken',
+    'refresh_token',
+    'password',
+    'secret',
+    'clientsecret',
+    'client_secret',
+    'apikey',
+    'api_key',
+    'privatekey',
+    'private_key',
+  ].map((name) => name.toLowerCase()),
+);
+const censor = '[redacted]';
+const maxDepth = 4;
 
-function redactionPaths(extra: readonly string[]): string[] {
-  const paths: string[] = [];
-  for (const field of secretFields) {
-    const key = /^[A-Za-z_$][\w$]*$/.test(field) ? field : `["${field}"]`;
-    const member = key.startsWith('[') ? key : `.${key}`;
-    paths.push(key, `*${member}`, `*.*${member}`);
+/**
+ * Returns `value` with every secret field censored, copying only the objects on the way to a
+ * secret (the caller's objects are never mutated). One walk over the logged object: pino's
+ * path-based `redact` with wildcards for these names at three depths (63 paths) made one
+ * `ctx.log.info` cost ~100 µs instead of ~5 µs (bench/core-overhead.bench.ts).
+ */
+function scrub(value: unknown, depth: number): unknown {
+  if (depth > maxDepth || typeof value !== 'object' || value === null || value instanceof Error) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const scrubbed = scrub(value[i], depth + 1);
+      if (scrubbed !== value[i]) {
+        copy ??= [...value];
+        copy[i] = scrubbed;
+      }
+    }
+    return copy ?? value;
   }
-  return [...paths, ...extra];
+  let copy: Record<string, unknown> | undefined;
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const original = record[key];
+    const scrubbed = secretFields.has(key.toLowerCase()) ? censor : scrub(original, depth + 1);
+    if (scrubbed !== original) {
+      copy ??= { ...record };
+      copy[key] = scrubbed;
+    }
+  }
+  return copy ?? value;
 }
 
 /** Builds the mesh's root logger. Runs once per mesh, at `createMesh`. */
@@ -59,8 +87,12 @@ export function createLogger(options: NormalizedOptions): Logger {
       // ISO-8601 UTC with milliseconds and `Z`, the `time_format %Y-%m-%dT%H:%M:%S.%NZ` log
       // pipelines (Fluentd, CloudWatch Insights) parse.
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: redactionPaths(logging.redact), censor: '[redacted]' },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (object) => scrub(object, 0) as Record<string, unknown>,
+      },
+      // The user's own extra paths (exact paths are cheap for pino to compile and apply).
+      ...(logging.redact.length > 0 ? { redact: { paths: [...logging.redact], censor } } : {}),
     },
     destination as pino.DestinationStream,
   );
