@@ -100,3 +100,22 @@ describe('logging', () => {
     expect(childCalls).toBe(1);
   });
 });
+
+describe('secret scrubbing', () => {
+  it('censors secret fields in any letter case, inside arrays, without touching the caller’s object', () => {
+    const logs = captureLogs();
+    const mesh = createMesh({ service: 's', logging: { destination: logs.destination } });
+    const event = {
+      headers: { Authorization: 'Bearer abc.def.ghi', Accept: 'json' },
+      records: [{ messageAttributes: { API_KEY: 'k-999' } }, { body: 'fine' }],
+    };
+    mesh.log.info({ event }, 'received');
+    const raw = logs.raw.join('');
+    expect(raw).not.toContain('abc.def.ghi');
+    expect(raw).not.toContain('k-999');
+    expect(logs.withMessage('received')[0]).toMatchObject({
+      event: { headers: { Authorization: '[redacted]', Accept: 'json' }, records: [{ messageAttributes: { API_KEY: '[redacted]' } }, { body: 'fine' }] },
+    });
+    expect(event.headers.Authorization).toBe('Bearer abc.def.ghi');
+  });
+});
