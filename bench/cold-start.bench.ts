@@ -74,7 +74,7 @@ const candidates = [
 const runs = 15;
 const samples = candidates.map(() => [] as Sample[]);
 for (let i = 0; i < runs; i++) {
-  candidates.forEach((candidate, index) => samples[index]!.push(runOnce(candidate.file)));
+  for (const [index, candidate] of candidates.entries()) samples[index]!.push(runOnce(candidate.file));
 }
 const bareWall = median(samples[0]!.map((s) => s.wallMs));
 const bareRss = median(samples[0]!.map((s) => s.rssKb));

@@ -56,12 +56,11 @@ export class SidecarlessError extends Error {
     return true;
   }
 
-  // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about (a subclass or the base).
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
     // Subclasses keep ordinary prototype checks; the base class accepts any branded error so a
     // second copy of the package (ESM next to CJS) is still recognised.
-    // biome-ignore lint/complexity/noThisInStatic: see above.
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about (a subclass or the base).
     if (this !== SidecarlessError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return (value as { [brand]?: unknown })[brand] === true;
   }

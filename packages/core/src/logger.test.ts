@@ -114,7 +114,10 @@ describe('secret scrubbing', () => {
     expect(raw).not.toContain('abc.def.ghi');
     expect(raw).not.toContain('k-999');
     expect(logs.withMessage('received')[0]).toMatchObject({
-      event: { headers: { Authorization: '[redacted]', Accept: 'json' }, records: [{ messageAttributes: { API_KEY: '[redacted]' } }, { body: 'fine' }] },
+      event: {
+        headers: { Authorization: '[redacted]', Accept: 'json' },
+        records: [{ messageAttributes: { API_KEY: '[redacted]' } }, { body: 'fine' }],
+      },
     });
     expect(event.headers.Authorization).toBe('Bearer abc.def.ghi');
   });
