@@ -3,7 +3,7 @@
  * (context, error mapping, deadline race) vs calling the same handler bare, on the same
  * prebuilt Request. Also the one-time costs: checking options and creating a mesh.
  */
-import { createMesh, type HttpHandler, type MeshContext } from '@sidecarless/core';
+import { createMesh, type HttpHandler, type MeshContext, normalizeOptions } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
 import { compare, printComparison, printTable, us } from './lib.ts';
 
@@ -43,7 +43,6 @@ const fullOptions = {
   logging: { level: 'info' as const, redact: ['body.card'], destination: silent },
   invocation: { timeout: '10s', safetyMargin: '150ms' },
 };
-const { normalizeOptions } = await import('../packages/core/dist/esm/options/index.js');
 const init = await compare(
   [
     { name: 'check options (normalizeOptions)', run: () => normalizeOptions(fullOptions, {}) },

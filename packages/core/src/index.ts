@@ -20,7 +20,12 @@ export {
 } from './errors.js';
 export type { Logger } from './logger.js';
 export { createMesh, type Mesh } from './mesh.js';
-export type { InvocationOptions, MeshOptions, NormalizedOptions } from './options/index.js';
+export {
+  type InvocationOptions,
+  type MeshOptions,
+  type NormalizedOptions,
+  normalizeOptions,
+} from './options/index.js';
 export type { LogDestination, LoggingOptions, LogLevel } from './options/logging.js';
 export type { EventHandler, EventNext, HttpHandler, HttpNext, Stage } from './pipeline.js';
 export type { UpstreamCallContext, UpstreamClient, UpstreamProvider } from './upstream-types.js';

@@ -59,7 +59,19 @@ const topLevelKeys = ['service', 'version', 'logging', 'invocation', 'middleware
 
 /**
  * Checks `options` once and returns them normalised, or throws a {@link ConfigError} listing
- * every problem with its path and fix.
+ * every problem with its path and fix. `createMesh` calls it; call it yourself to validate a
+ * configuration without creating a mesh (in CI, say).
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, normalizeOptions } from '@sidecarless/core';
+ *
+ * try {
+ *   normalizeOptions({ service: 'orders', invocation: { timeout: '2 sec' } });
+ * } catch (error) {
+ *   if (error instanceof ConfigError) for (const issue of error.issues) console.error(`${issue.path}: ${issue.message}`);
+ * }
+ * ```
  */
 export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = process.env): NormalizedOptions {
   const issues = new IssueList();
