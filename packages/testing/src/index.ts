@@ -1,5 +1,13 @@
 /** Shared helpers for the tests of every Sidecarless package. */
 
 export { lambdaContext, lambdaEvent, lambdaEventsDir, type TestLambdaContext } from './lambda-context.js';
+export {
+  type InitErrorReport,
+  type ReceivedChunk,
+  type RuntimeApiServer,
+  type RuntimeInvocation,
+  type RuntimeOutcome,
+  startRuntimeApi,
+} from './lambda-runtime-api.js';
 export { type CapturedLogs, captureLogs, type LogLine } from './logs.js';
 export { resetColdStart } from './process.js';
