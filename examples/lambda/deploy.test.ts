@@ -85,3 +85,23 @@ describe('examples/lambda', () => {
     expect(JSON.parse(result.body)).toEqual({ id: 'bundle-1', sku: 'A-1', qty: 2 });
   });
 });
+
+describe('docs/platforms/lambda.md', () => {
+  const docPath = join(here, '..', '..', 'docs', 'platforms', 'lambda.md');
+  const doc = readFileSync(docPath, 'utf8');
+  const blocks = [...doc.matchAll(/<!-- snippet: (\S+) -->\n```ts\n([\s\S]*?)\n```/g)];
+
+  it('shows every source with an example', () => {
+    const files = blocks.map((block) => block[1]);
+    for (const name of ['http', 'stream', 'sqs', 'sns', 'eventbridge', 's3', 'event', 'facts']) {
+      expect(files).toContain(`examples/lambda/snippets/${name}.ts`);
+    }
+  });
+
+  it('keeps each example identical to its type-checked file', () => {
+    for (const [, file, code] of blocks) {
+      const source = readFileSync(join(here, '..', '..', file!), 'utf8').trimEnd();
+      expect(code, file).toBe(source);
+    }
+  });
+});
