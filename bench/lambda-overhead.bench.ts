@@ -95,6 +95,18 @@ const wrapped = lambda(mesh, async (request) => {
   return Response.json({ sku: order.sku, qty: order.qty, agent: request.headers.get('user-agent') });
 });
 
+// The same handler answering through `new Response(string)`, and the wrapper alone (a handler
+// that builds no body), to show what the handler's own `Response` costs.
+const wrappedString = lambda(mesh, async (request) => {
+  const order = (await request.json()) as Order;
+  const body = JSON.stringify({ sku: order.sku, qty: order.qty, agent: request.headers.get('user-agent') });
+  return new Response(body, { headers: { 'content-type': 'application/json' } });
+});
+const wrapperOnly = lambda(mesh, async (request) => {
+  await request.json();
+  return new Response(null, { status: 204 });
+});
+
 // Fresh copies per call: Middy's normalisers write into the event.
 const copy = () => ({ ...event, headers: { ...event.headers } });
 
@@ -102,7 +114,9 @@ const results = await compare(
   [
     { name: 'bare handler', run: () => bare(copy()) },
     { name: '@middy/core + 3 http middlewares', run: () => middyHandler(copy() as never, context as never) },
-    { name: 'sidecarless lambda()', run: () => wrapped(copy(), context) },
+    { name: 'sidecarless lambda(), Response.json', run: () => wrapped(copy(), context) },
+    { name: 'sidecarless lambda(), new Response(string)', run: () => wrappedString(copy(), context) },
+    { name: 'sidecarless lambda(), 204 without body', run: () => wrapperOnly(copy(), context) },
   ],
   { rounds: 9, iterations: 5_000, warmup: 5_000 },
 );
