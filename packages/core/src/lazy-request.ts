@@ -209,7 +209,18 @@ export function createLazyRequest(init: LazyRequestInit): Request {
   return new lazyRequestClass(init);
 }
 
-/** True when `request` was made by {@link createLazyRequest}. */
+/**
+ * True when `request` was made by {@link createLazyRequest}.
+ *
+ * @example
+ * ```ts
+ * import { createLazyRequest, isLazyRequest } from '@sidecarless/core/adapter';
+ *
+ * const request = createLazyRequest({ url: 'https://example.com/', method: 'GET', headers: () => new Headers(), body: null });
+ * isLazyRequest(request); // true
+ * isLazyRequest(request.clone()); // false: a clone is a real Request
+ * ```
+ */
 export function isLazyRequest(request: Request): boolean {
   return lazyRequestClass !== undefined && request instanceof lazyRequestClass;
 }

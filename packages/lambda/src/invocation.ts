@@ -18,6 +18,14 @@ export interface TimingOptions {
  * The default margin when neither the wrapper nor the mesh names one: a tenth of the time the
  * invocation has, between 50 ms and 500 ms. With Lambda's default 3 s timeout that is 300 ms —
  * time to flush logs and answer before the platform kills the environment mid-write.
+ *
+ * @example
+ * ```ts
+ * import { adaptiveSafetyMargin } from '@sidecarless/lambda';
+ *
+ * adaptiveSafetyMargin(3_000); // 300
+ * adaptiveSafetyMargin(60_000); // 500
+ * ```
  */
 export function adaptiveSafetyMargin(remainingMs: number): number {
   return Math.min(500, Math.max(50, Math.floor(remainingMs / 10)));

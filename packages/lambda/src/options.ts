@@ -2,7 +2,20 @@
 import { ConfigError, type ConfigIssue, type Duration, type Mesh, parseDuration } from '@sidecarless/core';
 import type { TimingOptions } from './invocation.js';
 
-/** Options every Lambda wrapper takes. */
+/**
+ * Options every Lambda wrapper takes.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { lambda } from '@sidecarless/lambda';
+ *
+ * export const handler = lambda.event(createMesh({ service: 'jobs' }), async () => 'done', {
+ *   safetyMargin: '400ms',
+ *   isWarmup: (event) => (event as { warmer?: boolean }).warmer === true,
+ * });
+ * ```
+ */
 export interface LambdaWrapperOptions {
   /**
    * How long before Lambda's deadline `ctx.signal` fires. Default: the mesh's

@@ -4,7 +4,19 @@
  * incoming event is optional or nullable because events are input we do not trust.
  */
 
-/** The Lambda context object the Node.js runtime passes as the handler's second argument. */
+/**
+ * The Lambda context object the Node.js runtime passes as the handler's second argument.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { lambda } from '@sidecarless/lambda';
+ *
+ * export const handler = lambda.event(createMesh({ service: 'arn' }), async (_event, ctx) => {
+ *   return { arn: ctx.raw.context.invokedFunctionArn, left: ctx.raw.context.getRemainingTimeInMillis() };
+ * });
+ * ```
+ */
 export interface LambdaContext {
   readonly awsRequestId: string;
   readonly functionName?: string;
@@ -19,7 +31,20 @@ export interface LambdaContext {
   getRemainingTimeInMillis(): number;
 }
 
-/** What `ctx.raw` holds under `@sidecarless/lambda`. */
+/**
+ * What `ctx.raw` holds under `@sidecarless/lambda`.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { lambda } from '@sidecarless/lambda';
+ *
+ * export const handler = lambda(createMesh({ service: 'trace' }), async (_request, ctx) => {
+ *   ctx.log.info({ trace: ctx.raw.xrayTraceId }, 'traced');
+ *   return new Response(null, { status: 204 });
+ * });
+ * ```
+ */
 export interface LambdaRaw<Event = unknown> {
   /** The event exactly as Lambda delivered it. */
   readonly event: Event;

@@ -13,7 +13,17 @@ import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIss
 import type { LambdaContext, LambdaRaw, SqsBatchResponse, SqsEvent, SqsRecord } from '../types.js';
 import { logRefused, recordsOf } from './shared.js';
 
-/** Options of `lambda.sqs`. */
+/**
+ * Options of `lambda.sqs`.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { lambda } from '@sidecarless/lambda';
+ *
+ * export const handler = lambda.sqs(createMesh({ service: 'mail' }), async () => {}, { concurrency: 8 });
+ * ```
+ */
 export interface SqsOptions extends LambdaWrapperOptions {
   /**
    * How many messages run at once. Default 1. For FIFO queues this bounds how many message

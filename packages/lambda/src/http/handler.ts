@@ -25,7 +25,19 @@ import type { HttpTranslator, ResponseParts, TranslateOptions } from './common.j
 import { type BinaryPredicate, isBinaryByDefault, responseParts } from './response-parts.js';
 import { vpcLatticeV2 } from './vpc-lattice.js';
 
-/** Options of {@link lambda}. */
+/**
+ * Options of `lambda(mesh, handler, options)`.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { lambda } from '@sidecarless/lambda';
+ *
+ * export const handler = lambda(createMesh({ service: 'upload' }), async (request) => {
+ *   return Response.json({ bytes: (await request.arrayBuffer()).byteLength });
+ * }, { maxBodyBytes: 1024 * 1024 });
+ * ```
+ */
 export interface LambdaHttpOptions extends LambdaWrapperOptions {
   /**
    * Decides which response bodies are sent base64-encoded. Default: everything except text,

@@ -19,6 +19,17 @@ const textType =
 /**
  * The default: text types and JSON/XML go out as text; everything else, and any body with a
  * `content-encoding` (gzip, br), as base64.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { isBinaryByDefault, lambda } from '@sidecarless/lambda';
+ *
+ * // Also send CSV as base64, keep the default for everything else.
+ * export const handler = lambda(createMesh({ service: 'export' }), async () => new Response('a,b'), {
+ *   isBinary: (type, encoding) => type.startsWith('text/csv') || isBinaryByDefault(type, encoding),
+ * });
+ * ```
  */
 export const isBinaryByDefault: BinaryPredicate = (contentType, contentEncoding) => {
   if (contentEncoding !== undefined && contentEncoding !== 'identity') return true;
