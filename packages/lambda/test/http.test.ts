@@ -389,3 +389,61 @@ describe('lambda() with bad input', () => {
     );
   });
 });
+
+describe('lambda() reading response bodies', () => {
+  it.each([
+    ['a string', () => new Response('héllo', { headers: { 'content-type': 'text/plain' } }), 'héllo'],
+    ['Response.json', () => Response.json({ a: 'é' }), '{"a":"é"}'],
+    [
+      'bytes',
+      () => new Response(new TextEncoder().encode('bytes'), { headers: { 'content-type': 'text/plain' } }),
+      'bytes',
+    ],
+    [
+      'a Blob',
+      () => new Response(new Blob(['from a blob']), { headers: { 'content-type': 'text/plain' } }),
+      'from a blob',
+    ],
+    [
+      'a multi-chunk stream',
+      () =>
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              for (const part of ['a', 'é', 'c']) controller.enqueue(new TextEncoder().encode(part));
+              controller.close();
+            },
+          }),
+          { headers: { 'content-type': 'text/plain' } },
+        ),
+      'aéc',
+    ],
+  ])('sends a body made from %s unchanged', async (_name, make, expected) => {
+    const { call } = setup(async () => make());
+    const result = await call(lambdaEvent('apigw-http-v2.json'));
+    expect(result.isBase64Encoded).toBe(false);
+    expect(result.body).toBe(expected);
+  });
+
+  it('sends a body a middleware already read as the middleware replaced it', async () => {
+    const mesh = createMesh({
+      service: 's',
+      logging: { level: 'silent' },
+      middleware: [
+        {
+          name: 'upper',
+          http: (next) => async (request, ctx) => {
+            const response = await next(request, ctx);
+            return new Response((await response.text()).toUpperCase(), response);
+          },
+        },
+      ],
+    });
+    const handler = lambda(
+      mesh,
+      async () => new Response('quiet', { headers: { 'content-type': 'text/plain' } }),
+    );
+    const result = (await handler(lambdaEvent('apigw-http-v2.json'), lambdaContext())) as Result;
+    expect(result.body).toBe('QUIET');
+  });
+});
