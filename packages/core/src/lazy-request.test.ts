@@ -42,6 +42,15 @@ describe('createLazyRequest', () => {
     expect([...copy]).toEqual([1, 2, 3]);
   });
 
+  it('drops a leading byte order mark as Request#text() does', async () => {
+    const text = '\uFEFF{"a":1}';
+    expect(await make(text).request.text()).toBe(
+      await new Request('https://x/', { method: 'POST', body: text }).text(),
+    );
+    const bytes = new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d]);
+    expect(await make(bytes).request.json()).toEqual({});
+  });
+
   it('gives GET and HEAD requests an empty body', async () => {
     expect(await make('ignored', 'GET').request.text()).toBe('');
     expect(make('ignored', 'GET').request.body).toBeNull();

@@ -108,7 +108,9 @@ function defineLazyRequest(): LazyRequestClass {
     async text(): Promise<string> {
       if (this.#real) return this.#real.text();
       const body = this.#takeBody();
-      return typeof body === 'string' ? body : decoder.decode(body);
+      if (typeof body !== 'string') return decoder.decode(body);
+      // Request#text() decodes UTF-8 and drops a leading byte order mark; so does this.
+      return body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
     }
 
     async json(): Promise<unknown> {

@@ -447,3 +447,31 @@ describe('lambda() reading response bodies', () => {
     expect(result.body).toBe('QUIET');
   });
 });
+
+describe('lambda() telling Function URLs from HTTP APIs', () => {
+  it('recognises a Function URL by its lambda-url domain even with a route key', async () => {
+    const { mesh, logs } = (() => {
+      const captured = captureLogs();
+      return {
+        logs: captured,
+        mesh: createMesh({ service: 's', logging: { level: 'info', destination: captured.destination } }),
+      };
+    })();
+    const handler = lambda(mesh, async () => new Response('x'));
+    const event = lambdaEvent<Record<string, unknown> & { requestContext: Record<string, unknown> }>(
+      'function-url.json',
+    );
+    event.routeKey = '$default';
+    event.requestContext.routeKey = '$default';
+    event.requestContext.domainName = 'abcdefg.lambda-url.us-east-1.on.aws';
+    // A malformed body makes the adapter log which source it recognised.
+    event.body = '%%%';
+    event.isBase64Encoded = true;
+    const result = (await handler(event, lambdaContext())) as Result;
+    expect(result.statusCode).toBe(400);
+    expect(logs.withMessage('malformed event refused')[0]).toMatchObject({ source: 'function-url' });
+    const api = lambdaEvent<Record<string, unknown>>('apigw-http-v2.json');
+    await handler({ ...api, body: '%%%', isBase64Encoded: true }, lambdaContext());
+    expect(logs.withMessage('malformed event refused')[1]).toMatchObject({ source: 'api-gateway-http' });
+  });
+});

@@ -66,15 +66,15 @@ function translator(source: string, matches: (event: Record<string, unknown>) =>
   return v2;
 }
 
-/** Function URLs: a payload 2.0 event on a `*.lambda-url.*` domain, with no route key. */
+/**
+ * Function URLs: a payload 2.0 event on a `*.lambda-url.*` domain (or, as in older samples, one
+ * without any route key).
+ */
 export const functionUrl = translator('function-url', (event) => {
   if (!isV2(event)) return false;
   const context = event.requestContext as { domainName?: unknown; routeKey?: unknown };
-  return (
-    event.routeKey === undefined &&
-    context.routeKey === undefined &&
-    (typeof context.domainName !== 'string' || context.domainName.includes('.lambda-url.'))
-  );
+  if (typeof context.domainName === 'string' && context.domainName.includes('.lambda-url.')) return true;
+  return event.routeKey === undefined && context.routeKey === undefined;
 });
 
 /** API Gateway HTTP APIs. */
