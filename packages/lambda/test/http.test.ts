@@ -475,3 +475,27 @@ describe('lambda() telling Function URLs from HTTP APIs', () => {
     expect(logs.withMessage('malformed event refused')[1]).toMatchObject({ source: 'api-gateway-http' });
   });
 });
+
+describe('lambda() with a response over the size limit', () => {
+  it('logs the size and answers a 500 problem instead of a result Lambda would refuse', async () => {
+    const logs = captureLogs();
+    const mesh = createMesh({ service: 's', logging: { level: 'info', destination: logs.destination } });
+    const handler = lambda(
+      mesh,
+      async (request) => new Response('é'.repeat(Number(new URL(request.url).searchParams.get('n')))),
+      {
+        maxResponseBytes: 100,
+      },
+    );
+    const event = (n: number) => ({ ...lambdaEvent('apigw-http-v2.json'), rawQueryString: `n=${n}` });
+    const fits = (await handler(event(50), lambdaContext())) as Result;
+    expect(fits.statusCode).toBe(200);
+    const over = (await handler(event(51), lambdaContext())) as Result;
+    expect(over.statusCode).toBe(500);
+    expect(JSON.parse(over.body)).toMatchObject({ code: 'SCL_ERR_INTERNAL' });
+    expect(logs.withMessage('response body too large for Lambda')[0]).toMatchObject({
+      bytes: 102,
+      limit: 100,
+    });
+  });
+});

@@ -46,6 +46,20 @@ export interface LambdaHttpOptions extends LambdaWrapperOptions {
   isBinary?: BinaryPredicate;
   /** Largest decoded request body accepted; larger ones get a 413. Default 6 MiB (Lambda's own limit). */
   maxBodyBytes?: number;
+  /**
+   * Largest response body sent (after base64). Lambda refuses results over 6 MB and the client
+   * sees a bare 502 with nothing in your logs; over this limit the adapter logs the size and
+   * answers a 500 problem instead. Default 6 MiB minus 64 KiB for the headers.
+   */
+  maxResponseBytes?: number;
+}
+
+const defaultMaxResponseBytes = 6 * 1024 * 1024 - 64 * 1024;
+
+/** True when `body` is over `limit` UTF-8 bytes; measures only when the length cannot tell. */
+function isOver(body: string, limit: number): boolean {
+  if (body.length > limit) return true;
+  return body.length * 3 > limit && Buffer.byteLength(body) > limit;
 }
 
 /** What the wrapped HTTP handler receives as `ctx.raw`. */
@@ -106,7 +120,13 @@ export function httpHandler(
   options: LambdaHttpOptions = {},
 ): (event: unknown, context: LambdaContext) => Promise<LambdaHttpResult | typeof warmupResult> {
   const issues: ConfigIssue[] = [];
-  const common = checkWrapperOptions(mesh, options, 'lambda', ['isBinary', 'maxBodyBytes'], issues);
+  const common = checkWrapperOptions(
+    mesh,
+    options,
+    'lambda',
+    ['isBinary', 'maxBodyBytes', 'maxResponseBytes'],
+    issues,
+  );
   if (options.isBinary !== undefined && typeof options.isBinary !== 'function') {
     issues.push({
       path: 'lambda.isBinary',
@@ -117,6 +137,13 @@ export function httpHandler(
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
     issues.push({
       path: 'lambda.maxBodyBytes',
+      message: 'must be a whole number of bytes, for example 1048576',
+    });
+  }
+  const maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
+  if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 0) {
+    issues.push({
+      path: 'lambda.maxResponseBytes',
       message: 'must be a whole number of bytes, for example 1048576',
     });
   }
@@ -171,6 +198,17 @@ export function httpHandler(
         if (!wasLogged(error))
           mesh.log.error({ err: error, invocation_id: context.awsRequestId }, 'reading the response failed');
         parts = problemParts(error, context.awsRequestId);
+      }
+      if (isOver(parts.body, maxResponseBytes)) {
+        mesh.log.error(
+          {
+            invocation_id: context.awsRequestId,
+            bytes: Buffer.byteLength(parts.body),
+            limit: maxResponseBytes,
+          },
+          'response body too large for Lambda',
+        );
+        parts = problemParts(undefined, context.awsRequestId);
       }
       return translator.toResult(event as never, parts);
     } finally {
