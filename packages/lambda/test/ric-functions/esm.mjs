@@ -45,6 +45,7 @@ export const event = lambda.event(mesh, async (incoming) => {
 });
 
 export const stream = lambda.stream(mesh, async (request) => {
+  const fail = new URL(request.url).searchParams.has('fail');
   const count = Number(new URL(request.url).searchParams.get('chunks') ?? '3');
   const size = Number(new URL(request.url).searchParams.get('size') ?? '16');
   let sent = 0;
@@ -55,6 +56,10 @@ export const stream = lambda.stream(mesh, async (request) => {
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
+      if (fail && sent === 1) {
+        controller.error(new Error('upstream went away'));
+        return;
+      }
       controller.enqueue(new TextEncoder().encode(String(sent++ % 10).repeat(size)));
     },
   });
