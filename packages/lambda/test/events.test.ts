@@ -97,7 +97,7 @@ describe('lambda.sqs', () => {
     const { mesh } = quietMesh();
     const handler = lambda.sqs(mesh, async () => {});
     await expect(handler(lambdaEvent('sns.json'), lambdaContext())).rejects.toThrow(
-      'lambda.sqs(): expected a SQS event with a non-empty Records array of SQS records',
+      'lambda.sqs(): expected an SQS event with a non-empty Records array of SQS records',
     );
   });
 
@@ -191,6 +191,27 @@ describe('lambda.s3', () => {
     keys.length = 0;
     await handler(spaced, lambdaContext());
     expect(keys).toEqual(['my fileé.txt']);
+  });
+});
+
+describe('event sources given the wrong event', () => {
+  it('refuse it with an error naming what was expected, without running the handler', async () => {
+    const { mesh, logs } = quietMesh();
+    let ran = 0;
+    const count = async () => {
+      ran++;
+    };
+    await expect(lambda.sns(mesh, count)(lambdaEvent('sqs.json'), lambdaContext())).rejects.toThrow(
+      'lambda.sns(): expected an SNS event',
+    );
+    await expect(lambda.s3(mesh, count)(lambdaEvent('sns.json'), lambdaContext())).rejects.toThrow(
+      'lambda.s3(): expected an S3 event',
+    );
+    await expect(lambda.eventbridge(mesh, count)({ Records: [] }, lambdaContext())).rejects.toThrow(
+      'expected an EventBridge event with source, detail-type and detail',
+    );
+    expect(ran).toBe(0);
+    expect(logs.withMessage('event refused')).toHaveLength(3);
   });
 });
 

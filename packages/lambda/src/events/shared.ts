@@ -11,7 +11,7 @@ export function recordsOf<R>(
   if (!Array.isArray(records) || records.length === 0 || !records.every(check)) {
     throw new SidecarlessError(
       ErrorCodes.badRequest,
-      `lambda.${source}(): expected a ${source.toUpperCase()} event with a non-empty Records array of ${source.toUpperCase()} records`,
+      `lambda.${source}(): expected an ${source.toUpperCase()} event with a non-empty Records array of ${source.toUpperCase()} records`,
       { status: 400 },
     );
   }
