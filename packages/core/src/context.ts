@@ -90,6 +90,11 @@ export interface InvocationFacts<Raw = unknown> {
   readonly invocationId?: string | undefined;
   /** Epoch ms; the mesh's `invocation.timeout` from now when absent. */
   readonly deadline?: number | undefined;
+  /**
+   * How long before the deadline `ctx.signal` fires, for this invocation; the mesh's
+   * `invocation.safetyMargin` when absent. Lets an adapter pick a platform-appropriate default.
+   */
+  readonly safetyMarginMs?: number | undefined;
   readonly raw?: Raw;
 }
 
@@ -128,7 +133,7 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     this.invocationId = facts.invocationId || randomUUID();
     this.coldStart = takeColdStart();
     this.deadline = facts.deadline ?? Date.now() + host.timeoutMs;
-    this.#signalAt = this.deadline - host.safetyMarginMs;
+    this.#signalAt = this.deadline - (facts.safetyMarginMs ?? host.safetyMarginMs);
     this.platform = facts.platform;
     this.trigger = facts.trigger ?? 'http';
     this.service = host.service;

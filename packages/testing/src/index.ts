@@ -1,5 +1,14 @@
 /** Shared helpers for the tests of every Sidecarless package. */
 
 export { type CertifiedKey, createCa, type IssueOptions, parseCertificate, type TestCa } from './certs.js';
+export { lambdaContext, lambdaEvent, lambdaEventsDir, type TestLambdaContext } from './lambda-context.js';
+export {
+  type InitErrorReport,
+  type ReceivedChunk,
+  type RuntimeApiServer,
+  type RuntimeInvocation,
+  type RuntimeOutcome,
+  startRuntimeApi,
+} from './lambda-runtime-api.js';
 export { type CapturedLogs, captureLogs, type LogLine } from './logs.js';
 export { resetColdStart } from './process.js';

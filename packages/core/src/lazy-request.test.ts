@@ -1,0 +1,109 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createLazyRequest, isLazyRequest } from './lazy-request.js';
+
+function make(body: string | Uint8Array | null = '{"qty":2}', method = 'POST') {
+  let built = 0;
+  const request = createLazyRequest({
+    url: 'https://example.com/orders?id=7',
+    method,
+    headers: () => {
+      built++;
+      return new Headers({ 'content-type': 'application/json', 'x-one': '1' });
+    },
+    body,
+  });
+  return { request, headersBuilt: () => built };
+}
+
+describe('createLazyRequest', () => {
+  it('is a Request that answers url, method and headers', () => {
+    const { request, headersBuilt } = make();
+    expect(request).toBeInstanceOf(Request);
+    expect(isLazyRequest(request)).toBe(true);
+    expect(Object.prototype.toString.call(request)).toBe('[object Request]');
+    expect(request.url).toBe('https://example.com/orders?id=7');
+    expect(request.method).toBe('POST');
+    expect(headersBuilt()).toBe(0);
+    expect(request.headers.get('x-one')).toBe('1');
+    expect(request.headers).toBe(request.headers);
+    expect(headersBuilt()).toBe(1);
+  });
+
+  it('reads the body once as text, json or bytes, like a Request', async () => {
+    const { request } = make();
+    expect(request.bodyUsed).toBe(false);
+    expect(await request.json()).toEqual({ qty: 2 });
+    expect(request.bodyUsed).toBe(true);
+    await expect(request.text()).rejects.toThrow(TypeError);
+    const binary = make(new Uint8Array([1, 2, 3])).request;
+    const copy = new Uint8Array(await binary.arrayBuffer());
+    expect([...copy]).toEqual([1, 2, 3]);
+  });
+
+  it('drops a leading byte order mark as Request#text() does', async () => {
+    const text = '\uFEFF{"a":1}';
+    expect(await make(text).request.text()).toBe(
+      await new Request('https://x/', { method: 'POST', body: text }).text(),
+    );
+    const bytes = new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d]);
+    expect(await make(bytes).request.json()).toEqual({});
+  });
+
+  it('gives GET and HEAD requests an empty body', async () => {
+    expect(await make('ignored', 'GET').request.text()).toBe('');
+    expect(make('ignored', 'GET').request.body).toBeNull();
+  });
+
+  it('builds the real request for the body stream, the signal and clone()', async () => {
+    const { request } = make();
+    expect(request.signal).toBeInstanceOf(AbortSignal);
+    expect(request.body).toBeInstanceOf(ReadableStream);
+    const clone = request.clone();
+    expect(isLazyRequest(clone)).toBe(false);
+    expect(await clone.text()).toBe('{"qty":2}');
+    expect(await request.text()).toBe('{"qty":2}');
+    expect(request.bodyUsed).toBe(true);
+  });
+
+  it('reports a body read through the fast path as used on the real request too', async () => {
+    const { request } = make();
+    await request.text();
+    expect(() => request.clone()).toThrow(TypeError);
+    expect(request.bodyUsed).toBe(true);
+  });
+
+  it('keeps header changes made before the real request is built', async () => {
+    const { request } = make();
+    request.headers.set('x-two', '2');
+    const formData = make('a=1&b=2').request;
+    formData.headers.set('content-type', 'application/x-www-form-urlencoded');
+    expect((await formData.formData()).get('b')).toBe('2');
+    expect(request.clone().headers.get('x-two')).toBe('2');
+  });
+
+  it('can be forwarded with fetch() as a clone', async () => {
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => res.end(`${req.method} ${req.url} ${req.headers['x-one']} ${body}`));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const request = createLazyRequest({
+        url: `http://127.0.0.1:${port}/forward?x=1`,
+        method: 'PUT',
+        headers: () => new Headers({ 'x-one': 'yes' }),
+        body: 'payload',
+      });
+      const response = await fetch(request.clone());
+      expect(await response.text()).toBe('PUT /forward?x=1 yes payload');
+    } finally {
+      server.close();
+    }
+  });
+});

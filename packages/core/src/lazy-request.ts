@@ -1,0 +1,228 @@
+/**
+ * A `Request` that costs almost nothing until the handler needs a real one.
+ *
+ * Building a Fetch `Request` per invocation is the biggest avoidable cost of an adapter: on
+ * Node 22 `new Request(url, { method, headers })` costs ~10 µs and with a string body ~56 µs
+ * (its body becomes a web stream and it allocates an `AbortController`), against ~2.6 µs for a
+ * whole bare Lambda handler (bench/lambda-overhead.bench.ts). Most handlers read the URL, the
+ * method, a header or two and the body as text or JSON.
+ *
+ * {@link createLazyRequest} returns an object that is `instanceof Request` and answers `url`,
+ * `method`, `headers` (a real `Headers`, built on first touch), `text()`, `json()`,
+ * `arrayBuffer()` and `bytes()` straight from the platform's data. Anything else (`body`,
+ * `signal`, `blob()`, `formData()`, `clone()`, the other getters) builds the real `Request`
+ * once and delegates to it from then on.
+ *
+ * Passing the object to `fetch()` or `new Request()` works on Node 22 (the undici there reads
+ * its state through symbols, which the lazy object forwards to the real request). Runtimes
+ * whose `Request` checks a private brand instead reject it, so forward `request.clone()` —
+ * always a real `Request` — when proxying.
+ */
+
+/** What an adapter knows about the incoming request. */
+export interface LazyRequestInit {
+  /** The absolute URL, already encoded. */
+  readonly url: string;
+  /** Upper-case method. */
+  readonly method: string;
+  /** Builds the headers when the handler first reads them. */
+  readonly headers: () => Headers;
+  /** The body as the platform gave it (decoded from base64 already), or null. */
+  readonly body: string | Uint8Array | null;
+}
+
+interface LazyRequestShape {
+  materialize(): Request;
+}
+
+type LazyRequestClass = new (init: LazyRequestInit) => Request & LazyRequestShape;
+
+let lazyRequestClass: LazyRequestClass | undefined;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function bodyUnusable(): TypeError {
+  return new TypeError('Body is unusable: Body has already been read');
+}
+
+/**
+ * Builds the class on first use: touching the global `Request` loads Node's whole Fetch
+ * implementation (45–57 ms, PERF-NOTES), which belongs to the first invocation, not to import.
+ */
+function defineLazyRequest(): LazyRequestClass {
+  class LazyRequest {
+    readonly #init: LazyRequestInit;
+    #headers: Headers | undefined;
+    #real: Request | undefined;
+    #used = false;
+
+    constructor(init: LazyRequestInit) {
+      this.#init = init;
+    }
+
+    get url(): string {
+      return this.#real ? this.#real.url : this.#init.url;
+    }
+
+    get method(): string {
+      return this.#real ? this.#real.method : this.#init.method;
+    }
+
+    get headers(): Headers {
+      if (this.#real) return this.#real.headers;
+      this.#headers ??= this.#init.headers();
+      return this.#headers;
+    }
+
+    get bodyUsed(): boolean {
+      return this.#real ? this.#real.bodyUsed : this.#used;
+    }
+
+    /** The real `Request`, built once. */
+    materialize(): Request {
+      if (this.#real) return this.#real;
+      const { method, url } = this.#init;
+      const carriesBody = method !== 'GET' && method !== 'HEAD' && this.#init.body !== null;
+      const real = new Request(url, {
+        method,
+        headers: this.headers,
+        ...(carriesBody ? { body: this.#init.body, duplex: 'half' } : {}),
+      } as RequestInit);
+      if (this.#used && real.body) {
+        // The body was read through a fast path: the real request must say so too.
+        void real.arrayBuffer().catch(() => {});
+      }
+      this.#real = real;
+      return real;
+    }
+
+    #takeBody(): string | Uint8Array {
+      if (this.#used) throw bodyUnusable();
+      this.#used = true;
+      const { method, body } = this.#init;
+      if (body === null || method === 'GET' || method === 'HEAD') return '';
+      return body;
+    }
+
+    async text(): Promise<string> {
+      if (this.#real) return this.#real.text();
+      const body = this.#takeBody();
+      if (typeof body !== 'string') return decoder.decode(body);
+      // Request#text() decodes UTF-8 and drops a leading byte order mark; so does this.
+      return body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
+    }
+
+    async json(): Promise<unknown> {
+      if (this.#real) return this.#real.json();
+      return JSON.parse(await this.text());
+    }
+
+    async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+      if (this.#real) return new Uint8Array(await this.#real.arrayBuffer());
+      const body = this.#takeBody();
+      // A copy, as Request#bytes() gives: the caller may write to it.
+      return typeof body === 'string' ? encoder.encode(body) : new Uint8Array(body);
+    }
+
+    async arrayBuffer(): Promise<ArrayBuffer> {
+      if (this.#real) return this.#real.arrayBuffer();
+      return (await this.bytes()).buffer;
+    }
+
+    clone(): Request {
+      if (this.#used && !this.#real) throw bodyUnusable();
+      return this.materialize().clone();
+    }
+
+    toString(): string {
+      return '[object Request]';
+    }
+  }
+
+  const proto = LazyRequest.prototype as unknown as Record<PropertyKey, unknown>;
+  // Everything the fast paths do not answer goes to the real request.
+  const delegatedGetters = [
+    'body',
+    'signal',
+    'cache',
+    'credentials',
+    'destination',
+    'duplex',
+    'integrity',
+    'keepalive',
+    'mode',
+    'redirect',
+    'referrer',
+    'referrerPolicy',
+  ];
+  for (const name of delegatedGetters) {
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      get(this: LazyRequestShape) {
+        return (this.materialize() as unknown as Record<string, unknown>)[name];
+      },
+    });
+  }
+  for (const name of ['blob', 'formData']) {
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      writable: true,
+      value(this: LazyRequestShape) {
+        const real = this.materialize() as unknown as Record<string, () => unknown>;
+        return real[name]!.call(real);
+      },
+    });
+  }
+  // Node 22's undici keeps a request's state under symbols; forwarding them lets `fetch(lazy)`
+  // and `new Request(lazy)` read the real request's state.
+  for (const symbol of Object.getOwnPropertySymbols(new Request('http://localhost/'))) {
+    Object.defineProperty(proto, symbol, {
+      configurable: true,
+      get(this: LazyRequestShape) {
+        return (this.materialize() as unknown as Record<symbol, unknown>)[symbol];
+      },
+    });
+  }
+  Object.defineProperty(proto, Symbol.toStringTag, { value: 'Request', configurable: true });
+  Object.setPrototypeOf(LazyRequest.prototype, Request.prototype);
+  return LazyRequest as unknown as LazyRequestClass;
+}
+
+/**
+ * Creates a `Request` whose costly parts are built only when touched (see the module comment).
+ *
+ * @example
+ * ```ts
+ * import { createLazyRequest } from '@sidecarless/core/adapter';
+ *
+ * const request = createLazyRequest({
+ *   url: 'https://example.com/orders?id=7',
+ *   method: 'POST',
+ *   headers: () => new Headers({ 'content-type': 'application/json' }),
+ *   body: '{"qty":1}',
+ * });
+ * request instanceof Request; // true
+ * await request.json(); // { qty: 1 }, without a web stream
+ * ```
+ */
+export function createLazyRequest(init: LazyRequestInit): Request {
+  lazyRequestClass ??= defineLazyRequest();
+  return new lazyRequestClass(init);
+}
+
+/**
+ * True when `request` was made by {@link createLazyRequest}.
+ *
+ * @example
+ * ```ts
+ * import { createLazyRequest, isLazyRequest } from '@sidecarless/core/adapter';
+ *
+ * const request = createLazyRequest({ url: 'https://example.com/', method: 'GET', headers: () => new Headers(), body: null });
+ * isLazyRequest(request); // true
+ * isLazyRequest(request.clone()); // false: a clone is a real Request
+ * ```
+ */
+export function isLazyRequest(request: Request): boolean {
+  return lazyRequestClass !== undefined && request instanceof lazyRequestClass;
+}

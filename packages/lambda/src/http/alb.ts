@@ -1,0 +1,89 @@
+/**
+ * Application Load Balancer targets. The load balancer passes the path and query as the client
+ * sent them (still percent-encoded). It delivers headers either single- or multi-value,
+ * depending on the target group's setting, and expects the answer in the same mode; in
+ * single-value mode only one `Set-Cookie` fits.
+ */
+import type { AlbEvent, LambdaProxyResult } from '../types.js';
+import {
+  badEvent,
+  buildUrl,
+  checkMethod,
+  decodeBody,
+  encodeQuery,
+  escapeRawPath,
+  type HttpTranslator,
+  headersFrom,
+  multiHeader,
+  multiValueHeadersOf,
+  singleHeader,
+} from './common.js';
+
+const reasons: Readonly<Record<number, string>> = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  304: 'Not Modified',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  413: 'Content Too Large',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** ALB wants a status line description; unknown codes get a plain one. */
+export function statusDescription(status: number): string {
+  return `${status} ${reasons[status] ?? 'Status'}`;
+}
+
+export const alb: HttpTranslator<AlbEvent> = {
+  source: 'alb',
+  matches(event) {
+    const context = event.requestContext as { elb?: unknown } | undefined;
+    return typeof context === 'object' && context !== null && typeof context.elb === 'object';
+  },
+  toRequest(event, options) {
+    const method = checkMethod(event.httpMethod);
+    if (typeof event.path !== 'string') throw badEvent('the event has no path');
+    const multi = event.multiValueHeaders;
+    const host = multi ? multiHeader(multi, 'host') : singleHeader(event.headers, 'host');
+    const proto = multi
+      ? multiHeader(multi, 'x-forwarded-proto')
+      : singleHeader(event.headers, 'x-forwarded-proto');
+    const query = encodeQuery(event.multiValueQueryStringParameters, event.queryStringParameters, true);
+    const body = decodeBody(event.body, event.isBase64Encoded, options);
+    return {
+      method,
+      url: buildUrl(host, proto, escapeRawPath(event.path), escapeRawPath(query)),
+      headers: () => headersFrom(event.headers, multi),
+      body,
+    };
+  },
+  toResult(event, response): LambdaProxyResult {
+    const result: LambdaProxyResult = {
+      statusCode: response.status,
+      statusDescription: statusDescription(response.status),
+      body: response.body,
+      isBase64Encoded: response.isBase64Encoded,
+    };
+    if (event.multiValueHeaders) {
+      result.multiValueHeaders = multiValueHeadersOf(response);
+    } else {
+      const headers = { ...response.headers };
+      // Single-value mode has room for one Set-Cookie: the last one set wins, as a browser
+      // applying them in order would end with. Turn on multi-value headers to send them all.
+      const last = response.cookies.at(-1);
+      if (last !== undefined) headers['set-cookie'] = last;
+      result.headers = headers;
+    }
+    return result;
+  },
+};

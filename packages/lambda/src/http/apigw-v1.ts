@@ -1,0 +1,57 @@
+/**
+ * API Gateway REST APIs (payload format 1.0). `path` is the resource path without the stage
+ * and already percent-decoded by API Gateway, so it is re-encoded; query values are decoded
+ * too. The result carries every header in `multiValueHeaders` so several `Set-Cookie` survive.
+ */
+import type { ApiGatewayProxyEventV1, LambdaProxyResult } from '../types.js';
+import {
+  badEvent,
+  buildUrl,
+  checkMethod,
+  decodeBody,
+  encodeDecodedPath,
+  encodeQuery,
+  type HttpTranslator,
+  headersFrom,
+  multiHeader,
+  multiValueHeadersOf,
+  singleHeader,
+} from './common.js';
+
+export const apiGatewayV1: HttpTranslator<ApiGatewayProxyEventV1> = {
+  source: 'api-gateway-rest',
+  matches(event) {
+    const context = event.requestContext as Record<string, unknown> | undefined;
+    return (
+      typeof event.httpMethod === 'string' &&
+      typeof context === 'object' &&
+      context !== null &&
+      context.elb === undefined &&
+      context.connectionId === undefined
+    );
+  },
+  toRequest(event, options) {
+    const method = checkMethod(event.httpMethod);
+    if (typeof event.path !== 'string') throw badEvent('the event has no path');
+    const host = multiHeader(event.multiValueHeaders, 'host') ?? singleHeader(event.headers, 'host');
+    const proto =
+      multiHeader(event.multiValueHeaders, 'x-forwarded-proto') ??
+      singleHeader(event.headers, 'x-forwarded-proto');
+    const query = encodeQuery(event.multiValueQueryStringParameters, event.queryStringParameters, false);
+    const body = decodeBody(event.body, event.isBase64Encoded, options);
+    return {
+      method,
+      url: buildUrl(host ?? event.requestContext?.domainName, proto, encodeDecodedPath(event.path), query),
+      headers: () => headersFrom(event.headers, event.multiValueHeaders),
+      body,
+    };
+  },
+  toResult(_event, response): LambdaProxyResult {
+    return {
+      statusCode: response.status,
+      multiValueHeaders: multiValueHeadersOf(response),
+      body: response.body,
+      isBase64Encoded: response.isBase64Encoded,
+    };
+  },
+};

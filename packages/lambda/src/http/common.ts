@@ -1,0 +1,200 @@
+/**
+ * What every HTTP translator shares: decoding the body, building the URL, encoding paths and
+ * queries, and the response parts every result shape is built from.
+ */
+import { ErrorCodes, SidecarlessError } from '@sidecarless/core';
+import type { LazyRequestInit } from '@sidecarless/core/adapter';
+import type { LambdaHttpResult } from '../types.js';
+
+/** The options every translator reads, normalised once by `lambda()`. */
+export interface TranslateOptions {
+  /** Largest decoded request body accepted, in bytes. */
+  readonly maxBodyBytes: number;
+}
+
+/** The handler's response, reduced to what a Lambda result needs. */
+export interface ResponseParts {
+  readonly status: number;
+  /** Lower-case names; every header except `set-cookie`, values combined as Fetch does. */
+  readonly headers: Record<string, string>;
+  readonly cookies: string[];
+  readonly body: string;
+  readonly isBase64Encoded: boolean;
+}
+
+/** One HTTP event source: recognises its events and translates both ways. */
+export interface HttpTranslator<Event = never> {
+  /** The source's name, for logs and errors. */
+  readonly source: string;
+  /** True when `event` has this source's shape. Cheap: called per invocation. */
+  matches(event: Record<string, unknown>): boolean;
+  /** The request the handler sees. Throws a 400 `SidecarlessError` when the event is malformed. */
+  toRequest(event: Event, options: TranslateOptions): LazyRequestInit;
+  /** The result the invoking service expects, in the mode the request came in. */
+  toResult(event: Event, response: ResponseParts): LambdaHttpResult;
+}
+
+/** A 400 for an HTTP-shaped event that cannot be read. */
+export function badEvent(reason: string): SidecarlessError {
+  return new SidecarlessError(ErrorCodes.badRequest, reason, { status: 400, expose: true });
+}
+
+const base64Shape = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Decodes the event's body. Base64 is checked before decoding because `Buffer.from(…,
+ * 'base64')` silently skips invalid characters: a corrupted body would reach the handler as a
+ * guess.
+ */
+export function decodeBody(
+  body: unknown,
+  isBase64Encoded: unknown,
+  options: TranslateOptions,
+): string | Uint8Array | null {
+  if (body === undefined || body === null || body === '') return null;
+  if (typeof body !== 'string') throw badEvent('the event body is not a string');
+  if (isBase64Encoded === true) {
+    if (body.length % 4 !== 0 || !base64Shape.test(body))
+      throw badEvent('the event body is not valid base64');
+    // 3 bytes per 4 characters, before padding: checked before allocating the buffer.
+    if ((body.length / 4) * 3 - 2 > options.maxBodyBytes) throw tooLarge(options);
+    return Buffer.from(body, 'base64');
+  }
+  // A UTF-16 string takes at most 3 UTF-8 bytes per code unit; measure only when it may be over.
+  if (body.length * 3 > options.maxBodyBytes && Buffer.byteLength(body) > options.maxBodyBytes) {
+    throw tooLarge(options);
+  }
+  return body;
+}
+
+function tooLarge(options: TranslateOptions): SidecarlessError {
+  return new SidecarlessError(
+    ErrorCodes.badRequest,
+    `the request body is larger than ${options.maxBodyBytes} bytes`,
+    {
+      status: 413,
+      expose: true,
+    },
+  );
+}
+
+/** Characters allowed unescaped in a URL path (RFC 3986 pchar plus `/`), and `%`. */
+const notPathSafe = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})/g;
+
+/** Escapes what may not appear in a path, keeping escapes the client already made. */
+export function escapeRawPath(path: string): string {
+  return path.replace(notPathSafe, encodeURIComponent);
+}
+
+/** Re-encodes a path API Gateway decoded: `%`, `?` and `#` become escapes again. */
+export function encodeDecodedPath(path: string): string {
+  return encodeURI(path).replace(/[?#]/g, encodeURIComponent);
+}
+
+/** A query string from decoded (possibly multi-value) parameters. */
+export function encodeQuery(
+  multi: Record<string, string[] | undefined> | null | undefined,
+  single: Record<string, string | undefined> | null | undefined,
+  alreadyEncoded: boolean,
+): string {
+  const encode = alreadyEncoded ? (value: string) => value : encodeURIComponent;
+  let query = '';
+  if (multi) {
+    for (const name in multi) {
+      const values = multi[name];
+      if (!values) continue;
+      for (const value of values) query += `${query ? '&' : ''}${encode(name)}=${encode(String(value))}`;
+    }
+    return query;
+  }
+  if (single) {
+    for (const name in single) {
+      const value = single[name];
+      if (value === undefined || value === null) continue;
+      query += `${query ? '&' : ''}${encode(name)}=${encode(String(value))}`;
+    }
+  }
+  return query;
+}
+
+/** The absolute URL, from the Host header (or the domain the platform names). */
+export function buildUrl(
+  host: string | undefined,
+  proto: string | undefined,
+  path: string,
+  query: string,
+): string {
+  const scheme = proto === 'http' ? 'http' : 'https';
+  const authority = host && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? host : 'localhost';
+  const safePath = path.startsWith('/') ? path : `/${path}`;
+  return `${scheme}://${authority}${safePath}${query ? `?${query}` : ''}`;
+}
+
+/** Appends one header, turning a value Fetch refuses into a 400 instead of a 500. */
+export function appendHeader(headers: Headers, name: string, value: string): void {
+  try {
+    headers.append(name, value);
+  } catch {
+    throw badEvent(`the request header "${name.slice(0, 64)}" is not valid`);
+  }
+}
+
+/** Headers from single- and/or multi-value maps; multi-value wins where both are present. */
+export function headersFrom(
+  single: Record<string, string | undefined> | null | undefined,
+  multi: Record<string, string[] | undefined> | null | undefined,
+): Headers {
+  const headers = new Headers();
+  if (multi) {
+    for (const name in multi) {
+      const values = multi[name];
+      if (values) for (const value of values) appendHeader(headers, name, String(value));
+    }
+  } else if (single) {
+    for (const name in single) {
+      const value = single[name];
+      if (value !== undefined && value !== null) appendHeader(headers, name, String(value));
+    }
+  }
+  return headers;
+}
+
+/** Reads one header from a single-value map, whatever its case. */
+export function singleHeader(
+  headers: Record<string, string | undefined> | null | undefined,
+  lowerName: string,
+): string | undefined {
+  if (!headers) return undefined;
+  const exact = headers[lowerName];
+  if (exact !== undefined) return exact;
+  for (const name in headers) if (name.toLowerCase() === lowerName) return headers[name];
+  return undefined;
+}
+
+/** Reads one header from a multi-value map, whatever its case. */
+export function multiHeader(
+  headers: Record<string, string[] | undefined> | null | undefined,
+  lowerName: string,
+): string | undefined {
+  if (!headers) return undefined;
+  const exact = headers[lowerName];
+  if (exact !== undefined) return exact[0];
+  for (const name in headers) if (name.toLowerCase() === lowerName) return headers[name]?.[0];
+  return undefined;
+}
+
+/** Checks the method is a token (RFC 9110); anything else is a malformed event. */
+export function checkMethod(method: unknown): string {
+  if (typeof method !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method)) {
+    throw badEvent('the event has no valid HTTP method');
+  }
+  return method.toUpperCase();
+}
+
+/** `multiValueHeaders` for a v1/ALB result: every header, with each Set-Cookie on its own. */
+export function multiValueHeadersOf(response: ResponseParts): Record<string, string[]> {
+  const multi: Record<string, string[]> = {};
+  for (const name in response.headers) multi[name] = [response.headers[name]!];
+  if (response.cookies.length > 0) multi['set-cookie'] = response.cookies;
+  return multi;
+}
