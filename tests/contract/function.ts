@@ -3,13 +3,31 @@
  * under test (in-process, or in a child process for adapters that need one). Plain
  * type-strippable TypeScript so a child `node` can load it without a build step.
  */
-import { createMesh, type HttpHandler, type LogLevel, type Mesh, SidecarlessError } from '@sidecarless/core';
+import {
+  createMesh,
+  type HttpHandler,
+  type LogLevel,
+  type Mesh,
+  type MeshOptions,
+  SidecarlessError,
+} from '@sidecarless/core';
+
+/**
+ * Extra mesh options for a suite run, as JSON in `CONTRACT_MESH_OPTIONS` (an environment
+ * variable, so child-process adapters inherit it too). Suites that need a configured mesh (the
+ * auth suite) set it around `adapter.start()`.
+ */
+function extraOptions(): Partial<MeshOptions> {
+  const json = process.env.CONTRACT_MESH_OPTIONS;
+  return json ? (JSON.parse(json) as Partial<MeshOptions>) : {};
+}
 
 export function createContractMesh(): Mesh {
   return createMesh({
     service: 'contract',
     version: '1.0.0',
     logging: { level: (process.env.CONTRACT_LOG_LEVEL ?? 'silent') as LogLevel },
+    ...extraOptions(),
   });
 }
 
@@ -50,6 +68,13 @@ export const contractHandler: HttpHandler = async (request, ctx) => {
       headers.append('set-cookie', 'b=2; Path=/; Secure');
       return new Response('cookies set', { headers });
     }
+    case '/whoami':
+      return Response.json({
+        principal: ctx.auth?.principal ?? null,
+        groups: ctx.auth?.claims.groups ?? null,
+        peer: ctx.peer?.principal ?? null,
+        authorization: request.headers.get('authorization'),
+      });
     case '/no-content':
       return new Response(null, { status: 204 });
     case '/error/unexpected':

@@ -1,3 +1,5 @@
+import type { X509Certificate } from 'node:crypto';
+
 /**
  * Identity types the kernel owns, so handlers and other features can read `ctx.auth` and
  * `ctx.peer` without loading the auth feature.
@@ -27,4 +29,32 @@ export interface PeerIdentity {
   readonly namespace: string | undefined;
   /** Where the identity came from. */
   readonly source: 'tls' | 'api-gateway' | 'xfcc';
+}
+
+/**
+ * A client certificate an adapter saw for this invocation. Servers that terminate TLS fill it from
+ * `socket.getPeerX509Certificate()` and `socket.authorized`; the Lambda adapter from API Gateway's
+ * mutual-TLS `clientCert.clientCertPem` (API Gateway has already verified it against its
+ * truststore).
+ *
+ * @example
+ * ```ts
+ * // in a TLS server adapter, per request
+ * const socket = req.socket as TLSSocket;
+ * const cert = socket.getPeerX509Certificate();
+ * const facts = {
+ *   platform: 'openfaas',
+ *   sourceIp: socket.remoteAddress,
+ *   transport: 'tls',
+ *   peerCertificate: cert && { certificate: cert, source: 'tls', verified: socket.authorized },
+ * };
+ * ```
+ */
+export interface PeerCertificateFact {
+  /** The leaf certificate, PEM text or parsed. */
+  readonly certificate: string | X509Certificate;
+  /** Who presented it to us. */
+  readonly source: 'tls' | 'api-gateway';
+  /** True when whoever terminated TLS verified the chain against its trusted CAs. */
+  readonly verified: boolean;
 }

@@ -4,7 +4,7 @@
  * `AbortSignal`) are built only when the handler first touches them.
  */
 import { randomUUID } from 'node:crypto';
-import type { AuthInfo, PeerIdentity } from './auth-types.js';
+import type { AuthInfo, PeerCertificateFact, PeerIdentity } from './auth-types.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { UpstreamClient, UpstreamProvider } from './upstream-types.js';
@@ -96,6 +96,15 @@ export interface InvocationFacts<Raw = unknown> {
    */
   readonly safetyMarginMs?: number | undefined;
   readonly raw?: Raw;
+  /**
+   * The address of the direct peer: the TCP remote address, or the client address API Gateway
+   * reports (`requestContext.http.sourceIp`). Feeds `source.ip` in authorization policies.
+   */
+  readonly sourceIp?: string | undefined;
+  /** Whether the connection this request arrived on was TLS. Servers set it; `STRICT` mTLS reads it. */
+  readonly transport?: 'tls' | 'plaintext' | undefined;
+  /** The client certificate of a mutual-TLS connection, when there was one. */
+  readonly peerCertificate?: PeerCertificateFact | undefined;
 }
 
 // Cold start is a fact about the process, not about one mesh: two meshes (or the ESM and CJS
@@ -123,11 +132,16 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
   auth: AuthInfo | undefined = undefined;
   /** Set by the adapter or the authentication stage. */
   peer: PeerIdentity | undefined = undefined;
+  /** Connection facts from the adapter, read by the authentication stage. */
+  readonly sourceIp: string | undefined;
+  readonly transport: 'tls' | 'plaintext' | undefined;
+  readonly peerCertificate: PeerCertificateFact | undefined;
   readonly #host: ContextHost;
   readonly #signalAt: number;
   #log: Logger | undefined;
   #controller: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #disposed = false;
 
   constructor(facts: InvocationFacts<Raw>, host: ContextHost) {
     this.invocationId = facts.invocationId || randomUUID();
@@ -138,6 +152,9 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     this.trigger = facts.trigger ?? 'http';
     this.service = host.service;
     this.raw = facts.raw as Raw;
+    this.sourceIp = facts.sourceIp;
+    this.transport = facts.transport;
+    this.peerCertificate = facts.peerCertificate;
     this.#host = host;
   }
 
@@ -161,7 +178,10 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     } else {
       // One timer per invocation, and only when someone asked for the signal.
       this.#timer = setTimeout(() => controller.abort(deadlineError()), delay);
-      this.#timer.unref();
+      // Ref'd while the invocation runs: a handler that only awaits ctx.signal must keep the
+      // event loop alive (an unref'd timer let the Lambda runtime process exit mid-invocation).
+      // Once the invocation is over nothing should hold the process open for it.
+      if (this.#disposed) this.#timer.unref();
     }
     return controller.signal;
   }
@@ -178,6 +198,7 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
 
   /** Ends the invocation's timers. Called by the pipeline in `finally`. */
   dispose(): void {
+    this.#disposed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }

@@ -37,7 +37,13 @@ interface FeatureEntry {
 }
 
 /** Registered features, outermost first. */
-const features: readonly FeatureEntry[] = [];
+const features: readonly FeatureEntry[] = [
+  {
+    name: 'auth',
+    load: (host) =>
+      host.options.auth ? import('./auth/index.js').then((m) => m.createAuthStage(host)) : undefined,
+  },
+];
 
 /** Loads the stages of every configured feature, outermost first. */
 export async function loadFeatureStages(host: FeatureHost): Promise<Stage[]> {

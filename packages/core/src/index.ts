@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-export type { AuthInfo, PeerIdentity } from './auth-types.js';
+export type { AuthInfo, PeerCertificateFact, PeerIdentity } from './auth-types.js';
 export type { MeshContext, Platform, Trigger } from './context.js';
 export { type Duration, parseDuration } from './duration.js';
 export {
@@ -20,6 +20,16 @@ export {
 } from './errors.js';
 export type { Logger } from './logger.js';
 export { createMesh, type Mesh } from './mesh.js';
+export type {
+  AuthOptions,
+  AuthorizationPolicy,
+  JwtRule,
+  PeerAuthenticationOptions,
+  PolicyCondition,
+  PolicyOperation,
+  PolicyRule,
+  PolicySource,
+} from './options/auth.js';
 export {
   type InvocationOptions,
   type MeshOptions,

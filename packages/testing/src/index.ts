@@ -1,6 +1,7 @@
 /** Shared helpers for the tests of every Sidecarless package. */
 
 export { type CertifiedKey, createCa, type IssueOptions, parseCertificate, type TestCa } from './certs.js';
+export { type JwksServer, startJwksServer } from './jwks-server.js';
 export { lambdaContext, lambdaEvent, lambdaEventsDir, type TestLambdaContext } from './lambda-context.js';
 export {
   type InitErrorReport,
@@ -12,3 +13,10 @@ export {
 } from './lambda-runtime-api.js';
 export { type CapturedLogs, captureLogs, type LogLine } from './logs.js';
 export { resetColdStart } from './process.js';
+export {
+  craftToken,
+  createSigningKey,
+  nowSeconds,
+  type SigningAlgorithm,
+  type SigningKey,
+} from './tokens.js';

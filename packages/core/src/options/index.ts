@@ -6,6 +6,7 @@
 import type { Duration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 import type { Stage } from '../pipeline.js';
+import { type AuthOptions, checkAuth, type NormalizedAuth } from './auth.js';
 import { checkLogging, type LoggingOptions, type NormalizedLogging } from './logging.js';
 import { checkObject, duration, IssueList, isPlainObject, optional, string } from './schema.js';
 
@@ -30,6 +31,8 @@ export interface MeshOptions {
    * policy, around the handler), outermost first.
    */
   middleware?: readonly Stage[];
+  /** Inbound JWT authentication, authorization policies and peer identity (loaded only when set). */
+  auth?: AuthOptions;
 }
 
 /** Time limits of one invocation. */
@@ -53,9 +56,11 @@ export interface NormalizedOptions {
   readonly logging: NormalizedLogging;
   readonly invocation: { readonly timeoutMs: number; readonly safetyMarginMs: number };
   readonly middleware: readonly Stage[];
+  /** The checked `auth` section, or undefined when absent. */
+  readonly auth: NormalizedAuth | undefined;
 }
 
-const topLevelKeys = ['service', 'version', 'logging', 'invocation', 'middleware'] as const;
+const topLevelKeys = ['service', 'version', 'logging', 'invocation', 'middleware', 'auth'] as const;
 
 /**
  * Checks `options` once and returns them normalised, or throws a {@link ConfigError} listing
@@ -93,6 +98,7 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
   const logging = checkLogging(input.logging, 'logging', issues, env);
   const invocation = checkInvocation(input.invocation, issues);
   const middleware = checkMiddleware(input.middleware, issues);
+  const auth = checkAuth(input.auth, 'auth', issues);
 
   if (issues.issues.length > 0) throw new ConfigError(issues.issues);
   return {
@@ -101,6 +107,7 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
     logging: logging!,
     invocation,
     middleware,
+    auth,
   };
 }
 
