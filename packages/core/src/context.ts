@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuthInfo, PeerIdentity } from './auth-types.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { InvocationTelemetry, TelemetryFacts } from './telemetry/types.js';
 import type { UpstreamClient, UpstreamProvider } from './upstream-types.js';
 
 /** The platforms Sidecarless adapts. Adapters outside this repository may use their own name. */
@@ -63,6 +64,11 @@ export interface MeshContext<Raw = unknown> {
   readonly auth: AuthInfo | undefined;
   /** The mTLS peer workload, when one was established; otherwise undefined. */
   readonly peer: PeerIdentity | undefined;
+  /**
+   * The invocation's tracing and metrics hooks (CLIENT spans, upstream and auth counters) when
+   * `telemetry` is configured; otherwise undefined.
+   */
+  readonly telemetry: InvocationTelemetry | undefined;
   /** Milliseconds until {@link MeshContext.deadline} (never negative). */
   remainingTime(): number;
   /**
@@ -91,6 +97,8 @@ export interface InvocationFacts<Raw = unknown> {
   /** Epoch ms; the mesh's `invocation.timeout` from now when absent. */
   readonly deadline?: number | undefined;
   readonly raw?: Raw;
+  /** Trace parent, batch links, cloud and FaaS facts for the telemetry stage. */
+  readonly telemetry?: TelemetryFacts | undefined;
 }
 
 // Cold start is a fact about the process, not about one mesh: two meshes (or the ESM and CJS
@@ -118,6 +126,11 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
   auth: AuthInfo | undefined = undefined;
   /** Set by the adapter or the authentication stage. */
   peer: PeerIdentity | undefined = undefined;
+  /** Set by the telemetry stage. */
+  telemetry: InvocationTelemetry | undefined = undefined;
+  /** Set by the telemetry stage: `trace_id`, `span_id`, `trace_flags` for {@link log}. */
+  traceLogFields: Readonly<Record<string, string>> | undefined = undefined;
+  readonly telemetryFacts: TelemetryFacts | undefined;
   readonly #host: ContextHost;
   readonly #signalAt: number;
   #log: Logger | undefined;
@@ -133,15 +146,19 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     this.trigger = facts.trigger ?? 'http';
     this.service = host.service;
     this.raw = facts.raw as Raw;
+    this.telemetryFacts = facts.telemetry;
     this.#host = host;
   }
 
   get log(): Logger {
     // A pino child costs a few µs; most invocations that never log should not pay it.
+    // Trace ids are child bindings, serialised once per invocation, rather than a pino mixin
+    // that would run (and read the active context) on every line.
     this.#log ??= this.#host.log.child({
       invocation_id: this.invocationId,
       platform: this.platform,
       cold_start: this.coldStart,
+      ...this.traceLogFields,
     });
     return this.#log;
   }

@@ -37,7 +37,15 @@ interface FeatureEntry {
 }
 
 /** Registered features, outermost first. */
-const features: readonly FeatureEntry[] = [];
+const features: readonly FeatureEntry[] = [
+  {
+    name: 'telemetry',
+    load: (host) =>
+      host.options.telemetry === undefined
+        ? undefined
+        : import('./telemetry/index.js').then((telemetry) => telemetry.loadTelemetry(host)),
+  },
+];
 
 /** Loads the stages of every configured feature, outermost first. */
 export async function loadFeatureStages(host: FeatureHost): Promise<Stage[]> {

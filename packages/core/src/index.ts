@@ -22,5 +22,18 @@ export type { Logger } from './logger.js';
 export { createMesh, type Mesh } from './mesh.js';
 export type { InvocationOptions, MeshOptions, NormalizedOptions } from './options/index.js';
 export type { LogDestination, LoggingOptions, LogLevel } from './options/logging.js';
+export type {
+  MetricsOptions,
+  TelemetryLoggingOptions,
+  TelemetryOptions,
+  TracingOptions,
+} from './options/telemetry.js';
 export type { EventHandler, EventNext, HttpHandler, HttpNext, Stage } from './pipeline.js';
+export type {
+  ClientSpan,
+  InvocationTelemetry,
+  OutboundAttempt,
+  TelemetryFacts,
+  TraceCarrier,
+} from './telemetry/types.js';
 export type { UpstreamCallContext, UpstreamClient, UpstreamProvider } from './upstream-types.js';

@@ -2,4 +2,11 @@
 
 export { type CertifiedKey, createCa, type IssueOptions, parseCertificate, type TestCa } from './certs.js';
 export { type CapturedLogs, captureLogs, type LogLine } from './logs.js';
+export {
+  decodeOtlpJson,
+  type OtlpReceiver,
+  OtlpSpanKind,
+  type ReceivedSpan,
+  startOtlpReceiver,
+} from './otlp-receiver.js';
 export { resetColdStart } from './process.js';

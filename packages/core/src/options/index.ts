@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import type { Stage } from '../pipeline.js';
 import { checkLogging, type LoggingOptions, type NormalizedLogging } from './logging.js';
 import { checkObject, duration, IssueList, isPlainObject, optional, string } from './schema.js';
+import { checkTelemetry, type NormalizedTelemetry, type TelemetryOptions } from './telemetry.js';
 
 /**
  * Everything `createMesh` accepts. Unknown keys are errors, so a typo never silently turns a
@@ -30,6 +31,8 @@ export interface MeshOptions {
    * policy, around the handler), outermost first.
    */
   middleware?: readonly Stage[];
+  /** Traces, metrics and log correlation. Absent: none of the telemetry code is loaded. */
+  telemetry?: TelemetryOptions;
 }
 
 /** Time limits of one invocation. */
@@ -53,9 +56,11 @@ export interface NormalizedOptions {
   readonly logging: NormalizedLogging;
   readonly invocation: { readonly timeoutMs: number; readonly safetyMarginMs: number };
   readonly middleware: readonly Stage[];
+  /** Undefined when the `telemetry` section is absent. */
+  readonly telemetry: NormalizedTelemetry | undefined;
 }
 
-const topLevelKeys = ['service', 'version', 'logging', 'invocation', 'middleware'] as const;
+const topLevelKeys = ['service', 'version', 'logging', 'invocation', 'middleware', 'telemetry'] as const;
 
 /**
  * Checks `options` once and returns them normalised, or throws a {@link ConfigError} listing
@@ -81,6 +86,7 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
   const logging = checkLogging(input.logging, 'logging', issues, env);
   const invocation = checkInvocation(input.invocation, issues);
   const middleware = checkMiddleware(input.middleware, issues);
+  const telemetry = checkTelemetry(input.telemetry, service, issues, env);
 
   if (issues.issues.length > 0) throw new ConfigError(issues.issues);
   return {
@@ -89,6 +95,7 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
     logging: logging!,
     invocation,
     middleware,
+    telemetry,
   };
 }
 
