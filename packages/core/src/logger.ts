@@ -59,7 +59,11 @@ export function createLogger(options: NormalizedOptions): Logger {
       // ISO-8601 UTC with milliseconds and `Z`, the `time_format %Y-%m-%dT%H:%M:%S.%NZ` log
       // pipelines (Fluentd, CloudWatch Insights) parse.
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: logging.upperCaseLevels
+          ? (label) => ({ level: label.toUpperCase() })
+          : (label) => ({ level: label }),
+      },
       redact: { paths: redactionPaths(logging.redact), censor: '[redacted]' },
     },
     destination as pino.DestinationStream,
