@@ -60,7 +60,7 @@ describe('the shipped monitoring examples', () => {
   it('fails the rule tests when an alert is expected that the series do not raise', () => {
     // Guards the guard: the same tests with the healthy case expecting an alert must fail.
     const original = readFileSync(join(work, 'alerts.test.yaml'), 'utf8');
-    const healthy = original.indexOf("values: '0+1x20'");
+    const healthy = original.indexOf('0+1x20');
     const quiet = original.indexOf('exp_alerts: []', healthy);
     const broken = `${original.slice(0, quiet)}exp_alerts:\n          - exp_labels:\n              severity: warning${original.slice(quiet + 'exp_alerts: []'.length)}`;
     expect(healthy).toBeGreaterThan(0);
