@@ -21,7 +21,11 @@ describe('the built telemetry feature', () => {
   it('loads from CommonJS with require(esm) off and exports the span', async () => {
     const receiver = await startOtlpReceiver();
     try {
-      const { stdout } = await run(process.execPath, ['--no-experimental-require-module', fixture, receiver.url]);
+      const { stdout } = await run(process.execPath, [
+        '--no-experimental-require-module',
+        fixture,
+        receiver.url,
+      ]);
       const result = JSON.parse(stdout) as { status: number; before: number; after: number };
       expect(result.status).toBe(200);
       // Nothing of OpenTelemetry is loaded by createMesh itself; the first invocation loads it.
