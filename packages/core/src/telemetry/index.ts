@@ -24,8 +24,9 @@ import { SidecarlessError } from '../errors.js';
 import type { FeatureHost } from '../features.js';
 import type { NormalizedTelemetry } from '../options/telemetry.js';
 import type { EventNext, HttpNext, Stage } from '../pipeline.js';
+import { type AccessLogger, createAccessLogger } from './access-log.js';
 import { InvocationTelemetryImpl } from './invocation-telemetry.js';
-import { type InvocationSeries, MetricsRegistry, renderEmf } from './metrics.js';
+import { createEmfRenderer, type InvocationSeries, MetricsRegistry } from './metrics.js';
 import { carrierSpanContext, extractParent } from './propagation.js';
 import { resolveTracer, type TracerHandle } from './tracer.js';
 
@@ -38,6 +39,7 @@ interface TelemetryRuntime {
   readonly registry: MetricsRegistry | undefined;
   readonly emf: ((line: string) => void) | undefined;
   readonly host: FeatureHost;
+  readonly accessLog: AccessLogger | undefined;
 }
 
 /** Loads the feature: tracer, metrics endpoint, flush hooks; returns the stage. */
@@ -65,7 +67,9 @@ export async function loadTelemetry(host: FeatureHost): Promise<Stage> {
     // Synchronous, like the logger: an EMF line written after the response must survive the freeze.
     emf = destination ? (line) => void destination.write(line) : (line) => void writeSync(1, line);
   }
+  const accessLog = options.logging.accessLog ? createAccessLogger(host.options, host.log) : undefined;
   return createTelemetryStage({
+    accessLog,
     options,
     service,
     version: host.options.version,
@@ -99,6 +103,7 @@ const noSpan = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 function createTelemetryStage(runtime: TelemetryRuntime): Stage {
   const { options, registry } = runtime;
   const tracer: Tracer | undefined = runtime.tracer?.tracer;
+  const renderEmf = createEmfRenderer(options.metrics.namespace, runtime.service);
   // Series are cached per (platform, trigger); most functions see exactly one pair, so keep the
   // last one at hand and skip even the map lookups.
   let lastSeries: InvocationSeries | undefined;
@@ -154,7 +159,7 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     }
     // The watchdog: shortly before the platform's deadline, end the span as timed out and flush.
     const delay = ctx.deadline - options.timeoutMarginMs - Date.now();
-    record.timer = setTimeout(onTimeout, delay > 0 ? delay : 0, record);
+    record.timer = setTimeout(onTimeout, Math.max(delay, 0), record);
     record.timer.unref();
     return [record, trace.setSpan(parent, span)];
   };
@@ -184,7 +189,7 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     seriesFor(ctx)?.record(durationMs / 1000, failed, ctx.coldStart, timedOut);
     if (runtime.emf) {
       runtime.emf(
-        renderEmf(options.metrics.namespace, runtime.service, {
+        renderEmf({
           platform: ctx.platform,
           trigger: ctx.trigger,
           durationMs,
@@ -196,7 +201,14 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
         }),
       );
     }
-    if (options.logging.accessLog) accessLog(record, status, durationMs, failed, timedOut);
+    runtime.accessLog?.(ctx, {
+      method: record.method,
+      path: record.path,
+      status,
+      durationMs,
+      failed,
+      timedOut,
+    });
   };
 
   function onTimeout(record: InvocationRecord): void {
@@ -316,29 +328,4 @@ function errorType(error: unknown, status: number | undefined): string {
   if (error instanceof Error) return error.name;
   if (error !== undefined) return 'Error';
   return String(status ?? 500);
-}
-
-function accessLog(
-  record: InvocationRecord,
-  status: number | undefined,
-  durationMs: number,
-  failed: boolean,
-  timedOut: boolean,
-): void {
-  const { ctx } = record;
-  // The principal names who called (subject or workload), never the credential itself.
-  const principal = ctx.auth?.principal ?? ctx.peer?.principal;
-  const line: Record<string, unknown> = { duration_ms: Math.round(durationMs * 1000) / 1000 };
-  if (record.method !== undefined) {
-    line.method = record.method;
-    line.path = record.path;
-    line.status = status;
-  } else {
-    line.trigger = ctx.trigger;
-    line.outcome = failed ? 'error' : 'ok';
-  }
-  if (principal !== undefined) line.principal = principal;
-  if (timedOut) line.timed_out = true;
-  if (failed) ctx.log.warn(line, 'access');
-  else ctx.log.info(line, 'access');
 }

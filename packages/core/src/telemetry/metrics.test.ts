@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pathOf } from './index.js';
-import { MetricsRegistry, renderEmf, renderPrometheus } from './metrics.js';
+import { createEmfRenderer, MetricsRegistry, renderPrometheus } from './metrics.js';
 
 describe('the metrics registry', () => {
   it('renders counters and a cumulative histogram in the Prometheus text format', () => {
@@ -43,7 +43,10 @@ describe('the metrics registry', () => {
   });
 
   it('writes one CloudWatch EMF record per invocation', () => {
-    const line = renderEmf('Shop', 'orders', {
+    const line = createEmfRenderer(
+      'Shop',
+      'orders',
+    )({
       platform: 'aws-lambda',
       trigger: 'http',
       durationMs: 12.5,

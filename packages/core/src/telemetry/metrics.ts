@@ -199,37 +199,36 @@ export interface EmfInvocation {
 }
 
 /**
- * One CloudWatch Embedded Metric Format line for one invocation: CloudWatch extracts the metrics
- * from the log line itself, so nothing needs flushing beyond the (synchronous) write.
+ * Renders one CloudWatch Embedded Metric Format line per invocation: CloudWatch extracts the
+ * metrics from the log line itself, so nothing needs flushing beyond the (synchronous) write.
+ * The metric declarations never change, so they are serialised once per mesh.
  */
-export function renderEmf(namespace: string, functionName: string, invocation: EmfInvocation): string {
-  const record: Record<string, unknown> = {
-    _aws: {
-      Timestamp: Date.now(),
-      CloudWatchMetrics: [
-        {
-          Namespace: namespace,
-          Dimensions: [['function', 'platform', 'trigger']],
-          Metrics: [
-            { Name: 'serverless_function_invocations_total', Unit: 'Count' },
-            { Name: 'serverless_function_errors_total', Unit: 'Count' },
-            { Name: 'serverless_function_cold_starts_total', Unit: 'Count' },
-            { Name: 'serverless_function_timeouts_total', Unit: 'Count' },
-            { Name: 'serverless_function_duration_seconds', Unit: 'Seconds' },
-          ],
-        },
-      ],
+export function createEmfRenderer(
+  namespace: string,
+  functionName: string,
+): (invocation: EmfInvocation) => string {
+  const metricNames = [
+    ['serverless_function_invocations_total', 'Count'],
+    ['serverless_function_errors_total', 'Count'],
+    ['serverless_function_cold_starts_total', 'Count'],
+    ['serverless_function_timeouts_total', 'Count'],
+    ['serverless_function_duration_seconds', 'Seconds'],
+  ] as const;
+  const directive = JSON.stringify([
+    {
+      Namespace: namespace,
+      Dimensions: [['function', 'platform', 'trigger']],
+      Metrics: metricNames.map(([Name, Unit]) => ({ Name, Unit })),
     },
-    function: functionName,
-    platform: invocation.platform,
-    trigger: invocation.trigger,
-    serverless_function_invocations_total: 1,
-    serverless_function_errors_total: invocation.failed ? 1 : 0,
-    serverless_function_cold_starts_total: invocation.coldStart ? 1 : 0,
-    serverless_function_timeouts_total: invocation.timedOut ? 1 : 0,
-    serverless_function_duration_seconds: invocation.durationMs / 1000,
-    invocation_id: invocation.invocationId,
+  ]);
+  const fn = JSON.stringify(functionName);
+  return (invocation) => {
+    let line = `{"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":${directive}},"function":${fn}`;
+    line += `,"platform":${JSON.stringify(invocation.platform)},"trigger":${JSON.stringify(invocation.trigger)}`;
+    line += `,"serverless_function_invocations_total":1,"serverless_function_errors_total":${invocation.failed ? 1 : 0}`;
+    line += `,"serverless_function_cold_starts_total":${invocation.coldStart ? 1 : 0},"serverless_function_timeouts_total":${invocation.timedOut ? 1 : 0}`;
+    line += `,"serverless_function_duration_seconds":${invocation.durationMs / 1000},"invocation_id":${JSON.stringify(invocation.invocationId)}`;
+    if (invocation.traceId !== undefined) line += `,"trace_id":"${invocation.traceId}"`;
+    return `${line}}\n`;
   };
-  if (invocation.traceId !== undefined) record.trace_id = invocation.traceId;
-  return `${JSON.stringify(record)}\n`;
 }
