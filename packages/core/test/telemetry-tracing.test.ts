@@ -72,6 +72,22 @@ describe('tracing through a real OTLP/HTTP receiver', () => {
     expect(span!.status.code).toBe(0);
   });
 
+  it('sends the configured exporter headers with every export', async () => {
+    const mesh = createMesh({
+      service: 'vendor',
+      logging: { level: 'silent' },
+      telemetry: {
+        tracing: { exporter: 'otlp', endpoint: receiver.url, headers: { 'x-honeycomb-team': 'team-key' } },
+      },
+    });
+    meshes.push(mesh);
+    await invoke(mesh, () => new Response('ok'), 'http://localhost/');
+    await mesh.flush();
+    await receiver.waitForSpans(1);
+    expect(receiver.requestHeaders[0]!['x-honeycomb-team']).toBe('team-key');
+    expect(receiver.requestHeaders[0]!['content-type']).toBe('application/json');
+  });
+
   it('joins two functions into one trace with the right parent and child links', async () => {
     const { mesh: backend } = tracedMesh('inventory');
     const { mesh: frontend } = tracedMesh('storefront');

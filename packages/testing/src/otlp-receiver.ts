@@ -3,7 +3,7 @@
  * exporter POSTs to `/v1/traces` in the OTLP JSON encoding (gzip or not), decodes it into plain
  * span records, and answers like a collector does.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
@@ -36,6 +36,8 @@ export interface OtlpReceiver {
   readonly spans: ReceivedSpan[];
   /** Export requests received (including rejected ones). */
   readonly requests: number;
+  /** The headers of every accepted export request, in order. */
+  readonly requestHeaders: IncomingHttpHeaders[];
   /** Resolves once at least `count` spans have arrived; rejects after `timeoutMs`. */
   waitForSpans(count: number, timeoutMs?: number): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
@@ -149,6 +151,7 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   let requests = 0;
+  const requestHeaders: IncomingHttpHeaders[] = [];
   const waiters = new Set<() => void>();
   const server = createServer((request, response) => {
     requests++;
@@ -163,6 +166,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     readBody(request)
       .then((body) => {
         spans.push(...decodeOtlpJson(JSON.parse(body.toString('utf8')) as ExportRequest));
+        requestHeaders.push(request.headers);
         response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         for (const wake of waiters) wake();
       })
@@ -175,6 +179,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   return {
     url: `http://127.0.0.1:${port}/v1/traces`,
     spans,
+    requestHeaders,
     get requests() {
       return requests;
     },

@@ -44,6 +44,19 @@ describe('the telemetry options section', () => {
     expect(specific?.serviceName).toBe('orders');
   });
 
+  it('reads exporter headers from OTEL_EXPORTER_OTLP_HEADERS, options winning', () => {
+    const tracing = normalizeOptions(
+      {
+        service: 's',
+        telemetry: {
+          tracing: { exporter: 'otlp', endpoint: 'http://c:4318/v1/traces', headers: { b: 'option' } },
+        },
+      },
+      { OTEL_EXPORTER_OTLP_HEADERS: 'a=one%20two,b=env' },
+    ).telemetry?.tracing;
+    expect(tracing?.headers).toEqual({ a: 'one two', b: 'option' });
+  });
+
   it('accepts a ratio or Istio randomSamplingPercentage, parent-based', () => {
     const ratio = normalizeOptions(
       { service: 's', telemetry: { tracing: { sampling: { ratio: 0.25 } } } },

@@ -187,7 +187,9 @@ function checkTracing(
     issues.add(`${path}.exporter`, 'an endpoint is set but no exporter; add exporter: "otlp"');
   }
 
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = parseHeaderList(
+    env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ?? env.OTEL_EXPORTER_OTLP_HEADERS,
+  );
   if (input.headers !== undefined) {
     if (!isPlainObject(input.headers))
       issues.add(`${path}.headers`, 'expected an object of header names to string values');
@@ -287,4 +289,20 @@ function isPlainObjectWith(value: unknown, method: string): boolean {
     value !== null &&
     typeof (value as Record<string, unknown>)[method] === 'function'
   );
+}
+
+/** Parses the OTEL_EXPORTER_OTLP_HEADERS format: `key=value,key2=value2`, values URL-encoded. */
+function parseHeaderList(value: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (!value) return headers;
+  for (const pair of value.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    try {
+      headers[pair.slice(0, eq).trim()] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      headers[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    }
+  }
+  return headers;
 }

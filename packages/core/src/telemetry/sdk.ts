@@ -1,11 +1,10 @@
 /**
- * The OpenTelemetry SDK setup — the only module that imports the SDK and the OTLP exporter.
+ * The OpenTelemetry SDK setup — the only module that imports the SDK (and our OTLP exporter).
  * It is imported (lazily, by the telemetry feature) only when `telemetry.tracing` names an
  * exporter or span processor and the application has not registered a tracer provider of its
  * own: the SDK and exporter cost tens of milliseconds to load, which a function that does not
  * export spans must not pay.
  */
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
@@ -15,6 +14,7 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-node';
 import type { NormalizedTracing } from '../options/telemetry.js';
+import { createOtlpHttpExporter } from './otlp-http-exporter.js';
 import { markOwnProvider, registeredProvider, type TracerHandle, tracerName } from './tracer.js';
 
 /** Builds the mesh's tracer provider. Registers it globally only when none is registered yet. */
@@ -27,11 +27,11 @@ export function startTracerProvider(
   if (tracing.exporter !== undefined) {
     const exporter =
       tracing.exporter === 'otlp'
-        ? new OTLPTraceExporter({
+        ? createOtlpHttpExporter({
             // Checked at createMesh: set whenever the exporter is "otlp".
             url: tracing.endpoint!,
-            headers: { ...tracing.headers },
-            timeoutMillis: tracing.exportTimeoutMs,
+            headers: tracing.headers,
+            timeoutMs: tracing.exportTimeoutMs,
           })
         : tracing.exporter;
     spanProcessors.push(
