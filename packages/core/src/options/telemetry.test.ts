@@ -70,6 +70,21 @@ describe('the telemetry options section', () => {
     expect(percent).toBeCloseTo(0.1);
   });
 
+  it('accepts the short forms: sampling as a ratio, metrics: true picking the platform exposition', () => {
+    const onLambda = normalizeOptions(
+      { service: 's', telemetry: { tracing: { sampling: 0.5 }, metrics: true } },
+      { AWS_LAMBDA_FUNCTION_NAME: 'fn' },
+    ).telemetry;
+    expect(onLambda?.tracing?.ratio).toBe(0.5);
+    expect(onLambda?.metrics.exporter).toBe('emf');
+    expect(
+      normalizeOptions({ service: 's', telemetry: { metrics: true } }, {}).telemetry?.metrics.exporter,
+    ).toBe('prometheus');
+    expect(
+      normalizeOptions({ service: 's', telemetry: { metrics: false } }, {}).telemetry?.metrics.exporter,
+    ).toBe('off');
+  });
+
   it('names the field and the fix for each mistake', () => {
     const issues = issuesOf({
       service: 's',

@@ -38,9 +38,9 @@ export interface TracingOptions {
   /**
    * Parent-based ratio sampling: an incoming sampled/unsampled decision is followed; a new trace
    * is sampled with this probability. Give either `ratio` (0–1) or Istio's
-   * `randomSamplingPercentage` (0–100). Default: every trace.
+   * `randomSamplingPercentage` (0–100); a bare number is a ratio. Default: every trace.
    */
-  sampling?: { ratio?: number; randomSamplingPercentage?: number };
+  sampling?: number | { ratio?: number; randomSamplingPercentage?: number };
   /** How long one export may take before it is abandoned. Default `"2s"`. */
   exportTimeout?: string | number;
 }
@@ -72,7 +72,11 @@ export interface TelemetryLoggingOptions {
 /** The `telemetry` section of the mesh options. */
 export interface TelemetryOptions {
   tracing?: TracingOptions;
-  metrics?: MetricsOptions;
+  /**
+   * `true` picks the platform's exposition: EMF on Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set),
+   * Prometheus elsewhere. `false` or absent: off.
+   */
+  metrics?: MetricsOptions | boolean;
   logging?: TelemetryLoggingOptions;
   /**
    * How long before the deadline a still-running invocation's span is ended as timed out and
@@ -125,7 +129,7 @@ export function checkTelemetry(
       : checkObject(input.logging, 'telemetry.logging', issues, ['traceContext', 'accessLog']);
   return {
     tracing: checkTracing(input.tracing, service, issues, env),
-    metrics: checkMetrics(input.metrics, issues),
+    metrics: checkMetrics(input.metrics, issues, env),
     logging: {
       traceContext:
         (logging && optional(logging, 'traceContext', 'telemetry.logging', issues, boolean)) ?? true,
@@ -217,6 +221,7 @@ function checkTracing(
 
 function checkSampling(value: unknown, path: string, issues: IssueList): number {
   if (value === undefined) return 1;
+  if (typeof value === 'number') return between(value, 0, 1, path, issues, 'such as 0.1 for 10%') ?? 1;
   const input = checkObject(value, path, issues, ['ratio', 'randomSamplingPercentage']);
   if (!input) return 1;
   if (input.ratio !== undefined && input.randomSamplingPercentage !== undefined) {
@@ -251,14 +256,15 @@ function between(
   return issues.add(path, `${describe(value)} is not a number from ${min} to ${max}; use a number ${hint}`);
 }
 
-function checkMetrics(value: unknown, issues: IssueList): NormalizedMetrics {
+function checkMetrics(value: unknown, issues: IssueList, env: NodeJS.ProcessEnv): NormalizedMetrics {
   const defaults: NormalizedMetrics = {
     exporter: 'off',
     port: 9464,
     host: '127.0.0.1',
     namespace: 'Sidecarless',
   };
-  if (value === undefined) return defaults;
+  if (value === undefined || value === false) return defaults;
+  if (value === true) return { ...defaults, exporter: env.AWS_LAMBDA_FUNCTION_NAME ? 'emf' : 'prometheus' };
   const path = 'telemetry.metrics';
   const input = checkObject(value, path, issues, ['exporter', 'port', 'host', 'namespace']);
   if (!input) return defaults;
