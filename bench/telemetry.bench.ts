@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createMesh } from '@sidecarless/core';
+import { createMesh, type MeshOptions } from '@sidecarless/core';
 import { prepareHttp } from '@sidecarless/core/adapter';
 import { compare, median, printComparison, printTable, times, us } from './lib.ts';
 
@@ -27,7 +27,11 @@ Object.assign(process.env, {
 });
 
 let sunk = 0;
-const sink = { write: (line: string) => void (sunk += line.length) };
+const sink = {
+  write: (line: string) => {
+    sunk += line.length;
+  },
+};
 const realWrite = process.stdout.write.bind(process.stdout);
 const muteStdout = () => {
   process.stdout.write = ((chunk: string | Uint8Array) => {
@@ -45,7 +49,7 @@ const discardSpans = {
   shutdown: () => Promise.resolve(),
 };
 
-function sidecarless(telemetry: Parameters<typeof createMesh>[0]['telemetry']) {
+function sidecarless(telemetry: MeshOptions['telemetry']) {
   const mesh = createMesh({ service: 'bench', logging: { destination: sink }, telemetry });
   const run = prepareHttp(mesh, (_request, ctx) => {
     ctx.log.info({ item: 42 }, 'handled');

@@ -32,7 +32,7 @@ export interface MeshOptions {
    */
   middleware?: readonly Stage[];
   /** Traces, metrics and log correlation. Absent: none of the telemetry code is loaded. */
-  telemetry?: TelemetryOptions;
+  telemetry?: TelemetryOptions | undefined;
 }
 
 /** Time limits of one invocation. */
