@@ -135,15 +135,9 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
         facts?.spanName ??
         method ??
         `${runtime.service} ${kind === SpanKind.CONSUMER ? 'process' : 'invoke'}`;
-      span = tracer.startSpan(
-        name,
-        {
-          kind,
-          attributes: spanAttributes(runtime, ctx, method, path, userAgent),
-          links: linksOf(ctx) ?? [],
-        },
-        parent,
-      );
+      const attributes = spanAttributes(runtime, ctx, method, path, userAgent);
+      const links = linksOf(ctx);
+      span = tracer.startSpan(name, links ? { kind, attributes, links } : { kind, attributes }, parent);
     }
     const record = new InvocationRecord(ctx, span, method, path);
     ctx.telemetry = new InvocationTelemetryImpl(span, tracer, parent, registry);
