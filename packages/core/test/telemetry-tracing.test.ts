@@ -152,9 +152,15 @@ describe('tracing through a real OTLP/HTTP receiver', () => {
       logs,
     );
     let finished = false;
+    let markDone!: () => void;
+    const handlerDone = new Promise<void>((resolve) => {
+      markDone = resolve;
+    });
     const handler: HttpHandler = async () => {
-      await sleep(800);
+      // Long enough that, even on a loaded machine, the span is exported before this returns.
+      await sleep(2_500);
       finished = true;
+      markDone();
       return new Response('too late');
     };
     const response = await invoke(mesh, handler, 'http://localhost/slow', { timeout: '300ms' });
@@ -167,7 +173,7 @@ describe('tracing through a real OTLP/HTTP receiver', () => {
     const access = logs.withMessage('access');
     expect(access).toHaveLength(1);
     expect(access[0]).toMatchObject({ status: 504, timed_out: true, trace_id: span!.traceId });
-    await sleep(700);
+    await handlerDone;
     expect(finished).toBe(true);
     await mesh.flush();
     expect(receiver.spans).toHaveLength(1);
