@@ -138,7 +138,7 @@ describe('tracing through a real OTLP/HTTP receiver', () => {
     const handler: HttpHandler = () => new Response('ok');
     for (let i = 0; i < 1_000; i++) await invoke(mesh, handler, 'http://localhost/bulk');
     await mesh.flush(5_000);
-    const spans = await receiver.waitForSpans(1_000);
+    const spans = await receiver.waitForSpans(1_000, 15_000);
     await sleep(200); // anything extra would have arrived by now
     expect(spans).toHaveLength(1_000);
     expect(new Set(spans.map((s) => s.spanId)).size).toBe(1_000);
