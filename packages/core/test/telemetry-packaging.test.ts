@@ -39,6 +39,15 @@ describe('the built telemetry feature', () => {
     }
   });
 
+  it('loads nothing of OpenTelemetry for metrics and logs without tracing', async () => {
+    const { stdout } = await run(process.execPath, [
+      '--no-experimental-require-module',
+      fixture,
+      'metrics-only',
+    ]);
+    expect(JSON.parse(stdout)).toEqual({ status: 200, before: 0, after: 0 });
+  });
+
   it('loads nothing of OpenTelemetry when telemetry is not configured', async () => {
     const { stdout } = await run(process.execPath, ['--no-experimental-require-module', fixture]);
     expect(JSON.parse(stdout)).toEqual({ status: 200, before: 0, after: 0 });

@@ -1,60 +1,53 @@
 /**
  * The telemetry feature: loaded by the feature host only when the `telemetry` options section
  * is present. It returns the outermost pipeline stage, which per invocation starts a SERVER or
- * CONSUMER span, records the invocation metrics, writes the access-log line, and — if the
- * invocation is still running shortly before its deadline — ends the span as timed out and
- * flushes, so the platform's kill does not lose it.
+ * CONSUMER span (when tracing is configured), records the invocation metrics, writes the
+ * access-log line, and — if the invocation is still running shortly before its deadline — ends
+ * the span as timed out and flushes, so the platform's kill does not lose it.
+ *
+ * This module does not import `@opentelemetry/api`: a mesh with metrics and logs but no tracing
+ * never loads it. The span side lives in `tracing.ts`, imported only when tracing is on.
  */
 import { writeSync } from 'node:fs';
-import {
-  type Attributes,
-  type Context,
-  INVALID_SPAN_CONTEXT,
-  type Link,
-  context as otelContext,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  TraceFlags,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
-import type { InvocationContext, MeshContext } from '../context.js';
+import type { InvocationContext } from '../context.js';
 import { SidecarlessError } from '../errors.js';
 import type { FeatureHost } from '../features.js';
 import type { NormalizedTelemetry } from '../options/telemetry.js';
 import type { EventNext, HttpNext, Stage } from '../pipeline.js';
 import { type AccessLogger, createAccessLogger } from './access-log.js';
-import { InvocationTelemetryImpl } from './invocation-telemetry.js';
 import { createEmfRenderer, type InvocationSeries, MetricsRegistry } from './metrics.js';
-import { carrierSpanContext, extractParent } from './propagation.js';
-import { resolveTracer, type TracerHandle } from './tracer.js';
+import type { InvocationSpan, SpanSupport } from './tracing.js';
+import { UntracedTelemetry } from './untraced-telemetry.js';
 
 /** Everything the stage needs, built once per mesh. */
 interface TelemetryRuntime {
   readonly options: NormalizedTelemetry;
   readonly service: string;
-  readonly version: string | undefined;
-  readonly tracer: TracerHandle | undefined;
+  readonly spans: SpanSupport | undefined;
   readonly registry: MetricsRegistry | undefined;
   readonly emf: ((line: string) => void) | undefined;
-  readonly host: FeatureHost;
   readonly accessLog: AccessLogger | undefined;
+  readonly host: FeatureHost;
 }
 
 /** Loads the feature: tracer, metrics endpoint, flush hooks; returns the stage. */
 export async function loadTelemetry(host: FeatureHost): Promise<Stage> {
   const options = host.options.telemetry!;
   const service = host.options.service;
-  const resource: Record<string, string> = { 'service.name': options.tracing?.serviceName ?? service };
-  if (host.options.version !== undefined) resource['service.version'] = host.options.version;
-  const tracer = options.tracing ? await resolveTracer(options.tracing, resource) : undefined;
-  if (tracer) {
-    host.onFlush(() => tracer.flush());
-    host.onClose(() => tracer.shutdown());
+  const registry = options.metrics.exporter === 'off' ? undefined : new MetricsRegistry(service);
+
+  let spans: SpanSupport | undefined;
+  if (options.tracing) {
+    const { createSpanSupport } = await import('./tracing.js');
+    spans = await createSpanSupport(host, {
+      tracing: options.tracing,
+      service,
+      version: host.options.version,
+      traceContextInLogs: options.logging.traceContext,
+      registry,
+    });
   }
 
-  const registry = options.metrics.exporter === 'off' ? undefined : new MetricsRegistry(service);
   if (registry && options.metrics.exporter === 'prometheus') {
     const { startMetricsServer } = await import('./prometheus-server.js');
     const server = await startMetricsServer(registry, options.metrics.host, options.metrics.port);
@@ -68,29 +61,25 @@ export async function loadTelemetry(host: FeatureHost): Promise<Stage> {
     emf = destination ? (line) => void destination.write(line) : (line) => void writeSync(1, line);
   }
   const accessLog = options.logging.accessLog ? createAccessLogger(host.options, host.log) : undefined;
-  return createTelemetryStage({
-    accessLog,
-    options,
-    service,
-    version: host.options.version,
-    tracer,
-    registry,
-    emf,
-    host,
-  });
+  return createTelemetryStage({ options, service, spans, registry, emf, accessLog, host });
 }
 
 /** Per-invocation state shared by the stage's success, failure and timeout paths. */
 class InvocationRecord {
   readonly ctx: InvocationContext;
-  readonly span: Span;
+  readonly span: InvocationSpan | undefined;
   readonly started = performance.now();
   readonly method: string | undefined;
   readonly path: string | undefined;
   timer: NodeJS.Timeout | undefined;
   done = false;
 
-  constructor(ctx: InvocationContext, span: Span, method: string | undefined, path: string | undefined) {
+  constructor(
+    ctx: InvocationContext,
+    span: InvocationSpan | undefined,
+    method: string | undefined,
+    path: string | undefined,
+  ) {
     this.ctx = ctx;
     this.span = span;
     this.method = method;
@@ -98,16 +87,15 @@ class InvocationRecord {
   }
 }
 
-const noSpan = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
-
 function createTelemetryStage(runtime: TelemetryRuntime): Stage {
-  const { options, registry } = runtime;
-  const tracer: Tracer | undefined = runtime.tracer?.tracer;
+  const { options, registry, spans } = runtime;
   const renderEmf = createEmfRenderer(options.metrics.namespace, runtime.service);
+  // Without tracing, one hooks object serves every invocation (it holds no invocation state).
+  const untraced = new UntracedTelemetry(registry);
   // Series are cached per (platform, trigger); most functions see exactly one pair, so keep the
   // last one at hand and skip even the map lookups.
   let lastSeries: InvocationSeries | undefined;
-  const seriesFor = (ctx: MeshContext): InvocationSeries | undefined => {
+  const seriesFor = (ctx: InvocationContext): InvocationSeries | undefined => {
     if (!registry) return undefined;
     if (
       lastSeries !== undefined &&
@@ -124,38 +112,16 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     headers: Headers | undefined,
     method: string | undefined,
     path: string | undefined,
-    userAgent: string | null | undefined,
-  ): [InvocationRecord, Context] => {
-    const facts = ctx.telemetryFacts;
-    const parent = extractParent(headers, facts?.parent);
-    let span = noSpan;
-    if (tracer) {
-      const kind = facts?.kind === 'consumer' ? SpanKind.CONSUMER : SpanKind.SERVER;
-      const name =
-        facts?.spanName ??
-        method ??
-        `${runtime.service} ${kind === SpanKind.CONSUMER ? 'process' : 'invoke'}`;
-      const attributes = spanAttributes(runtime, ctx, method, path, userAgent);
-      const links = linksOf(ctx);
-      span = tracer.startSpan(name, links ? { kind, attributes, links } : { kind, attributes }, parent);
-    }
+  ): InvocationRecord => {
+    let span: InvocationSpan | undefined;
+    if (spans) span = spans.start(ctx, headers, method, path);
+    else ctx.telemetry = untraced;
     const record = new InvocationRecord(ctx, span, method, path);
-    ctx.telemetry = new InvocationTelemetryImpl(span, tracer, parent, registry);
-    if (options.logging.traceContext) {
-      const spanContext = span.spanContext();
-      if (spanContext.traceId !== INVALID_SPAN_CONTEXT.traceId) {
-        ctx.traceLogFields = {
-          trace_id: spanContext.traceId,
-          span_id: spanContext.spanId,
-          trace_flags: spanContext.traceFlags & TraceFlags.SAMPLED ? '01' : '00',
-        };
-      }
-    }
     // The watchdog: shortly before the platform's deadline, end the span as timed out and flush.
     const delay = ctx.deadline - options.timeoutMarginMs - Date.now();
     record.timer = setTimeout(onTimeout, Math.max(delay, 0), record);
     record.timer.unref();
-    return [record, trace.setSpan(parent, span)];
+    return record;
   };
 
   const finish = (
@@ -167,19 +133,14 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     if (record.done) return;
     record.done = true;
     if (record.timer !== undefined) clearTimeout(record.timer);
-    const { ctx, span } = record;
+    const { ctx } = record;
     const durationMs = performance.now() - record.started;
     const failed = timedOut || error !== undefined || (status !== undefined && status >= 500);
-    if (span.isRecording()) {
-      if (status !== undefined) span.setAttribute('http.response.status_code', status);
-      if (failed) {
-        const type = timedOut ? 'timeout' : errorType(error, status);
-        span.setAttribute('error.type', type);
-        if (timedOut) span.setAttribute('faas.timeout', true);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: type });
-      }
-      span.end();
-    }
+    record.span?.end(
+      status,
+      failed ? (timedOut ? 'timeout' : errorType(error, status)) : undefined,
+      timedOut,
+    );
     seriesFor(ctx)?.record(durationMs / 1000, failed, ctx.coldStart, timedOut);
     if (runtime.emf) {
       runtime.emf(
@@ -213,9 +174,7 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     void runtime.host.log.flush();
     // Not awaited: the export is bounded by `tracing.exportTimeout`, and on Lambda the adapter's
     // `mesh.flush(remaining)` waits for it within the remaining time.
-    runtime.tracer
-      ?.flush()
-      .catch((error: unknown) => runtime.host.log.warn({ err: error }, 'span flush failed'));
+    spans?.flush().catch((error: unknown) => runtime.host.log.warn({ err: error }, 'span flush failed'));
   }
 
   return {
@@ -223,16 +182,11 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     http(next: HttpNext): HttpNext {
       return async function telemetryStage(request, ctx) {
         const invocation = ctx as InvocationContext;
-        const headers = request.headers;
-        const [record, active] = begin(
-          invocation,
-          headers,
-          request.method,
-          pathOf(request.url),
-          tracer ? headers.get('user-agent') : undefined,
-        );
+        const record = begin(invocation, request.headers, request.method, pathOf(request.url));
         try {
-          const response = await otelContext.with(active, next, undefined, request, ctx);
+          const response = await (record.span
+            ? record.span.run(next, request, invocation)
+            : next(request, ctx));
           finish(record, response.status, undefined, false);
           return response;
         } catch (error) {
@@ -243,9 +197,10 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     },
     event(next: EventNext): EventNext {
       return async function telemetryStage(event, ctx) {
-        const [record, active] = begin(ctx as InvocationContext, undefined, undefined, undefined, undefined);
+        const invocation = ctx as InvocationContext;
+        const record = begin(invocation, undefined, undefined, undefined);
         try {
-          const result = await otelContext.with(active, next, undefined, event, ctx);
+          const result = await (record.span ? record.span.run(next, event, invocation) : next(event, ctx));
           finish(record, undefined, undefined, false);
           return result;
         } catch (error) {
@@ -255,49 +210,6 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
       };
     },
   };
-}
-
-function spanAttributes(
-  runtime: TelemetryRuntime,
-  ctx: InvocationContext,
-  method: string | undefined,
-  path: string | undefined,
-  userAgent: string | null | undefined,
-): Attributes {
-  const facts = ctx.telemetryFacts;
-  const attributes: Attributes = {
-    'faas.trigger': ctx.trigger,
-    'faas.invocation_id': ctx.invocationId,
-    'faas.coldstart': ctx.coldStart,
-    'faas.name': facts?.faas?.name ?? runtime.service,
-    'sidecarless.platform': ctx.platform,
-  };
-  const version = facts?.faas?.version ?? runtime.version;
-  if (version !== undefined) attributes['faas.version'] = version;
-  if (facts?.faas?.maxMemoryMb !== undefined)
-    attributes['faas.max_memory'] = facts.faas.maxMemoryMb * 1024 * 1024;
-  if (facts?.faas?.instance !== undefined) attributes['faas.instance'] = facts.faas.instance;
-  if (facts?.cloud?.provider !== undefined) attributes['cloud.provider'] = facts.cloud.provider;
-  if (facts?.cloud?.region !== undefined) attributes['cloud.region'] = facts.cloud.region;
-  if (facts?.cloud?.accountId !== undefined) attributes['cloud.account.id'] = facts.cloud.accountId;
-  if (method !== undefined) {
-    attributes['http.request.method'] = method;
-    // The path only: query strings carry tokens and personal data too often to export.
-    if (path !== undefined) attributes['url.path'] = path;
-    if (userAgent) attributes['user_agent.original'] = userAgent;
-  }
-  return attributes;
-}
-
-function linksOf(ctx: InvocationContext): Link[] | undefined {
-  const carriers = ctx.telemetryFacts?.links;
-  if (!carriers || carriers.length === 0) return undefined;
-  const links: Link[] = [];
-  for (const carrier of carriers) {
-    const context = carrierSpanContext(carrier);
-    if (context) links.push({ context });
-  }
-  return links;
 }
 
 /** The path of an absolute URL, without parsing it into a `URL` (about 1 µs saved per call). */

@@ -1,6 +1,5 @@
 /**
- * `ctx.telemetry`: the hooks the outbound client and the auth stage call during an invocation
- * — CLIENT spans with context injection, and the upstream and auth counters.
+ * `ctx.telemetry` with tracing: CLIENT spans with context injection on top of the counters.
  */
 import {
   type Context,
@@ -13,7 +12,8 @@ import {
 } from '@opentelemetry/api';
 import type { MetricsRegistry } from './metrics.js';
 import { injectInto } from './propagation.js';
-import type { ClientSpan, InvocationTelemetry, OutboundAttempt } from './types.js';
+import type { ClientSpan, OutboundAttempt } from './types.js';
+import { errorCode, UntracedTelemetry } from './untraced-telemetry.js';
 
 /** A CLIENT span for one outbound attempt. */
 class ClientSpanImpl implements ClientSpan {
@@ -50,68 +50,35 @@ class ClientSpanImpl implements ClientSpan {
   }
 }
 
-function errorCode(error: unknown): string {
-  const coded = error as { code?: unknown; name?: unknown } | undefined;
-  if (typeof coded?.code === 'string') return coded.code;
-  if (typeof coded?.name === 'string') return coded.name;
-  return 'error';
-}
-
-/** The implementation behind `ctx.telemetry`. */
-export class InvocationTelemetryImpl implements InvocationTelemetry {
-  readonly span: Span;
-  readonly #tracer: Tracer | undefined;
+/** The implementation behind `ctx.telemetry` when tracing is on. */
+export class InvocationTelemetryImpl extends UntracedTelemetry {
+  override readonly span: Span;
+  readonly #tracer: Tracer;
   readonly #parent: Context;
-  readonly #registry: MetricsRegistry | undefined;
 
-  constructor(
-    span: Span,
-    tracer: Tracer | undefined,
-    parent: Context,
-    registry: MetricsRegistry | undefined,
-  ) {
+  constructor(span: Span, tracer: Tracer, parent: Context, registry: MetricsRegistry | undefined) {
+    super(registry);
     this.span = span;
     this.#tracer = tracer;
     this.#parent = parent;
-    this.#registry = registry;
   }
 
-  startClientSpan(attempt: OutboundAttempt): ClientSpan {
-    const context = trace.setSpan(this.#parent, this.span);
-    const span =
-      this.#tracer?.startSpan(
-        attempt.method,
-        {
-          kind: SpanKind.CLIENT,
-          attributes: {
-            'http.request.method': attempt.method,
-            'server.address': attempt.url.hostname,
-            'server.port': Number(attempt.url.port) || (attempt.url.protocol === 'https:' ? 443 : 80),
-            'url.full': `${attempt.url.origin}${attempt.url.pathname}`,
-            'http.request.resend_count': attempt.attempt,
-            'sidecarless.upstream': attempt.upstream,
-          },
+  override startClientSpan(attempt: OutboundAttempt): ClientSpan {
+    const span = this.#tracer.startSpan(
+      attempt.method,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'http.request.method': attempt.method,
+          'server.address': attempt.url.hostname,
+          'server.port': Number(attempt.url.port) || (attempt.url.protocol === 'https:' ? 443 : 80),
+          'url.full': `${attempt.url.origin}${attempt.url.pathname}`,
+          'http.request.resend_count': attempt.attempt,
+          'sidecarless.upstream': attempt.upstream,
         },
-        context,
-      ) ??
-      // No tracer: a non-recording stand-in that still propagates the invocation's context.
-      trace.wrapSpanContext(this.span.spanContext());
-    return new ClientSpanImpl(span, attempt.upstream, this.#parent, this.#registry);
-  }
-
-  upstreamRetry(upstream: string): void {
-    if (this.#registry) this.#registry.increment(this.#registry.upstreamRetries, upstream);
-  }
-
-  circuitState(upstream: string, open: boolean): void {
-    this.#registry?.circuitOpen.set(upstream, open ? 1 : 0);
-  }
-
-  upstreamEjection(upstream: string): void {
-    if (this.#registry) this.#registry.increment(this.#registry.upstreamEjections, upstream);
-  }
-
-  authDenied(reason: string): void {
-    if (this.#registry) this.#registry.increment(this.#registry.authDenied, reason);
+      },
+      trace.setSpan(this.#parent, this.span),
+    );
+    return new ClientSpanImpl(span, attempt.upstream, this.#parent, this.registry);
   }
 }

@@ -112,8 +112,11 @@ export interface ClientSpan {
  * ```
  */
 export interface InvocationTelemetry {
-  /** The invocation's SERVER/CONSUMER span (a non-recording one when not sampled). */
-  readonly span: Span;
+  /**
+   * The invocation's SERVER/CONSUMER span (a non-recording one when not sampled); undefined
+   * when `telemetry.tracing` is not configured.
+   */
+  readonly span: Span | undefined;
   /** Starts a CLIENT span, child of the invocation span, for one outbound attempt. */
   startClientSpan(attempt: OutboundAttempt): ClientSpan;
   /** Counts `serverless_upstream_retries_total{upstream}`. */
