@@ -145,6 +145,34 @@ printTable(
   ],
 );
 
+// --- log correlation ----------------------------------------------------------------------
+// Trace ids ride on ctx.log as child bindings (serialised once per invocation). What that costs
+// against a child without them, for an invocation that logs once and one that logs three times.
+const correlation = createMesh({ service: 'bench', logging: { destination: sink } });
+const invocationBindings = { invocation_id: 'abc', platform: 'aws-lambda', cold_start: false };
+const traceBindings = {
+  ...invocationBindings,
+  trace_id: '0af7651916cd43dd8448eb211c80319c',
+  span_id: 'b7ad6b7169203331',
+  trace_flags: '01',
+};
+const logLines = (bindings: Record<string, unknown>, lines: number) => () => {
+  const log = correlation.log.child(bindings);
+  for (let i = 0; i < lines; i++) log.info({ item: i }, 'handled');
+};
+printComparison(
+  'Log correlation: ctx.log child with and without trace ids',
+  await compare(
+    [
+      { name: 'child without trace ids, 1 line', run: logLines(invocationBindings, 1) },
+      { name: 'child with trace ids, 1 line', run: logLines(traceBindings, 1) },
+      { name: 'child without trace ids, 3 lines', run: logLines(invocationBindings, 3) },
+      { name: 'child with trace ids, 3 lines', run: logLines(traceBindings, 3) },
+    ],
+    { rounds: 5, iterations: 3_000, warmup: 1_000 },
+  ),
+);
+
 // --- cold start ---------------------------------------------------------------------------
 // Each sample is a fresh Node process that imports the stack and makes it ready to serve;
 // candidates are interleaved, and the time is measured inside the child (imports + setup only).

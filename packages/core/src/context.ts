@@ -155,7 +155,7 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     // Trace ids are child bindings, serialised once per invocation, rather than a pino mixin
     // that would run (and read the active context) on every line. Measured with the kernel's
     // redaction paths: +18 µs once per invocation for the three ids; each further line costs
-    // the same with or without them (bench numbers in docs/features/telemetry.md's bench).
+    // the same with or without them (bench/telemetry.bench.ts, "log correlation").
     this.#log ??= this.#host.log.child({
       invocation_id: this.invocationId,
       platform: this.platform,
