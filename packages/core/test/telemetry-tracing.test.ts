@@ -1,3 +1,5 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -131,6 +133,34 @@ describe('tracing through a real OTLP/HTTP receiver', () => {
       'http.response.status_code': 200,
       'http.request.resend_count': 0,
     });
+  });
+
+  it('bounds mesh.flush by its budget when the collector never answers', async () => {
+    // A real collector endpoint that accepts the export and then hangs.
+    const held: ServerResponse[] = [];
+    const hanging = createServer((_request, response) => held.push(response));
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const { port } = hanging.address() as AddressInfo;
+    try {
+      const mesh = createMesh({
+        service: 'stuck',
+        logging: { level: 'silent' },
+        telemetry: {
+          tracing: { exporter: 'otlp', endpoint: `http://127.0.0.1:${port}/v1/traces`, exportTimeout: '5s' },
+        },
+      });
+      meshes.push(mesh);
+      await invoke(mesh, () => new Response('ok'), 'http://localhost/');
+      const started = performance.now();
+      await mesh.flush(300);
+      const took = performance.now() - started;
+      expect(took).toBeGreaterThanOrEqual(250);
+      expect(took).toBeLessThan(1_500);
+      expect(held.length).toBeGreaterThanOrEqual(1); // the export did reach the collector
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise((resolve) => hanging.close(resolve));
+    }
   });
 
   it('exports exactly one span per invocation over 1,000 invocations', async () => {
