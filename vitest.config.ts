@@ -3,7 +3,9 @@ import { defineConfig } from 'vitest/config';
 // Tests run against the TypeScript sources: every package's `exports` map carries a
 // `@sidecarless/source` condition that points at `src/`, so no build is needed to test.
 // The packaging tests (packages/core/test/packaging.test.ts) load the built `dist/` on purpose.
-const conditions = ['@sidecarless/source', 'node', 'import', 'module', 'default'];
+// No `module` condition: packages such as OpenTelemetry's map it to a build with extensionless
+// imports that Node's own loader rejects (the `default`/`import` builds are what Node loads too).
+const conditions = ['@sidecarless/source', 'node', 'import', 'default'];
 
 export default defineConfig({
   resolve: { conditions },

@@ -39,6 +39,13 @@ interface FeatureEntry {
 /** Registered features, outermost first. */
 const features: readonly FeatureEntry[] = [
   {
+    name: 'telemetry',
+    load: (host) =>
+      host.options.telemetry === undefined
+        ? undefined
+        : import('./telemetry/index.js').then((telemetry) => telemetry.loadTelemetry(host)),
+  },
+  {
     name: 'auth',
     load: (host) =>
       host.options.auth ? import('./auth/index.js').then((m) => m.createAuthStage(host)) : undefined,

@@ -37,5 +37,18 @@ export {
   normalizeOptions,
 } from './options/index.js';
 export type { LogDestination, LoggingOptions, LogLevel } from './options/logging.js';
+export type {
+  MetricsOptions,
+  TelemetryLoggingOptions,
+  TelemetryOptions,
+  TracingOptions,
+} from './options/telemetry.js';
 export type { EventHandler, EventNext, HttpHandler, HttpNext, Stage } from './pipeline.js';
+export type {
+  ClientSpan,
+  InvocationTelemetry,
+  OutboundAttempt,
+  TelemetryFacts,
+  TraceCarrier,
+} from './telemetry/types.js';
 export type { UpstreamCallContext, UpstreamClient, UpstreamProvider } from './upstream-types.js';

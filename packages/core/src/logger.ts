@@ -88,7 +88,9 @@ export function createLogger(options: NormalizedOptions): Logger {
       // pipelines (Fluentd, CloudWatch Insights) parse.
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
       formatters: {
-        level: (label) => ({ level: label }),
+        level: logging.upperCaseLevels
+          ? (label) => ({ level: label.toUpperCase() })
+          : (label) => ({ level: label }),
         log: (object) => scrub(object, 0) as Record<string, unknown>,
       },
       // The user's own extra paths (exact paths are cheap for pino to compile and apply).

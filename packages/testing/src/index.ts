@@ -12,6 +12,13 @@ export {
   startRuntimeApi,
 } from './lambda-runtime-api.js';
 export { type CapturedLogs, captureLogs, type LogLine } from './logs.js';
+export {
+  decodeOtlpJson,
+  type OtlpReceiver,
+  OtlpSpanKind,
+  type ReceivedSpan,
+  startOtlpReceiver,
+} from './otlp-receiver.js';
 export { resetColdStart } from './process.js';
 export {
   craftToken,

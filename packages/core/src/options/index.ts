@@ -9,6 +9,7 @@ import type { Stage } from '../pipeline.js';
 import { type AuthOptions, checkAuth, type NormalizedAuth } from './auth.js';
 import { checkLogging, type LoggingOptions, type NormalizedLogging } from './logging.js';
 import { checkObject, duration, IssueList, isPlainObject, optional, string } from './schema.js';
+import { checkTelemetry, type NormalizedTelemetry, type TelemetryOptions } from './telemetry.js';
 
 /**
  * Everything `createMesh` accepts. Unknown keys are errors, so a typo never silently turns a
@@ -33,6 +34,8 @@ export interface MeshOptions {
   middleware?: readonly Stage[];
   /** Inbound JWT authentication, authorization policies and peer identity (loaded only when set). */
   auth?: AuthOptions;
+  /** Traces, metrics and log correlation. Absent: none of the telemetry code is loaded. */
+  telemetry?: TelemetryOptions | undefined;
 }
 
 /** Time limits of one invocation. */
@@ -58,9 +61,19 @@ export interface NormalizedOptions {
   readonly middleware: readonly Stage[];
   /** The checked `auth` section, or undefined when absent. */
   readonly auth: NormalizedAuth | undefined;
+  /** Undefined when the `telemetry` section is absent. */
+  readonly telemetry: NormalizedTelemetry | undefined;
 }
 
-const topLevelKeys = ['service', 'version', 'logging', 'invocation', 'middleware', 'auth'] as const;
+const topLevelKeys = [
+  'service',
+  'version',
+  'logging',
+  'invocation',
+  'middleware',
+  'telemetry',
+  'auth',
+] as const;
 
 /**
  * Checks `options` once and returns them normalised, or throws a {@link ConfigError} listing
@@ -99,6 +112,7 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
   const invocation = checkInvocation(input.invocation, issues);
   const middleware = checkMiddleware(input.middleware, issues);
   const auth = checkAuth(input.auth, 'auth', issues);
+  const telemetry = checkTelemetry(input.telemetry, service, issues, env);
 
   if (issues.issues.length > 0) throw new ConfigError(issues.issues);
   return {
@@ -108,6 +122,7 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
     invocation,
     middleware,
     auth,
+    telemetry,
   };
 }
 

@@ -21,7 +21,10 @@ export interface LogDestination {
 
 /** Structured logging options. */
 export interface LoggingOptions {
-  /** Minimum level. Default: `LOG_LEVEL` from the environment, else `"info"`. */
+  /**
+   * Minimum level. Default: Lambda's `AWS_LAMBDA_LOG_LEVEL` (Advanced Logging Controls), else
+   * `LOG_LEVEL`, else `"info"`.
+   */
   level?: LogLevel;
   /**
    * Extra field paths to redact (pino/fast-redact syntax, for example `"body.card.number"`).
@@ -36,6 +39,11 @@ export interface NormalizedLogging {
   readonly level: LogLevel;
   readonly redact: readonly string[];
   readonly destination: LogDestination | undefined;
+  /**
+   * True under Lambda's JSON log format (`AWS_LAMBDA_LOG_FORMAT=JSON`): level names are written
+   * in Lambda's upper-case vocabulary so its log-level filtering understands them.
+   */
+  readonly upperCaseLevels: boolean;
 }
 
 export function checkLogging(
@@ -44,17 +52,20 @@ export function checkLogging(
   issues: IssueList,
   env: NodeJS.ProcessEnv,
 ): NormalizedLogging | undefined {
-  const envLevel = env.LOG_LEVEL?.toLowerCase();
+  // Lambda's Advanced Logging Controls set AWS_LAMBDA_LOG_LEVEL; it wins over the generic variable.
+  const levelVariable = env.AWS_LAMBDA_LOG_LEVEL ? 'AWS_LAMBDA_LOG_LEVEL' : 'LOG_LEVEL';
+  const envLevel = env[levelVariable]?.toLowerCase();
   const fallbackLevel: LogLevel = (logLevels as readonly string[]).includes(envLevel ?? '')
     ? (envLevel as LogLevel)
     : 'info';
   if (envLevel !== undefined && envLevel !== '' && fallbackLevel !== envLevel) {
     issues.add(
-      'LOG_LEVEL',
-      `${describe(env.LOG_LEVEL)} is not a log level; use one of ${logLevels.join(', ')}`,
+      levelVariable,
+      `${describe(env[levelVariable])} is not a log level; use one of ${logLevels.join(', ')}`,
     );
   }
-  const defaults = { level: fallbackLevel, redact: [], destination: undefined };
+  const upperCaseLevels = env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
+  const defaults = { level: fallbackLevel, redact: [], destination: undefined, upperCaseLevels };
   if (value === undefined) return defaults;
   const input = checkObject(value, path, issues, ['level', 'redact', 'destination']);
   if (!input) return defaults;
@@ -74,6 +85,7 @@ export function checkLogging(
       optional(input, 'redact', path, issues, arrayOf(string('use a field path such as "body.password"'))) ??
       [],
     destination: destination as LogDestination | undefined,
+    upperCaseLevels,
   };
 }
 

@@ -1,0 +1,234 @@
+/**
+ * The mesh's metrics: a few counters, one histogram and one gauge family, kept in plain numbers
+ * on the mesh instance, rendered as Prometheus text or CloudWatch EMF. No metrics SDK: the
+ * OpenTelemetry metrics SDK costs milliseconds to import and allocates per recording; here a
+ * recording on the hot path is a cached-series lookup and a few additions — nothing allocated
+ * once a label set has been seen.
+ */
+
+/** Histogram bucket bounds, in seconds (upper bounds, `le`). */
+export const durationBuckets: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900,
+];
+
+/** The invocation metrics of one (platform, trigger) pair. */
+export class InvocationSeries {
+  readonly platform: string;
+  readonly trigger: string;
+  invocations = 0;
+  errors = 0;
+  coldStarts = 0;
+  timeouts = 0;
+  durationSum = 0;
+  /** Per-bucket (non-cumulative) counts; the last slot is `+Inf`. */
+  readonly bucketCounts = new Float64Array(durationBuckets.length + 1);
+
+  constructor(platform: string, trigger: string) {
+    this.platform = platform;
+    this.trigger = trigger;
+  }
+
+  record(seconds: number, failed: boolean, coldStart: boolean, timedOut: boolean): void {
+    this.invocations++;
+    if (failed) this.errors++;
+    if (coldStart) this.coldStarts++;
+    if (timedOut) this.timeouts++;
+    this.durationSum += seconds;
+    let bucket = 0;
+    while (bucket < durationBuckets.length && seconds > durationBuckets[bucket]!) bucket++;
+    this.bucketCounts[bucket]!++;
+  }
+}
+
+/** Every metric of one mesh. */
+export class MetricsRegistry {
+  readonly functionName: string;
+  readonly #invocations = new Map<string, Map<string, InvocationSeries>>();
+  /** `upstream` → `code` → count. */
+  readonly upstreamRequests = new Map<string, Map<string, number>>();
+  readonly upstreamRetries = new Map<string, number>();
+  readonly upstreamEjections = new Map<string, number>();
+  readonly circuitOpen = new Map<string, number>();
+  readonly authDenied = new Map<string, number>();
+
+  constructor(functionName: string) {
+    this.functionName = functionName;
+  }
+
+  /** The series for this label pair, created on first use (two map lookups after that). */
+  invocationSeries(platform: string, trigger: string): InvocationSeries {
+    let byTrigger = this.#invocations.get(platform);
+    if (byTrigger === undefined) {
+      byTrigger = new Map();
+      this.#invocations.set(platform, byTrigger);
+    }
+    let series = byTrigger.get(trigger);
+    if (series === undefined) {
+      series = new InvocationSeries(platform, trigger);
+      byTrigger.set(trigger, series);
+    }
+    return series;
+  }
+
+  *allInvocationSeries(): Iterable<InvocationSeries> {
+    for (const byTrigger of this.#invocations.values()) yield* byTrigger.values();
+  }
+
+  upstreamRequest(upstream: string, code: string): void {
+    let byCode = this.upstreamRequests.get(upstream);
+    if (byCode === undefined) {
+      byCode = new Map();
+      this.upstreamRequests.set(upstream, byCode);
+    }
+    byCode.set(code, (byCode.get(code) ?? 0) + 1);
+  }
+
+  increment(map: Map<string, number>, key: string): void {
+    map.set(key, (map.get(key) ?? 0) + 1);
+  }
+}
+
+/** Escapes a label value for the Prometheus text format. */
+function label(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function header(lines: string[], name: string, type: string, help: string): void {
+  lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+}
+
+/** Renders the registry in the Prometheus text exposition format (version 0.0.4). */
+export function renderPrometheus(registry: MetricsRegistry): string {
+  const lines: string[] = [];
+  const fn = label(registry.functionName);
+  const all = [...registry.allInvocationSeries()];
+  const base = (s: InvocationSeries) =>
+    `function="${fn}",platform="${label(s.platform)}",trigger="${label(s.trigger)}"`;
+  const counter = (name: string, help: string, pick: (s: InvocationSeries) => number) => {
+    header(lines, name, 'counter', help);
+    for (const s of all) lines.push(`${name}{${base(s)}} ${pick(s)}`);
+  };
+  counter('serverless_function_invocations_total', 'Invocations handled.', (s) => s.invocations);
+  counter(
+    'serverless_function_errors_total',
+    'Invocations that failed (a thrown error or a 5xx response).',
+    (s) => s.errors,
+  );
+  counter(
+    'serverless_function_cold_starts_total',
+    'Invocations that were the first in their process.',
+    (s) => s.coldStarts,
+  );
+  counter(
+    'serverless_function_timeouts_total',
+    'Invocations still running at their deadline.',
+    (s) => s.timeouts,
+  );
+
+  const histogram = 'serverless_function_duration_seconds';
+  header(lines, histogram, 'histogram', 'Invocation duration in seconds.');
+  for (const s of all) {
+    let cumulative = 0;
+    for (let i = 0; i < durationBuckets.length; i++) {
+      cumulative += s.bucketCounts[i]!;
+      lines.push(`${histogram}_bucket{${base(s)},le="${durationBuckets[i]}"} ${cumulative}`);
+    }
+    cumulative += s.bucketCounts[durationBuckets.length]!;
+    lines.push(`${histogram}_bucket{${base(s)},le="+Inf"} ${cumulative}`);
+    lines.push(`${histogram}_sum{${base(s)}} ${s.durationSum}`);
+    lines.push(`${histogram}_count{${base(s)}} ${s.invocations}`);
+  }
+
+  header(
+    lines,
+    'serverless_upstream_requests_total',
+    'counter',
+    'Outbound attempts by upstream and result code.',
+  );
+  for (const [upstream, byCode] of registry.upstreamRequests)
+    for (const [code, count] of byCode)
+      lines.push(
+        `serverless_upstream_requests_total{function="${fn}",upstream="${label(upstream)}",code="${label(code)}"} ${count}`,
+      );
+  const simple = (name: string, type: string, help: string, key: string, map: Map<string, number>) => {
+    header(lines, name, type, help);
+    for (const [value, count] of map)
+      lines.push(`${name}{function="${fn}",${key}="${label(value)}"} ${count}`);
+  };
+  simple(
+    'serverless_upstream_retries_total',
+    'counter',
+    'Outbound retries by upstream.',
+    'upstream',
+    registry.upstreamRetries,
+  );
+  simple(
+    'serverless_upstream_circuit_open',
+    'gauge',
+    '1 while the upstream circuit breaker is open.',
+    'upstream',
+    registry.circuitOpen,
+  );
+  simple(
+    'serverless_upstream_ejections_total',
+    'counter',
+    'Endpoints ejected by outlier detection.',
+    'upstream',
+    registry.upstreamEjections,
+  );
+  simple(
+    'serverless_auth_denied_total',
+    'counter',
+    'Requests refused by authentication or policy.',
+    'reason',
+    registry.authDenied,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** What one invocation contributes to an EMF line. */
+export interface EmfInvocation {
+  readonly platform: string;
+  readonly trigger: string;
+  readonly durationMs: number;
+  readonly failed: boolean;
+  readonly coldStart: boolean;
+  readonly timedOut: boolean;
+  readonly invocationId: string;
+  readonly traceId: string | undefined;
+}
+
+/**
+ * Renders one CloudWatch Embedded Metric Format line per invocation: CloudWatch extracts the
+ * metrics from the log line itself, so nothing needs flushing beyond the (synchronous) write.
+ * The metric declarations never change, so they are serialised once per mesh.
+ */
+export function createEmfRenderer(
+  namespace: string,
+  functionName: string,
+): (invocation: EmfInvocation) => string {
+  const metricNames = [
+    ['serverless_function_invocations_total', 'Count'],
+    ['serverless_function_errors_total', 'Count'],
+    ['serverless_function_cold_starts_total', 'Count'],
+    ['serverless_function_timeouts_total', 'Count'],
+    ['serverless_function_duration_seconds', 'Seconds'],
+  ] as const;
+  const directive = JSON.stringify([
+    {
+      Namespace: namespace,
+      Dimensions: [['function', 'platform', 'trigger']],
+      Metrics: metricNames.map(([Name, Unit]) => ({ Name, Unit })),
+    },
+  ]);
+  const fn = JSON.stringify(functionName);
+  return (invocation) => {
+    let line = `{"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":${directive}},"function":${fn}`;
+    line += `,"platform":${JSON.stringify(invocation.platform)},"trigger":${JSON.stringify(invocation.trigger)}`;
+    line += `,"serverless_function_invocations_total":1,"serverless_function_errors_total":${invocation.failed ? 1 : 0}`;
+    line += `,"serverless_function_cold_starts_total":${invocation.coldStart ? 1 : 0},"serverless_function_timeouts_total":${invocation.timedOut ? 1 : 0}`;
+    line += `,"serverless_function_duration_seconds":${invocation.durationMs / 1000},"invocation_id":${JSON.stringify(invocation.invocationId)}`;
+    if (invocation.traceId !== undefined) line += `,"trace_id":"${invocation.traceId}"`;
+    return `${line}}\n`;
+  };
+}
