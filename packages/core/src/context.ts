@@ -63,6 +63,16 @@ export interface MeshContext<Raw = unknown> {
   readonly auth: AuthInfo | undefined;
   /** The mTLS peer workload, when one was established; otherwise undefined. */
   readonly peer: PeerIdentity | undefined;
+  /**
+   * What the platform says about the running function, in OpenTelemetry names — for example
+   * `faas.name`/`faas.version` from Knative's `K_SERVICE`/`K_REVISION`. Empty when it says nothing.
+   */
+  readonly attributes: Readonly<Record<string, string>>;
+  /**
+   * W3C trace context the platform delivered outside the HTTP headers (the CloudEvents
+   * distributed-tracing extension), for the telemetry stage to continue; otherwise undefined.
+   */
+  readonly traceContext: TraceContextFacts | undefined;
   /** Milliseconds until {@link MeshContext.deadline} (never negative). */
   remainingTime(): number;
   /**
@@ -91,7 +101,19 @@ export interface InvocationFacts<Raw = unknown> {
   /** Epoch ms; the mesh's `invocation.timeout` from now when absent. */
   readonly deadline?: number | undefined;
   readonly raw?: Raw;
+  /** Platform facts in OpenTelemetry attribute names (`faas.name`, `faas.version`…). */
+  readonly attributes?: Readonly<Record<string, string>> | undefined;
+  /** Trace context carried out of band (for example a CloudEvent's `traceparent` extension). */
+  readonly traceContext?: TraceContextFacts | undefined;
 }
+
+/** A W3C trace context as the platform delivered it: unparsed, unverified. */
+export interface TraceContextFacts {
+  readonly traceparent: string;
+  readonly tracestate?: string | undefined;
+}
+
+const noAttributes: Readonly<Record<string, string>> = Object.freeze({});
 
 // Cold start is a fact about the process, not about one mesh: two meshes (or the ESM and CJS
 // copies of this package) must agree that only the very first invocation was cold.
@@ -114,6 +136,8 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
   readonly trigger: Trigger;
   readonly service: string;
   readonly raw: Raw;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly traceContext: TraceContextFacts | undefined;
   /** Set by the authentication stage. */
   auth: AuthInfo | undefined = undefined;
   /** Set by the adapter or the authentication stage. */
@@ -133,6 +157,8 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     this.trigger = facts.trigger ?? 'http';
     this.service = host.service;
     this.raw = facts.raw as Raw;
+    this.attributes = facts.attributes ?? noAttributes;
+    this.traceContext = facts.traceContext;
     this.#host = host;
   }
 
