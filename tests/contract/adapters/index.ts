@@ -1,5 +1,15 @@
 import type { AdapterUnderTest } from '../harness.ts';
+import { knativeAdapter } from './knative.ts';
+import { knativeFuncAdapter } from './knative-func.ts';
+import { kubelessAdapter } from './kubeless.ts';
 import { localAdapter } from './local.ts';
+import { openfaasAdapter } from './openfaas.ts';
 
 /** Every adapter the contract suite proves. Each adapter package adds its entry here. */
-export const adapters: readonly AdapterUnderTest[] = [localAdapter];
+export const adapters: readonly AdapterUnderTest[] = [
+  localAdapter,
+  openfaasAdapter,
+  knativeAdapter,
+  knativeFuncAdapter,
+  kubelessAdapter,
+];

@@ -1,6 +1,6 @@
 /** Options of the shared Node HTTP server, checked once when the server is created. */
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
-import { parseDuration, type Duration } from '../duration.js';
+import { type Duration, parseDuration } from '../duration.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 
 /** Paths answered by the server itself, before any handler runs. */
@@ -89,31 +89,44 @@ export function normalizeServerOptions(
   const issues: ConfigIssue[] = [];
   const at = (key: string) => `${prefix}.${key}`;
   for (const key of Object.keys(options)) {
-    if (!known.has(key)) issues.push({ path: at(key), message: `unknown option; known keys: ${[...known].join(', ')}` });
+    if (!known.has(key))
+      issues.push({ path: at(key), message: `unknown option; known keys: ${[...known].join(', ')}` });
   }
   const ms = (key: keyof NodeServerOptions, fallback: number): number => {
     const value = options[key];
     if (value === undefined) return fallback;
     const parsed = parseDuration(value);
     if (parsed === undefined) {
-      issues.push({ path: at(key), message: `${JSON.stringify(value)} is not a duration; use "10s" or 10000` });
+      issues.push({
+        path: at(key),
+        message: `${JSON.stringify(value)} is not a duration; use "10s" or 10000`,
+      });
       return fallback;
     }
     return parsed;
   };
   const port = options.port ?? defaults.port;
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    issues.push({ path: at('port'), message: `${String(port)} is not a port; use an integer from 0 to 65535` });
+    issues.push({
+      path: at('port'),
+      message: `${String(port)} is not a port; use an integer from 0 to 65535`,
+    });
   const bodyLimit = options.bodyLimit ?? 1_048_576;
   if (!Number.isInteger(bodyLimit) || bodyLimit < 0)
-    issues.push({ path: at('bodyLimit'), message: `${String(bodyLimit)} is not a byte count; use an integer such as 1048576` });
+    issues.push({
+      path: at('bodyLimit'),
+      message: `${String(bodyLimit)} is not a byte count; use an integer such as 1048576`,
+    });
   const probes = options.probes === undefined ? defaults.probes : options.probes;
   const probePath = (name: keyof ProbePaths): string | undefined => {
     if (probes === false) return undefined;
     const value = probes[name];
     if (value === false || value === undefined) return undefined;
     if (typeof value !== 'string' || !value.startsWith('/'))
-      issues.push({ path: at(`probes.${name}`), message: `use a path starting with "/", such as "/health/${name}"` });
+      issues.push({
+        path: at(`probes.${name}`),
+        message: `use a path starting with "/", such as "/health/${name}"`,
+      });
     return value;
   };
   const signals = options.shutdownSignals ?? ['SIGTERM', 'SIGINT'];

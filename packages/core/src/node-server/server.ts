@@ -3,7 +3,12 @@
  * runtime): translation in and out, body limits, probes, timeouts, and drain on SIGTERM.
  * Adapters add only their platform's facts through the `serve` function they pass in.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { prepareHttp } from '../adapter.js';
@@ -91,7 +96,10 @@ export function createNodeServer(
   mesh: Mesh,
   serve: Serve,
   options: NodeServerOptions = {},
-  defaults: ServerDefaults = { port: 8080, probes: { readiness: '/health/readiness', liveness: '/health/liveness' } },
+  defaults: ServerDefaults = {
+    port: 8080,
+    probes: { readiness: '/health/readiness', liveness: '/health/liveness' },
+  },
 ): NodeServer {
   const config = normalizeServerOptions(options, defaults);
   let state: ServerState = 'idle';
@@ -105,7 +113,10 @@ export function createNodeServer(
       const path = (incoming.url ?? '/').split('?', 1)[0];
       if (path === config.readinessPath || path === config.livenessPath) {
         const up = path === config.readinessPath ? state === 'ready' : state !== 'failed';
-        res.writeHead(up ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+        res.writeHead(up ? 200 : 503, {
+          'content-type': 'text/plain; charset=utf-8',
+          'cache-control': 'no-store',
+        });
         res.end(method === 'HEAD' ? undefined : up ? 'ok' : state);
         return;
       }
@@ -141,7 +152,10 @@ export function createNodeServer(
   };
 
   const server: Server = config.tls
-    ? (createHttpsServer({ ...config.tls, requestTimeout: config.requestTimeoutMs }, onRequest) as unknown as Server)
+    ? (createHttpsServer(
+        { ...config.tls, requestTimeout: config.requestTimeoutMs },
+        onRequest,
+      ) as unknown as Server)
     : createHttpServer({ requestTimeout: config.requestTimeoutMs }, onRequest);
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
@@ -154,7 +168,10 @@ export function createNodeServer(
   );
 
   const onSignal = (signal: NodeJS.Signals): void => {
-    mesh.log.info({ signal, in_flight: inFlight, grace_ms: config.gracePeriodMs }, 'shutdown signal: draining');
+    mesh.log.info(
+      { signal, in_flight: inFlight, grace_ms: config.gracePeriodMs },
+      'shutdown signal: draining',
+    );
     void close().then(() => {
       if (config.exitOnShutdown) process.exit(0);
     });
@@ -170,7 +187,8 @@ export function createNodeServer(
         // after their response (which carries `connection: close`).
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (idleWaiter = resolve));
+        const idle =
+          inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (idleWaiter = resolve));
         let timer: NodeJS.Timeout | undefined;
         const grace = new Promise<'expired'>((resolve) => {
           timer = setTimeout(() => resolve('expired'), config.gracePeriodMs);
@@ -219,7 +237,11 @@ export function createNodeServer(
       );
       const address = server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return { host: address.address, port: address.port, url: `${config.tls ? 'https' : 'http'}://${host}:${address.port}` };
+      return {
+        host: address.address,
+        port: address.port,
+        url: `${config.tls ? 'https' : 'http'}://${host}:${address.port}`,
+      };
     },
     close,
   };
