@@ -151,21 +151,17 @@ export function createNodeServer(
     }
   };
 
+  const timeouts = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Node enforces the two timeouts above on this interval; its default (30 s) would let a slow
+    // client hold a socket up to 30 s past them.
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, config.headersTimeoutMs)),
+  };
   const server: Server = config.tls
-    ? (createHttpsServer(
-        { ...config.tls, requestTimeout: config.requestTimeoutMs },
-        onRequest,
-      ) as unknown as Server)
-    : createHttpServer({ requestTimeout: config.requestTimeoutMs }, onRequest);
-  server.headersTimeout = config.headersTimeoutMs;
-  server.requestTimeout = config.requestTimeoutMs;
-  server.keepAliveTimeout = config.keepAliveTimeoutMs;
-  // Node checks the timeouts above on this interval; the default (30 s) would let a slow client
-  // hold a socket up to 30 s past its deadline.
-  (server as Server & { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(
-    1_000,
-    config.headersTimeoutMs,
-  );
+    ? (createHttpsServer({ ...config.tls, ...timeouts }, onRequest) as unknown as Server)
+    : createHttpServer(timeouts, onRequest);
 
   const onSignal = (signal: NodeJS.Signals): void => {
     mesh.log.info(
