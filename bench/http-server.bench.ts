@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const running = await Promise.all(targets.map(startTarget));
   const results = new Map<Target, Round[]>(targets.map((target) => [target, []]));
   try {
-    for (const [index, target] of targets.entries()) await load(running[index]!.url, 1); // warm-up
+    for (const { url } of running) await load(url, 1); // warm-up
     for (let round = 0; round < rounds; round++) {
       for (const [index, target] of targets.entries())
         results.get(target)!.push(await load(running[index]!.url, seconds));
