@@ -3,6 +3,12 @@
 /**
  * `K_SERVICE`, `K_REVISION` and `K_CONFIGURATION` as OpenTelemetry attributes: `faas.name`,
  * `faas.version`, and `knative.configuration`.
+ *
+ * @example
+ * ```ts
+ * knativeAttributes({ K_SERVICE: 'orders', K_REVISION: 'orders-00042' });
+ * // { 'faas.name': 'orders', 'faas.version': 'orders-00042' }
+ * ```
  */
 export function knativeAttributes(env: NodeJS.ProcessEnv): Readonly<Record<string, string>> {
   const attributes: Record<string, string> = {};

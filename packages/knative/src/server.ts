@@ -18,7 +18,17 @@ export interface KnativeOptions extends NodeServerOptions {
 /** What `ctx.raw` holds under Knative: the Node request and response. */
 export type KnativeRaw = NodeRaw;
 
-/** Knative's probe paths, as the Knative Functions runtime names them. */
+/**
+ * Knative's probe paths, as the Knative Functions runtime names them.
+ *
+ * @example
+ * ```ts
+ * import { defaultProbes } from '@sidecarless/knative';
+ *
+ * // readinessProbe.httpGet.path in service.yaml
+ * console.log(defaultProbes.readiness); // "/health/readiness"
+ * ```
+ */
 export const defaultProbes = { readiness: '/health/readiness', liveness: '/health/liveness' } as const;
 
 /** Splits adapter options into server options, port and platform attributes. @internal */

@@ -36,6 +36,14 @@ function checkTime(value: string): string | undefined {
  * Returns why `event` (a structured-mode JSON object, or the attributes read from binary-mode
  * headers) is not a valid CloudEvent, or undefined when it is. Attributes set to `null` count
  * as absent, as the JSON format says.
+ *
+ * @example
+ * ```ts
+ * import { whyCloudEventInvalid } from '@sidecarless/knative';
+ *
+ * whyCloudEventInvalid({ specversion: '1.0', id: 'a', type: 't', source: '/s', time: 'lunchtime' }, 'structured');
+ * // '"time" is not an RFC 3339 timestamp such as "2018-04-05T17:31:00Z"'
+ * ```
  */
 export function whyInvalid(event: unknown, mode: 'structured' | 'binary'): string | undefined {
   if (typeof event !== 'object' || event === null || Array.isArray(event))

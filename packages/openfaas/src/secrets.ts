@@ -6,7 +6,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SidecarlessError } from '@sidecarless/core';
 
-/** Where OpenFaaS mounts function secrets. */
+/**
+ * Where OpenFaaS mounts function secrets.
+ *
+ * @example
+ * ```ts
+ * import { defaultSecretsDirectory } from '@sidecarless/openfaas';
+ *
+ * console.log(defaultSecretsDirectory); // "/var/openfaas/secrets"
+ * ```
+ */
 export const defaultSecretsDirectory = '/var/openfaas/secrets';
 
 /** Reads OpenFaaS secrets by name. */

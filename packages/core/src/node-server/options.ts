@@ -80,7 +80,18 @@ export interface ServerDefaults {
   gracePeriodMs?: number;
 }
 
-/** Checks `options` (under the name `prefix` in messages) and applies the defaults. */
+/**
+ * Checks `options` (under the name `prefix` in messages) and applies the defaults; throws a
+ * `ConfigError` naming every bad field.
+ *
+ * @example
+ * ```ts
+ * import { normalizeServerOptions } from '@sidecarless/core/node-server';
+ *
+ * const config = normalizeServerOptions({ gracePeriod: '30s' }, { port: 8080, probes: false });
+ * config.gracePeriodMs; // 30000
+ * ```
+ */
 export function normalizeServerOptions(
   options: NodeServerOptions,
   defaults: ServerDefaults,

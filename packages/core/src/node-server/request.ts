@@ -7,7 +7,16 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCodes, SidecarlessError } from '../errors.js';
 
-/** The 413 raised when a request body is larger than the server's `bodyLimit`. */
+/**
+ * The 413 raised when a request body is larger than the server's `bodyLimit`.
+ *
+ * @example
+ * ```ts
+ * import { bodyTooLarge } from '@sidecarless/core/node-server';
+ *
+ * const error = bodyTooLarge(1024); // status 413, code SCL_ERR_BODY_TOO_LARGE, connection: close
+ * ```
+ */
 export function bodyTooLarge(limit: number): SidecarlessError {
   return new SidecarlessError('SCL_ERR_BODY_TOO_LARGE', `the request body is larger than ${limit} bytes`, {
     status: 413,
@@ -78,6 +87,18 @@ function bodyStream(incoming: IncomingMessage, limit: number): ReadableStream<Ui
 /**
  * Builds the `Request` a handler sees. The origin comes from the socket (TLS or not) and the
  * `Host` header; `X-Forwarded-*` headers are passed along untouched but never trusted for it.
+ * Throws a 400 `SidecarlessError` for a request Fetch cannot represent.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { toRequest } from '@sidecarless/core/node-server';
+ *
+ * createServer(async (incoming, res) => {
+ *   const request = toRequest(incoming, 1_048_576);
+ *   res.end(`${request.method} ${new URL(request.url).pathname}: ${(await request.text()).length} bytes`);
+ * });
+ * ```
  */
 export function toRequest(incoming: IncomingMessage, bodyLimit: number): Request {
   const scheme = (incoming.socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';

@@ -5,7 +5,21 @@
 import type { ServerResponse } from 'node:http';
 import type { ReadableStreamReadResult } from 'node:stream/web';
 
-/** Writes `response` to `res`; resolves when it is sent or the client went away. */
+/**
+ * Writes `response` to `res`; resolves when it is sent or the client went away. Pass
+ * `closeConnection` to end a keep-alive connection after this response (the server does while
+ * draining).
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { writeResponse } from '@sidecarless/core/node-server';
+ *
+ * createServer((incoming, res) => {
+ *   void writeResponse(res, Response.json({ ok: true }), incoming.method ?? 'GET');
+ * });
+ * ```
+ */
 export async function writeResponse(
   res: ServerResponse,
   response: Response,

@@ -57,6 +57,20 @@ export type FactsOf = (incoming: IncomingMessage) => InvocationFacts;
 /**
  * An HTTP `serve` function: the handler through `mesh`'s pipeline, with the deadline enforced
  * (a handler still running at the deadline gets its signal aborted and the caller a 504).
+ * `factsOf` adds the platform's facts (request id, deadline) from each Node request.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { createNodeServer, serveHttp } from '@sidecarless/core/node-server';
+ *
+ * const mesh = createMesh({ service: 'hello' });
+ * const serve = serveHttp(mesh, (_request, ctx) => new Response(ctx.invocationId), (incoming) => ({
+ *   platform: 'my-platform',
+ *   invocationId: incoming.headers['x-request-id'] as string | undefined,
+ * }));
+ * await createNodeServer(mesh, serve).listen();
+ * ```
  */
 export function serveHttp(mesh: Mesh, handler: HttpHandler<NodeRaw>, factsOf: FactsOf): Serve {
   const run = prepareHttp(mesh, handler, { enforceDeadline: true });
