@@ -45,7 +45,7 @@ async function startHandler(file: string): Promise<{ child: ChildProcess; base: 
     stdio: 'ignore',
   });
   const base = `http://127.0.0.1:${port}`;
-  for (let attempt = 0; attempt < 200; attempt++) {
+  for (let attempt = 0; attempt < 600; attempt++) {
     const ready = await fetch(`${base}/health/readiness`).then(
       (response) => response.status === 200,
       () => false,

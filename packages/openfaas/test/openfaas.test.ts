@@ -43,7 +43,7 @@ describe('openfaas behind the watchdog', () => {
   it('bounds the deadline by exec_timeout and by a shorter X-Timeout', async () => {
     const watchdog = await slowFunction('3s');
     const plain = (await (await fetch(`${watchdog.url}/`)).json()) as { left: number };
-    expect(plain.left).toBeGreaterThan(2_000);
+    expect(plain.left).toBeGreaterThan(1_500);
     expect(plain.left).toBeLessThanOrEqual(3_000);
     const bounded = (await (await fetch(`${watchdog.url}/`, { headers: { 'x-timeout': '1s' } })).json()) as {
       left: number;
@@ -65,7 +65,11 @@ describe('openfaas behind the watchdog', () => {
         (error: Error) => `dropped: ${error.message}`,
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // SIGTERM only once all eight are inside the handler: requests that arrive after it are
+    // refused by design, and this test is about the ones already in flight.
+    while ((watchdog.output().stdout.match(/^started /gm) ?? []).length < 8) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const exitCode = await watchdog.terminate();
     expect(await Promise.all(inFlight)).toEqual(Array.from({ length: 8 }, (_, i) => `200 drain-${i}`));
     expect(exitCode).toBe(0);
