@@ -5,7 +5,9 @@
  *
  * Each server runs in its own child process (so the load generator does not share its event
  * loop); rounds alternate bare, knative, bare, knative… so machine drift hits both alike.
- * Quoted: the median round's req/s and latency percentiles, and knative/bare throughput.
+ * Quoted: the median round's req/s and latency percentiles, knative/bare throughput, and the
+ * server process's CPU time per request (user + system, read over IPC after each round), which
+ * is far steadier than req/s on a shared machine.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -19,6 +21,7 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const connections = 16;
 
 async function serve(target: Target): Promise<void> {
+  process.on('message', () => process.send?.(process.cpuUsage()));
   if (target === 'bare') {
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain;charset=UTF-8' });
@@ -39,7 +42,7 @@ async function serve(target: Target): Promise<void> {
 
 function startTarget(target: Target): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve', target], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
     child.stdout?.once('data', (chunk: Buffer) =>
@@ -53,13 +56,29 @@ interface Round {
   rps: number;
   p50: number;
   p99: number;
+  /** Server CPU microseconds per request. */
+  cpuUs: number;
 }
 
-async function load(url: string, duration: number): Promise<Round> {
-  const result = await autocannon({ url, connections, duration, pipelining: 1 });
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (usage: NodeJS.CpuUsage) => resolve(usage.user + usage.system));
+    child.send('cpu');
+  });
+}
+
+async function load(target: { child: ChildProcess; url: string }, duration: number): Promise<Round> {
+  const before = await cpuOf(target.child);
+  const result = await autocannon({ url: target.url, connections, duration, pipelining: 1 });
+  const after = await cpuOf(target.child);
   if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+    throw new Error(`${target.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuUs: (after - before) / Math.max(1, result.requests.total),
+  };
 }
 
 async function main(): Promise<void> {
@@ -67,10 +86,10 @@ async function main(): Promise<void> {
   const running = await Promise.all(targets.map(startTarget));
   const results = new Map<Target, Round[]>(targets.map((target) => [target, []]));
   try {
-    for (const { url } of running) await load(url, 1); // warm-up
+    for (const target of running) await load(target, 1); // warm-up
     for (let round = 0; round < rounds; round++) {
       for (const [index, target] of targets.entries())
-        results.get(target)!.push(await load(running[index]!.url, seconds));
+        results.get(target)!.push(await load(running[index]!, seconds));
     }
   } finally {
     for (const { child } of running) child.kill('SIGKILL');
@@ -82,13 +101,23 @@ async function main(): Promise<void> {
       rps: median(all.map((r) => r.rps)),
       p50: median(all.map((r) => r.p50)),
       p99: median(all.map((r) => r.p99)),
+      cpuUs: median(all.map((r) => r.cpuUs)),
       spread: `${Math.round(Math.min(...all.map((r) => r.rps)))}–${Math.round(Math.max(...all.map((r) => r.rps)))}`,
     };
   });
   const bare = summary[0]!.rps;
   printTable(
     `trivial handler on loopback: ${connections} connections, ${rounds} × ${seconds}s rounds interleaved, Node ${process.version}`,
-    ['server', 'req/s (median)', 'req/s range', 'p50 ms', 'p99 ms', 'vs bare'],
+    [
+      'server',
+      'req/s (median)',
+      'req/s range',
+      'p50 ms',
+      'p99 ms',
+      'vs bare',
+      'server CPU/req',
+      'CPU vs bare',
+    ],
     summary.map((row) => [
       row.target === 'bare' ? 'bare node:http' : 'knative(mesh, handler)',
       Math.round(row.rps).toString(),
@@ -96,6 +125,8 @@ async function main(): Promise<void> {
       row.p50.toFixed(1),
       row.p99.toFixed(1),
       `${((row.rps / bare) * 100).toFixed(1)}%`,
+      `${row.cpuUs.toFixed(1)} µs`,
+      `${(row.cpuUs / summary[0]!.cpuUs).toFixed(2)}×`,
     ]),
   );
 }

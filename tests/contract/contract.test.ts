@@ -79,7 +79,12 @@ describe.each(adapters)('contract on $name', (adapter) => {
   it('gives every invocation its own id, the http trigger and the service name', async () => {
     const first = (await (await fn.send(new Request(`${base}/facts`))).json()) as Record<string, unknown>;
     const second = (await (await fn.send(new Request(`${base}/facts`))).json()) as Record<string, unknown>;
-    expect(first).toMatchObject({ trigger: 'http', service: 'contract', attributesIsObject: true, traceContext: null });
+    expect(first).toMatchObject({
+      trigger: 'http',
+      service: 'contract',
+      attributesIsObject: true,
+      traceContext: null,
+    });
     expect(first.invocationId).toEqual(expect.any(String));
     expect(first.invocationId).not.toBe(second.invocationId);
   });
