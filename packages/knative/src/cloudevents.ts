@@ -3,6 +3,7 @@
  * Binary, structured and batch HTTP modes, parsed by the `cloudevents` SDK after the strict
  * checks in strict-event.ts. A returned CloudEvent goes back in binary mode.
  */
+import { randomUUID } from 'node:crypto';
 import type { Mesh, MeshContext } from '@sidecarless/core';
 import { SidecarlessError } from '@sidecarless/core';
 import { describeError, type InvocationFacts, prepareEvent } from '@sidecarless/core/adapter';
@@ -159,14 +160,14 @@ export function knativeCloudEvents(
           headers: { allow: 'POST' },
         },
       );
-      return problem(error, '');
+      return problem(error, randomUUID());
     }
     let events: CloudEvent<unknown>[];
     const cloudevents = await loadSdk();
     try {
       events = await readEvents(cloudevents, request);
     } catch (error) {
-      return problem(error, '');
+      return problem(error, randomUUID());
     }
     const replies: CloudEventV1<unknown>[] = [];
     for (const event of events) {
@@ -211,7 +212,7 @@ export function knativeCloudEvents(
         { status: 500, cause: error },
       );
       mesh.log.error({ err: error }, 'reply event refused');
-      return problem(refused, events[0]?.id ?? '');
+      return problem(refused, events[0]?.id ?? randomUUID());
     }
   };
   return createNodeServer(mesh, serveEvents, settings.server, { port: settings.port, probes: defaultProbes });

@@ -3,6 +3,7 @@
  * runtime): translation in and out, body limits, probes, timeouts, and drain on SIGTERM.
  * Adapters add only their platform's facts through the `serve` function they pass in.
  */
+import { randomUUID } from 'node:crypto';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -80,6 +81,7 @@ export function serveHttp(mesh: Mesh, handler: HttpHandler<NodeRaw>, factsOf: Fa
   };
 }
 
+// Refusals made before the pipeline runs still carry an id, so a caller can quote it in a report.
 function writeProblem(res: ServerResponse, error: unknown, method: string, invocationId: string): void {
   const { status, headers, body } = describeError(error, invocationId);
   res.writeHead(status, headers);
@@ -140,14 +142,18 @@ export function createNodeServer(
       inFlight--;
       if (inFlight === 0 && idleWaiter) idleWaiter();
     });
-    void handle(incoming, res, method);
+    handle(incoming, res, method).catch((error: unknown) => {
+      // Last resort: even writing the error failed. Cut the socket rather than leave it hanging.
+      mesh.log.error({ err: error }, 'response could not be written');
+      res.destroy();
+    });
   };
 
   const handle = async (incoming: IncomingMessage, res: ServerResponse, method: string): Promise<void> => {
     try {
       if (declaredTooLarge(incoming, config.bodyLimit)) {
         // Refused before the handler runs and before a byte of the body is read.
-        writeProblem(res, bodyTooLarge(config.bodyLimit), method, '');
+        writeProblem(res, bodyTooLarge(config.bodyLimit), method, randomUUID());
         return;
       }
       const request = toRequest(incoming, config.bodyLimit);
@@ -161,7 +167,7 @@ export function createNodeServer(
         return;
       }
       mesh.log.warn({ err: error }, 'request could not be served');
-      writeProblem(res, error, method, '');
+      writeProblem(res, error, method, randomUUID());
     }
   };
 
