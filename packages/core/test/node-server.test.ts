@@ -171,7 +171,11 @@ describe('createNodeServer', () => {
 
   it('answers 504 and aborts ctx.signal when the handler outlives the deadline', async () => {
     let aborted = false;
-    const mesh = createMesh({ service: 't', logging: { level: 'silent' }, invocation: { timeout: '200ms' } });
+    const mesh = createMesh({
+      service: 't',
+      logging: { level: 'silent' },
+      invocation: { timeout: '200ms', safetyMargin: '50ms' },
+    });
     const { url } = await start(
       async (_request, ctx) => {
         await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
