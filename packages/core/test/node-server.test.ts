@@ -169,6 +169,28 @@ describe('createNodeServer', () => {
     expect(closedAfterMs).toBeLessThan(2_000);
   });
 
+  it('drops a client that trickles its body past the request timeout', async () => {
+    let bodyError = '';
+    const { port } = await start(
+      async (request) => {
+        await request.text().catch((error: Error) => {
+          bodyError = error.message;
+        });
+        return new Response('never');
+      },
+      { headersTimeout: 300, requestTimeout: 600 },
+    );
+    const head = 'POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n';
+    const { text, closedAfterMs } = await rawExchange(
+      port,
+      [head, ...Array.from({ length: 30 }, () => 'x')],
+      100,
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 408/);
+    expect(closedAfterMs).toBeLessThan(2_500);
+    expect(bodyError).not.toBe('');
+  });
+
   it('answers 504 and aborts ctx.signal when the handler outlives the deadline', async () => {
     let aborted = false;
     const mesh = createMesh({
