@@ -188,6 +188,10 @@ describe('createNodeServer', () => {
     );
     expect(text).toMatch(/^HTTP\/1\.1 408/);
     expect(closedAfterMs).toBeLessThan(2_500);
+    // The server learns of the cut socket on its own turn of the event loop; give it a moment.
+    for (let waited = 0; bodyError === '' && waited < 2_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     expect(bodyError).not.toBe('');
   });
 
