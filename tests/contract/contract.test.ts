@@ -63,6 +63,32 @@ describe.each(adapters)('contract on $name', (adapter) => {
     expect(new Uint8Array(await fetched.arrayBuffer())).toEqual(binaryPayload);
   });
 
+  it('carries a 256 KiB body both ways unchanged', async () => {
+    const large = Uint8Array.from({ length: 256 * 1024 }, (_, i) => (i * 31) % 256);
+    const echoed = await fn.send(
+      new Request(`${base}/binary-echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: large,
+      }),
+    );
+    expect(echoed.status).toBe(200);
+    expect(new Uint8Array(await echoed.arrayBuffer())).toEqual(large);
+  });
+
+  it('gives every invocation its own id, the http trigger and the service name', async () => {
+    const first = (await (await fn.send(new Request(`${base}/facts`))).json()) as Record<string, unknown>;
+    const second = (await (await fn.send(new Request(`${base}/facts`))).json()) as Record<string, unknown>;
+    expect(first).toMatchObject({
+      trigger: 'http',
+      service: 'contract',
+      attributesIsObject: true,
+      traceContext: null,
+    });
+    expect(first.invocationId).toEqual(expect.any(String));
+    expect(first.invocationId).not.toBe(second.invocationId);
+  });
+
   it('sends every Set-Cookie header', async () => {
     const response = await fn.send(new Request(`${base}/cookies`));
     expect(response.headers.getSetCookie()).toEqual(['a=1; Path=/; HttpOnly', 'b=2; Path=/; Secure']);

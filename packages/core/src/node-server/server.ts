@@ -1,0 +1,264 @@
+/**
+ * The Node HTTP server the container platforms share (OpenFaaS, Knative, Kubeless' test
+ * runtime): translation in and out, body limits, probes, timeouts, and drain on SIGTERM.
+ * Adapters add only their platform's facts through the `serve` function they pass in.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { prepareHttp } from '../adapter.js';
+import type { InvocationFacts } from '../context.js';
+import { describeError } from '../error-response.js';
+import type { Mesh } from '../mesh.js';
+import type { HttpHandler } from '../pipeline.js';
+import { type NodeServerOptions, normalizeServerOptions, type ServerDefaults } from './options.js';
+import { bodyTooLarge, declaredTooLarge, toRequest } from './request.js';
+import { writeResponse } from './response.js';
+
+/** What `ctx.raw` holds for a request served by the Node server. */
+export interface NodeRaw {
+  /** The Node request (its `socket` is a `TLSSocket` when the server terminates TLS). */
+  readonly request: IncomingMessage;
+  /** The Node response; do not write to it — return a `Response` instead. */
+  readonly response: ServerResponse;
+}
+
+/** Turns one translated request into a response: what an adapter plugs into the server. */
+export type Serve = (request: Request, raw: NodeRaw) => Promise<Response>;
+
+/** Where the server is in its life. */
+export type ServerState = 'idle' | 'starting' | 'ready' | 'failed' | 'draining' | 'closed';
+
+/** A running (or ready to run) server. */
+export interface NodeServer {
+  /** The underlying `node:http` (or `node:https`) server. */
+  readonly server: Server;
+  /** Where the server is in its life; readiness answers 200 only in `ready`. */
+  readonly state: ServerState;
+  /** Requests being served right now. */
+  readonly inFlight: number;
+  /** Binds and starts the mesh's init work; resolves with the bound address. */
+  listen(port?: number): Promise<{ host: string; port: number; url: string }>;
+  /**
+   * Drains: stops accepting connections, lets in-flight requests finish within the grace
+   * period, then runs `mesh.flush()`. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Facts an adapter derives from each request. */
+export type FactsOf = (incoming: IncomingMessage) => InvocationFacts;
+
+/**
+ * An HTTP `serve` function: the handler through `mesh`'s pipeline, with the deadline enforced
+ * (a handler still running at the deadline gets its signal aborted and the caller a 504).
+ * `factsOf` adds the platform's facts (request id, deadline) from each Node request.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { createNodeServer, serveHttp } from '@sidecarless/core/node-server';
+ *
+ * const mesh = createMesh({ service: 'hello' });
+ * const serve = serveHttp(mesh, (_request, ctx) => new Response(ctx.invocationId), (incoming) => ({
+ *   platform: 'my-platform',
+ *   invocationId: incoming.headers['x-request-id'] as string | undefined,
+ * }));
+ * await createNodeServer(mesh, serve).listen();
+ * ```
+ */
+export function serveHttp(mesh: Mesh, handler: HttpHandler<NodeRaw>, factsOf: FactsOf): Serve {
+  const run = prepareHttp(mesh, handler, { enforceDeadline: true });
+  return function serveHttpRequest(request, raw) {
+    const facts = factsOf(raw.request);
+    return run(request, { ...facts, raw });
+  };
+}
+
+// Refusals made before the pipeline runs still carry an id, so a caller can quote it in a report.
+function writeProblem(res: ServerResponse, error: unknown, method: string, invocationId: string): void {
+  const { status, headers, body } = describeError(error, invocationId);
+  res.writeHead(status, headers);
+  res.end(method === 'HEAD' ? undefined : JSON.stringify(body));
+}
+
+/**
+ * Creates the shared server. Adapters call it with their platform defaults; users reach it
+ * through `openfaas(...)`, `knative(...)` and friends.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { createNodeServer, serveHttp } from '@sidecarless/core/node-server';
+ *
+ * const mesh = createMesh({ service: 'hello' });
+ * const server = createNodeServer(
+ *   mesh,
+ *   serveHttp(mesh, () => new Response('hi'), () => ({ platform: 'my-platform' })),
+ *   { port: 0, shutdownSignals: false },
+ * );
+ * const { url } = await server.listen();
+ * console.log(await (await fetch(url)).text()); // "hi"
+ * await server.close();
+ * ```
+ */
+export function createNodeServer(
+  mesh: Mesh,
+  serve: Serve,
+  options: NodeServerOptions = {},
+  defaults: ServerDefaults = {
+    port: 8080,
+    probes: { readiness: '/health/readiness', liveness: '/health/liveness' },
+  },
+): NodeServer {
+  const config = normalizeServerOptions(options, defaults);
+  let state: ServerState = 'idle';
+  let inFlight = 0;
+  let closing: Promise<void> | undefined;
+  let idleWaiter: (() => void) | undefined;
+
+  const onRequest = (incoming: IncomingMessage, res: ServerResponse): void => {
+    const method = incoming.method ?? 'GET';
+    if ((method === 'GET' || method === 'HEAD') && (config.readinessPath || config.livenessPath)) {
+      const path = (incoming.url ?? '/').split('?', 1)[0];
+      if (path === config.readinessPath || path === config.livenessPath) {
+        const up = path === config.readinessPath ? state === 'ready' : state !== 'failed';
+        res.writeHead(up ? 200 : 503, {
+          'content-type': 'text/plain; charset=utf-8',
+          'cache-control': 'no-store',
+        });
+        res.end(method === 'HEAD' ? undefined : up ? 'ok' : state);
+        return;
+      }
+    }
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (inFlight === 0 && idleWaiter) idleWaiter();
+    });
+    handle(incoming, res, method).catch((error: unknown) => {
+      // Last resort: even writing the error failed. Cut the socket rather than leave it hanging.
+      mesh.log.error({ err: error }, 'response could not be written');
+      res.destroy();
+    });
+  };
+
+  const handle = async (incoming: IncomingMessage, res: ServerResponse, method: string): Promise<void> => {
+    try {
+      if (declaredTooLarge(incoming, config.bodyLimit)) {
+        // Refused before the handler runs and before a byte of the body is read.
+        writeProblem(res, bodyTooLarge(config.bodyLimit), method, randomUUID());
+        return;
+      }
+      const request = toRequest(incoming, config.bodyLimit);
+      const response = await serve(request, { request: incoming, response: res });
+      if (res.headersSent || res.destroyed) return;
+      const mustClose = state === 'draining' || response.headers.get('connection') === 'close';
+      await writeResponse(res, response, method, mustClose);
+    } catch (error) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      mesh.log.warn({ err: error }, 'request could not be served');
+      writeProblem(res, error, method, randomUUID());
+    }
+  };
+
+  const timeouts = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Node enforces the two timeouts above on this interval; its default (30 s) would let a slow
+    // client hold a socket up to 30 s past them.
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, config.headersTimeoutMs)),
+  };
+  const server: Server = config.tls
+    ? (createHttpsServer({ ...config.tls, ...timeouts }, onRequest) as unknown as Server)
+    : createHttpServer(timeouts, onRequest);
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    mesh.log.info(
+      { signal, in_flight: inFlight, grace_ms: config.gracePeriodMs },
+      'shutdown signal: draining',
+    );
+    void close().then(() => {
+      if (config.exitOnShutdown) process.exit(0);
+    });
+  };
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const wasListening = server.listening;
+      state = 'draining';
+      for (const signal of config.shutdownSignals) process.off(signal, onSignal);
+      if (wasListening) {
+        // New connections are refused from here on; idle keep-alive sockets close now, busy ones
+        // after their response (which carries `connection: close`).
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const idle =
+          inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (idleWaiter = resolve));
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<'expired'>((resolve) => {
+          timer = setTimeout(() => resolve('expired'), config.gracePeriodMs);
+        });
+        const outcome = await Promise.race([idle, grace]);
+        clearTimeout(timer);
+        if (outcome === 'expired') {
+          mesh.log.warn({ in_flight: inFlight }, 'grace period over: cutting the remaining requests');
+        }
+        server.closeAllConnections();
+        await stopped;
+      }
+      await mesh.flush();
+      state = 'closed';
+    })();
+    return closing;
+  };
+
+  return {
+    server,
+    get state() {
+      return state;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    async listen(port = config.port) {
+      if (state !== 'idle') throw new Error(`listen() called on a server that is ${state}`);
+      state = 'starting';
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, config.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      for (const signal of config.shutdownSignals) process.once(signal, onSignal);
+      mesh.ready().then(
+        () => {
+          if (state === 'starting') state = 'ready';
+        },
+        (error: unknown) => {
+          state = 'failed';
+          mesh.log.error({ err: error }, 'mesh init failed: readiness and liveness now answer 503');
+        },
+      );
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return {
+        host: address.address,
+        port: address.port,
+        url: `${config.tls ? 'https' : 'http'}://${host}:${address.port}`,
+      };
+    },
+    close,
+  };
+}

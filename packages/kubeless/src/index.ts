@@ -1,0 +1,127 @@
+/**
+ * @sidecarless/kubeless — the Kubeless Node runtime's `(event, context)` handler shape. The
+ * Kubeless project is archived upstream, but existing clusters still run it.
+ *
+ * The runtime (an Express app) hands the function `event.data` (the body as text, or parsed
+ * JSON in later runtime versions), `event['event-id']` and `event.extensions.request` — plus
+ * `event.extensions.response` in later versions. We rebuild a standard `Request` from them,
+ * run the handler through the mesh, and write the `Response` straight to the Node response
+ * when the runtime gives us one (status, headers and binary bodies intact).
+ *
+ * @packageDocumentation
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpHandler, Mesh } from '@sidecarless/core';
+import { prepareHttp } from '@sidecarless/core/adapter';
+import { writeResponse } from '@sidecarless/core/node-server';
+
+/** The event the Kubeless Node runtime passes. */
+export interface KubelessEvent {
+  readonly data?: unknown;
+  readonly 'event-id'?: string | undefined;
+  readonly 'event-type'?: string | undefined;
+  readonly 'event-time'?: string | undefined;
+  readonly 'event-namespace'?: string | undefined;
+  readonly extensions?: {
+    /** The Express request; `body` holds the raw bytes (body-parser `raw`). */
+    readonly request?: IncomingMessage & { body?: unknown };
+    readonly response?: ServerResponse;
+  };
+}
+
+/** The context the Kubeless Node runtime passes. */
+export interface KubelessContext {
+  readonly 'function-name'?: string;
+  /** Seconds (the function's `timeout`, from `FUNC_TIMEOUT`). */
+  readonly timeout?: number | string;
+  readonly runtime?: string;
+  readonly 'memory-limit'?: string;
+}
+
+/** What `ctx.raw` holds under Kubeless. */
+export interface KubelessRaw {
+  readonly event: KubelessEvent;
+  readonly context: KubelessContext;
+}
+
+/** The function the runtime calls. Resolves with nothing when it wrote the response itself. */
+export type KubelessFunction = (
+  event: KubelessEvent,
+  context: KubelessContext,
+) => Promise<string | undefined>;
+
+function timeoutMs(context: KubelessContext): number | undefined {
+  const seconds = Number(context.timeout ?? process.env.FUNC_TIMEOUT);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1_000 : undefined;
+}
+
+function bodyOf(event: KubelessEvent): Uint8Array | string | undefined {
+  const raw = event.extensions?.request?.body;
+  if (Buffer.isBuffer(raw))
+    return raw.length === 0 ? undefined : new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+  const data = event.data;
+  if (data === undefined || data === null || data === '') return undefined;
+  if (typeof data === 'string') return data;
+  if (Buffer.isBuffer(data)) return new Uint8Array(data.buffer, data.byteOffset, data.length);
+  return JSON.stringify(data);
+}
+
+function toRequest(event: KubelessEvent): Request {
+  const incoming = event.extensions?.request;
+  const headers = new Headers();
+  let url = 'http://localhost/';
+  let method = 'POST';
+  if (incoming) {
+    const raw = incoming.rawHeaders ?? [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      if (name === 'content-length' || name === 'transfer-encoding' || name === 'connection') continue;
+      headers.append(raw[i]!, raw[i + 1]!);
+    }
+    // Express keeps the original URL on `originalUrl` when a router rewrote `url`.
+    const path = (incoming as { originalUrl?: string }).originalUrl ?? incoming.url ?? '/';
+    url = `http://${incoming.headers.host || 'localhost'}${path.startsWith('/') ? path : `/${path}`}`;
+    method = incoming.method ?? 'POST';
+  }
+  const body = method === 'GET' || method === 'HEAD' ? undefined : bodyOf(event);
+  return new Request(url, { method, headers, ...(body === undefined ? {} : { body }) });
+}
+
+/**
+ * Returns the Kubeless runtime handler for `handler`: deploy it with
+ * `kubeless function deploy … --handler handler.main`.
+ *
+ * @example
+ * ```ts
+ * // handler.js
+ * const { createMesh } = require('@sidecarless/core');
+ * const { kubeless } = require('@sidecarless/kubeless');
+ *
+ * const mesh = createMesh({ service: 'hello' });
+ * module.exports.main = kubeless(mesh, async (request, ctx) => Response.json({ id: ctx.invocationId }));
+ * ```
+ */
+export function kubeless(mesh: Mesh, handler: HttpHandler<KubelessRaw>): KubelessFunction {
+  const run = prepareHttp(mesh, handler, { enforceDeadline: true });
+  return async function kubelessHandler(event, context) {
+    const limit = timeoutMs(context);
+    const request = toRequest(event);
+    const response = await run(request, {
+      platform: 'kubeless',
+      // Event triggers (Kafka, NATS, cron) set `event-namespace`, e.g. `kafkatriggers.kubeless.io`.
+      trigger: event['event-namespace'] ? 'pubsub' : 'http',
+      invocationId: event['event-id'] || undefined,
+      deadline: limit === undefined ? undefined : Date.now() + limit,
+      raw: { event, context },
+    });
+    const res = event.extensions?.response;
+    if (res && !res.headersSent) {
+      await writeResponse(res, response, request.method);
+      return undefined;
+    }
+    // An older runtime without `extensions.response` can only send a 200 with a text body.
+    if (response.status !== 200)
+      mesh.log.warn({ status: response.status }, 'this Kubeless runtime cannot send a status other than 200');
+    return response.text();
+  };
+}
