@@ -246,6 +246,11 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     this.#disposed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    // When the mesh answered 504 because the deadline passed, the handler may still be running:
+    // its signal must fire now, since the timer that would have fired it is gone.
+    const controller = this.#controller;
+    if (controller && !controller.signal.aborted && Date.now() >= this.#signalAt)
+      controller.abort(deadlineError());
   }
 }
 

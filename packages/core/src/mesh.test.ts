@@ -1,6 +1,7 @@
 import { captureLogs, resetColdStart } from '@sidecarless/testing';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MeshContext } from './context.js';
+import { InvocationContext } from './context.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
 import { invoke, invokeEvent } from './local.js';
 import { createMesh, type Mesh } from './mesh.js';
@@ -356,5 +357,59 @@ describe('upstreams without the outbound feature', () => {
       'http://localhost/',
     );
     expect(await response.json()).toEqual({ auth: null, peer: null });
+  });
+});
+
+describe('a handler still running when the mesh answers 504', () => {
+  it('sees ctx.signal abort even with no safety margin', async () => {
+    const { mesh } = meshWithLogs();
+    let aborted: Promise<unknown> | undefined;
+    const response = await invoke(
+      mesh,
+      (_request, ctx) => {
+        aborted = new Promise((resolve) =>
+          ctx.signal.addEventListener('abort', () => resolve(ctx.signal.reason)),
+        );
+        return new Promise<Response>(() => {});
+      },
+      'http://localhost/',
+      { timeout: 40 },
+    );
+    expect(response.status).toBe(504);
+    const reason = await Promise.race([
+      aborted,
+      new Promise((resolve) => setTimeout(() => resolve('never'), 500)),
+    ]);
+    expect(reason).toMatchObject({ code: 'SCL_ERR_DEADLINE_EXCEEDED' });
+  });
+
+  it('aborts the signal on dispose once the deadline has passed, even if its timer has not run', () => {
+    // Which of two timers due in the same millisecond runs first is up to Node; fake time makes
+    // the order explicit: the deadline passes, the signal timer has not fired, the mesh disposes.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const { mesh } = meshWithLogs();
+      const host = {
+        service: 's',
+        log: mesh.log,
+        timeoutMs: 100,
+        safetyMarginMs: 0,
+        upstreams: () => undefined,
+      };
+      const ctx = new InvocationContext({ platform: 'test' }, host);
+      const signal = ctx.signal;
+      vi.setSystemTime(Date.now() + 150);
+      expect(signal.aborted).toBe(false);
+      ctx.dispose();
+      expect(signal.aborted).toBe(true);
+      expect(signal.reason).toMatchObject({ code: 'SCL_ERR_DEADLINE_EXCEEDED' });
+
+      const early = new InvocationContext({ platform: 'test' }, host);
+      const earlySignal = early.signal;
+      early.dispose();
+      expect(earlySignal.aborted).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
