@@ -37,7 +37,15 @@ interface FeatureEntry {
 }
 
 /** Registered features, outermost first. */
-const features: readonly FeatureEntry[] = [];
+const features: readonly FeatureEntry[] = [
+  {
+    name: 'outbound',
+    load: (host) =>
+      host.options.upstreams.size === 0
+        ? undefined
+        : import('./outbound/index.js').then((outbound) => outbound.installOutbound(host)),
+  },
+];
 
 /** Loads the stages of every configured feature, outermost first. */
 export async function loadFeatureStages(host: FeatureHost): Promise<Stage[]> {

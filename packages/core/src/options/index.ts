@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import type { Stage } from '../pipeline.js';
 import { checkLogging, type LoggingOptions, type NormalizedLogging } from './logging.js';
 import { checkObject, duration, IssueList, isPlainObject, optional, string } from './schema.js';
+import { checkUpstreams, type NormalizedUpstream, type UpstreamOptions } from './upstreams.js';
 
 /**
  * Everything `createMesh` accepts. Unknown keys are errors, so a typo never silently turns a
@@ -30,6 +31,8 @@ export interface MeshOptions {
    * policy, around the handler), outermost first.
    */
   middleware?: readonly Stage[];
+  /** The services this function calls, by name: `ctx.upstream(name)` (see docs/features/outbound.md). */
+  upstreams?: Readonly<Record<string, UpstreamOptions>>;
 }
 
 /** Time limits of one invocation. */
@@ -53,9 +56,18 @@ export interface NormalizedOptions {
   readonly logging: NormalizedLogging;
   readonly invocation: { readonly timeoutMs: number; readonly safetyMarginMs: number };
   readonly middleware: readonly Stage[];
+  /** Configured upstreams by name; empty when the section is absent. */
+  readonly upstreams: ReadonlyMap<string, NormalizedUpstream>;
 }
 
-const topLevelKeys = ['service', 'version', 'logging', 'invocation', 'middleware'] as const;
+const topLevelKeys = [
+  'service',
+  'version',
+  'logging',
+  'invocation',
+  'middleware',
+  'upstreams',
+] as const;
 
 /**
  * Checks `options` once and returns them normalised, or throws a {@link ConfigError} listing
@@ -81,6 +93,7 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
   const logging = checkLogging(input.logging, 'logging', issues, env);
   const invocation = checkInvocation(input.invocation, issues);
   const middleware = checkMiddleware(input.middleware, issues);
+  const upstreams = checkUpstreams(input.upstreams, issues);
 
   if (issues.issues.length > 0) throw new ConfigError(issues.issues);
   return {
@@ -89,6 +102,7 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
     logging: logging!,
     invocation,
     middleware,
+    upstreams,
   };
 }
 
