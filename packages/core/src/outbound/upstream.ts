@@ -68,6 +68,8 @@ interface CallState {
   lastAttemptMs: number;
   /** Set when the retry policy decided (at response headers) to retry, with its wait. */
   retryDelayMs: number;
+  /** Whether this call holds a slot of the retry budget (from its first retry to its end). */
+  retrying: boolean;
   aborted: Error | undefined;
 }
 
@@ -80,7 +82,8 @@ export class Upstream {
   readonly #tls: TlsConnector | undefined;
   readonly #poolOptions: Pool.Options;
   readonly #origins: ReadonlySet<string>;
-  readonly #pendingCap: number | undefined;
+  /** `[maxConnections, http1MaxPendingRequests]` when both are set: attempts beyond them fail fast. */
+  readonly #caps: readonly [number, number] | undefined;
   #agent: Agent | undefined;
   #activeRequests = 0;
   #activeRetries = 0;
@@ -106,9 +109,9 @@ export class Upstream {
     };
     this.endpoints = new EndpointSet(config, (origin, expectedHost) => this.#createPool(origin, expectedHost));
     this.#origins = new Set(config.endpoints.map((url) => url.origin));
-    this.#pendingCap =
+    this.#caps =
       pool.maxConnections !== undefined && pool.maxPendingRequests !== undefined
-        ? pool.maxConnections + pool.maxPendingRequests
+        ? [pool.maxConnections, pool.maxPendingRequests]
         : undefined;
     this.breaker = this.#createBreaker();
   }
@@ -205,7 +208,7 @@ export class Upstream {
       finalError = (error as { code?: string }).code;
       throw error;
     } finally {
-      this.#activeRequests--;
+      this.#endCall(state);
       signal?.removeEventListener('abort', onAbort);
       if (requestChannel.hasSubscribers)
         requestChannel.publish({
@@ -311,7 +314,7 @@ export class Upstream {
       finalError = (error as { code?: string })?.code ?? 'error';
       throw error;
     } finally {
-      this.#activeRequests--;
+      this.#endCall(state);
       if (requestChannel.hasSubscribers)
         requestChannel.publish({
           upstream: this.name,
@@ -389,7 +392,7 @@ export class Upstream {
   #startState(ctx: MeshContext | undefined, now: number): CallState {
     let deadlineAt = this.config.timeoutMs === undefined ? Number.POSITIVE_INFINITY : now + this.config.timeoutMs;
     if (ctx) deadlineAt = Math.min(deadlineAt, ctx.deadline - this.config.deadlineMarginMs);
-    return { deadlineAt, attempt: 0, lastAttemptMs: 0, retryDelayMs: 0, aborted: undefined };
+    return { deadlineAt, attempt: 0, lastAttemptMs: 0, retryDelayMs: 0, retrying: false, aborted: undefined };
   }
 
   /** Starts the next attempt's clock; throws when the deadline has already passed. */
@@ -405,32 +408,39 @@ export class Upstream {
   /**
    * Whether one more retry may start: within the budget, and able to finish before the deadline
    * after its wait — it needs `perTryTimeout` if set, else as long as the last attempt took.
-   * Records the wait in `state` for {@link Upstream.#waitForRetry}.
+   * Records the wait in `state` and takes the budget slot at once, so calls deciding together
+   * cannot all squeeze under the budget; the slot is held until the call ends.
    */
   #retryFits(state: CallState, retryAfterMs: number | undefined): boolean {
-    if (!withinBudget(this.config.retryBudget, this.#activeRequests, this.#activeRetries)) return false;
+    if (!state.retrying && !withinBudget(this.config.retryBudget, this.#activeRequests, this.#activeRetries))
+      return false;
     const delay = retryAfterMs ?? backoffDelay(this.config.retries, state.attempt);
     const needed = this.config.retries.perTryTimeoutMs ?? Math.max(1, state.lastAttemptMs);
     if (state.deadlineAt - Date.now() - delay < needed) return false;
     state.retryDelayMs = delay;
+    if (!state.retrying) {
+      state.retrying = true;
+      this.#activeRetries++;
+    }
     return true;
+  }
+
+  #endCall(state: CallState): void {
+    this.#activeRequests--;
+    if (state.retrying) this.#activeRetries--;
   }
 
   async #waitForRetry(state: CallState, reason: string): Promise<void> {
     const delayMs = state.retryDelayMs;
     if (retryChannel.hasSubscribers)
       retryChannel.publish({ upstream: this.name, attempt: state.attempt + 1, reason, delayMs });
-    this.#activeRetries++;
-    try {
-      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-    } finally {
-      this.#activeRetries--;
-    }
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
   }
 
   /** Overflow check, then the breaker, around one attempt. */
   #guard<T>(attempt: () => Promise<T>): Promise<T> {
-    if (this.#pendingCap !== undefined && this.#inflightAttempts >= this.#pendingCap * Math.max(1, this.endpoints.all.length)) {
+    const caps = this.#caps;
+    if (caps && this.#inflightAttempts >= caps[0] * Math.max(1, this.endpoints.all.length) + caps[1]) {
       return Promise.reject(
         new UpstreamError(
           UpstreamErrorCodes.overflow,
