@@ -5,9 +5,10 @@
  * connections finish undisturbed. A reload that fails (a half-written file) keeps the previous
  * material and is reported; it never drops to plaintext.
  */
-import { readFileSync, type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import { isIP } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity, createSecureContext, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
 import type { NormalizedUpstream } from '../options/upstreams.js';
 import { tlsReloadChannel } from './events.js';
@@ -41,41 +42,91 @@ export function serverIdentityCheck(expectedHost: string, subjectAltNames: reado
 }
 
 type Connector = ReturnType<typeof buildConnector>;
+type Material = { ca?: string; cert?: string; key?: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
 
-/** Builds and rebuilds the connector of one TLS upstream. */
+/**
+ * Holds the TLS material of one upstream and builds a connector per pool from it. undici's
+ * connector takes its TLS options (and keeps its session cache) at build time, so a rotation
+ * bumps a version and each pool's connector is rebuilt on its next connection — which also drops
+ * cached sessions, so a resumed session cannot carry the old client certificate on.
+ */
 export class TlsConnector {
   readonly #config: TlsConfig;
   readonly #upstream: string;
-  readonly #base: { timeout: number; keepAlive: boolean; keepAliveInitialDelay?: number };
+  readonly #base: { timeout: number; keepAlive: boolean; keepAliveInitialDelay: number; allowH2: boolean };
   readonly #watchers: FSWatcher[] = [];
-  #connector: Connector;
+  #material: Material;
+  #version = 0;
+  /**
+   * MUTUAL over TLS 1.3: the server judges our certificate after the handshake has completed on
+   * our side, and answers a refusal by closing the connection — the alert rarely reaches us as an
+   * error. A server that accepts us sends a session ticket first. So per live connection (keyed by
+   * local port, which undici's socket errors carry) we note whether a ticket arrived: a close with
+   * no response and no ticket means our client certificate was refused.
+   */
+  readonly #ticketByPort = new Map<number, boolean>();
   #reloadTimer: NodeJS.Timeout | undefined;
 
   constructor(
     upstream: string,
     config: TlsConfig,
-    base: { timeout: number; keepAlive: boolean; keepAliveInitialDelay?: number },
+    base: { timeout: number; keepAlive: boolean; keepAliveInitialDelay: number; allowH2: boolean },
   ) {
     this.#upstream = upstream;
     this.#config = config;
     this.#base = base;
     // The first load throws: a missing or unreadable file at start is a configuration error.
-    this.#connector = this.#build();
+    this.#material = this.#load();
     this.#watch();
   }
 
   /** The `connect` function handed to an undici Pool; `expectedHost` is the logical host name. */
   connectFor(expectedHost: string): Connector {
-    const servername = this.#config.sni ?? expectedHost;
-    const check = serverIdentityCheck(servername, this.#config.subjectAltNames);
-    return (options, callback) =>
-      this.#connector({ ...options, servername, checkServerIdentity: check } as Parameters<Connector>[0], callback);
+    const servername = this.#config.sni ?? (isIP(expectedHost) ? undefined : expectedHost);
+    const checkServerIdentity = serverIdentityCheck(this.#config.sni ?? expectedHost, this.#config.subjectAltNames);
+    let built: Connector | undefined;
+    let builtVersion = -1;
+    return (options, callback) => {
+      if (builtVersion !== this.#version || !built) {
+        built = buildConnector({
+          ...this.#base,
+          ...this.#material,
+          ...(servername === undefined ? {} : { servername }),
+          rejectUnauthorized: true,
+          checkServerIdentity,
+        } as buildConnector.BuildOptions);
+        builtVersion = this.#version;
+      }
+      if (this.#config.mode !== 'MUTUAL') return built(options, callback);
+      return built(options, (error, socket) => {
+        if (socket) this.#track(socket as TLSSocket);
+        callback(error as never, socket as never);
+      });
+    };
+  }
+
+  /** Whether a socket error means the server refused our client certificate (see the field above). */
+  refusedClientCertificate(error: unknown): boolean {
+    const port = (error as { socket?: { localPort?: unknown } } | null)?.socket?.localPort;
+    return typeof port === 'number' && this.#ticketByPort.get(port) === false;
+  }
+
+  #track(socket: TLSSocket): void {
+    const port = socket.localPort;
+    if (port === undefined || socket.getProtocol() !== 'TLSv1.3') return;
+    this.#ticketByPort.set(port, false);
+    socket.once('session', () => this.#ticketByPort.set(port, true));
+    socket.once('close', () => {
+      // Kept a moment after close: undici reports the error from the same close.
+      setTimeout(() => this.#ticketByPort.delete(port), 1_000).unref();
+    });
   }
 
   /** Re-reads the files now (also what the watcher calls). Keeps the old material when the new one is invalid. */
   reload(): boolean {
     try {
-      this.#connector = this.#build();
+      this.#material = this.#load();
+      this.#version++;
       if (tlsReloadChannel.hasSubscribers) tlsReloadChannel.publish({ upstream: this.#upstream, ok: true, error: undefined });
       return true;
     } catch (error) {
@@ -90,19 +141,19 @@ export class TlsConnector {
     if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
   }
 
-  #build(): Connector {
+  #load(): Material {
     const ca = read(this.#config.caCertificates);
     const cert = read(this.#config.clientCertificate);
     const key = read(this.#config.privateKey);
-    const material = {
+    const material: Material = {
       ...(ca === undefined ? {} : { ca }),
       ...(cert === undefined ? {} : { cert }),
       ...(key === undefined ? {} : { key }),
       minVersion: this.#config.minVersion,
     };
-    // Fails here, not on the next connection, when a certificate and key do not match.
+    // Fails here, not on the next connection, when a certificate is unreadable or does not match its key.
     createSecureContext(material);
-    return buildConnector({ ...this.#base, ...material, rejectUnauthorized: true } as buildConnector.BuildOptions);
+    return material;
   }
 
   #watch(): void {

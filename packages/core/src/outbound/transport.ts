@@ -20,6 +20,8 @@ export interface AttemptRequest {
   readonly path: string;
   readonly headers: Record<string, string>;
   readonly body: string | Uint8Array | AsyncIterable<Uint8Array> | null;
+  /** Close the connection after this request (`maxRequestsPerConnection: 1`). */
+  readonly reset: boolean;
 }
 
 // Statuses whose responses carry no body; `new Response(stream, { status: 204 })` throws.
@@ -165,6 +167,7 @@ export function dispatchAttempt(
       path: request.path,
       headers: request.headers,
       body: request.body as NonNullable<Dispatcher.DispatchOptions['body']>,
+      reset: request.reset,
     },
     handler,
   );

@@ -93,19 +93,26 @@ export class Upstream {
     this.name = config.name;
     this.config = config;
     const pool = config.connectionPool;
+    // TCP keepalive is on by default (undici's 60 s), tcpKeepalive.time tunes it.
     const base = {
       timeout: pool.connectTimeoutMs,
-      keepAlive: pool.keepAliveDelayMs !== undefined,
-      ...(pool.keepAliveDelayMs === undefined ? {} : { keepAliveInitialDelay: pool.keepAliveDelayMs }),
+      keepAlive: true,
+      keepAliveInitialDelay: pool.keepAliveDelayMs ?? 60_000,
+      allowH2: pool.allowH2,
     };
     this.#tls = config.tls ? new TlsConnector(config.name, config.tls, base) : undefined;
     this.#poolOptions = {
       ...(pool.maxConnections === undefined ? {} : { connections: pool.maxConnections }),
-      ...(pool.maxRequestsPerConnection === undefined ? {} : { maxRequestsPerClient: pool.maxRequestsPerConnection }),
+      // undici resets a connection once it has served *more* than maxRequestsPerClient requests
+      // (its counter test is `served++ >= max`), so pass one less; 1 is handled per request with
+      // `reset` because 0 would mean "unlimited".
+      ...(pool.maxRequestsPerConnection === undefined || pool.maxRequestsPerConnection === 1
+        ? {}
+        : { maxRequestsPerClient: pool.maxRequestsPerConnection - 1 }),
       keepAliveTimeout: pool.idleTimeoutMs,
       keepAliveMaxTimeout: pool.idleTimeoutMs,
       allowH2: pool.allowH2,
-      connect: base,
+      connect: { timeout: base.timeout, keepAlive: true, keepAliveInitialDelay: base.keepAliveInitialDelay },
     };
     this.endpoints = new EndpointSet(config, (origin, expectedHost) => this.#createPool(origin, expectedHost));
     this.#origins = new Set(config.endpoints.map((url) => url.origin));
@@ -153,7 +160,13 @@ export class Upstream {
     if (logicalHost) headers.host = logicalHost;
     const repeatable = mayRepeat(method, headers, this.config.idempotent);
     const body = await prepareBody(init?.body ?? null, headers, repeatable ? this.config.retries.maxBodyBytes : 0);
-    const request: AttemptRequest = { method, path: target.path, headers, body: body.value };
+    const request: AttemptRequest = {
+      method,
+      path: target.path,
+      headers,
+      body: body.value,
+      reset: this.config.connectionPool.maxRequestsPerConnection === 1,
+    };
     const state = this.#startState(ctx, startedAt);
     const signal = init?.signal ?? undefined;
     if (signal?.aborted) throw toUpstreamError(this.name, signal.reason);
@@ -187,7 +200,7 @@ export class Upstream {
             }),
           );
         } catch (error) {
-          const failure = toUpstreamError(this.name, state.aborted ?? error);
+          const failure = this.#explain(state.aborted ?? error);
           const mayRetry =
             retriesLeft &&
             state.aborted === undefined &&
@@ -458,6 +471,20 @@ export class Upstream {
         throw new UpstreamError(UpstreamErrorCodes.circuitOpen, this.name, 'refused', 'the circuit is open; failing fast', error, 503);
       throw error;
     });
+  }
+
+  /** Maps a transport error, naming a refused client certificate that only shows as a close. */
+  #explain(error: unknown): UpstreamError {
+    const cause = error instanceof UpstreamError ? undefined : error;
+    if (cause !== undefined && this.#tls?.refusedClientCertificate(cause))
+      return new UpstreamError(
+        UpstreamErrorCodes.tlsClientCertRefused,
+        this.name,
+        'tls',
+        'TLS check failed: the server closed the connection without accepting our client certificate; check tls.clientCertificate and the server\'s CA',
+        cause,
+      );
+    return toUpstreamError(this.name, error);
   }
 
   #timeoutError(perTry: boolean, ms: number): UpstreamError {
