@@ -19,7 +19,11 @@ async function server(name?: string): Promise<UpstreamServer> {
 }
 
 function mesh(upstreams: Record<string, unknown>): Mesh {
-  const created = createMesh({ service: 'orders', upstreams: upstreams as never, logging: { level: 'silent' } });
+  const created = createMesh({
+    service: 'orders',
+    upstreams: upstreams as never,
+    logging: { level: 'silent' },
+  });
   meshes.push(created);
   return created;
 }
@@ -110,7 +114,9 @@ describe('upstream fetch', () => {
   it('returns the last 5xx response when attempts run out', async () => {
     const up = await server();
     up.fallback = { status: 503 };
-    const m = mesh({ inventory: { endpoints: up.url, retries: { attempts: 2, backoff: { baseInterval: '1ms' } } } });
+    const m = mesh({
+      inventory: { endpoints: up.url, retries: { attempts: 2, backoff: { baseInterval: '1ms' } } },
+    });
     const response = await m.upstream('inventory').fetch('/');
     expect(response.status).toBe(503);
     expect(up.requests).toHaveLength(3);
@@ -157,7 +163,10 @@ describe('upstream fetch', () => {
     const up = await server();
     up.respond({ reset: true }, { status: 500 }, { status: 200, body: 'third' });
     const m = mesh({
-      inventory: { endpoints: up.url, retries: { attempts: 3, retryOn: '5xx,reset', backoff: { baseInterval: '1ms' } } },
+      inventory: {
+        endpoints: up.url,
+        retries: { attempts: 3, retryOn: '5xx,reset', backoff: { baseInterval: '1ms' } },
+      },
     });
     const response = await m.upstream('inventory').fetch('/');
     expect(await response.text()).toBe('third');
@@ -168,7 +177,9 @@ describe('upstream fetch', () => {
     const up = await server();
     up.respond({ reset: true });
     const m = mesh({ inventory: { endpoints: up.url } });
-    await expect(m.upstream('inventory').fetch('/')).rejects.toMatchObject({ code: 'SCL_ERR_UPSTREAM_RESET' });
+    await expect(m.upstream('inventory').fetch('/')).rejects.toMatchObject({
+      code: 'SCL_ERR_UPSTREAM_RESET',
+    });
     expect(up.requests).toHaveLength(1);
   });
 
@@ -184,11 +195,19 @@ describe('upstream fetch', () => {
 
   it('fails a refused connection with a connect error after retrying it', async () => {
     const port = await refusedPort();
-    const m = mesh({ inventory: { endpoints: `http://127.0.0.1:${port}`, retries: { backoff: { baseInterval: '1ms' } } } });
+    const m = mesh({
+      inventory: { endpoints: `http://127.0.0.1:${port}`, retries: { backoff: { baseInterval: '1ms' } } },
+    });
     const retries = listen<{ reason: string }>('sidecarless:upstream:retry');
-    await expect(m.upstream('inventory').fetch('/')).rejects.toMatchObject({ code: 'SCL_ERR_UPSTREAM_CONNECT', status: 502 });
+    await expect(m.upstream('inventory').fetch('/')).rejects.toMatchObject({
+      code: 'SCL_ERR_UPSTREAM_CONNECT',
+      status: 502,
+    });
     retries.stop();
-    expect(retries.messages.map((r) => r.reason)).toEqual(['SCL_ERR_UPSTREAM_CONNECT', 'SCL_ERR_UPSTREAM_CONNECT']);
+    expect(retries.messages.map((r) => r.reason)).toEqual([
+      'SCL_ERR_UPSTREAM_CONNECT',
+      'SCL_ERR_UPSTREAM_CONNECT',
+    ]);
   });
 });
 
@@ -198,7 +217,10 @@ describe('deadlines', () => {
     up.respond({ delayHeadersMs: 2_000 });
     const m = mesh({ inventory: { endpoints: up.url, timeout: '150ms' } });
     const started = Date.now();
-    await expect(m.upstream('inventory').fetch('/')).rejects.toMatchObject({ code: 'SCL_ERR_UPSTREAM_TIMEOUT', status: 504 });
+    await expect(m.upstream('inventory').fetch('/')).rejects.toMatchObject({
+      code: 'SCL_ERR_UPSTREAM_TIMEOUT',
+      status: 504,
+    });
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
@@ -218,7 +240,12 @@ describe('deadlines', () => {
       inventory: {
         endpoints: up.url,
         deadlineMargin: '50ms',
-        retries: { attempts: 10, perTryTimeout: '200ms', retryOn: 'gateway-error', backoff: { baseInterval: '1ms' } },
+        retries: {
+          attempts: 10,
+          perTryTimeout: '200ms',
+          retryOn: 'gateway-error',
+          backoff: { baseInterval: '1ms' },
+        },
       },
     });
     const started = Date.now();
@@ -249,7 +276,10 @@ describe('deadlines', () => {
       m,
       async (_request, ctx) => {
         const started = Date.now();
-        const error = (await ctx.upstream('inventory').fetch('/').catch((e) => e)) as { code: string };
+        const error = (await ctx
+          .upstream('inventory')
+          .fetch('/')
+          .catch((e) => e)) as { code: string };
         return Response.json({ code: error.code, elapsed: Date.now() - started });
       },
       'http://localhost/',

@@ -1,5 +1,13 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { type Context, context, propagation, type TextMapPropagator, type TextMapSetter, trace, TraceFlags } from '@opentelemetry/api';
+import {
+  type Context,
+  context,
+  propagation,
+  type TextMapPropagator,
+  type TextMapSetter,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { createUpstreamServer, type UpstreamServer } from '@sidecarless/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,7 +27,11 @@ async function server(name?: string): Promise<UpstreamServer> {
 }
 
 function mesh(upstreams: Record<string, unknown>): Mesh {
-  const created = createMesh({ service: 'orders', upstreams: upstreams as never, logging: { level: 'silent' } });
+  const created = createMesh({
+    service: 'orders',
+    upstreams: upstreams as never,
+    logging: { level: 'silent' },
+  });
   meshes.push(created);
   return created;
 }
@@ -41,13 +53,19 @@ class W3CStandInPropagator implements TextMapPropagator {
   inject(active: Context, carrier: unknown, setter: TextMapSetter): void {
     const span = trace.getSpanContext(active);
     if (span) {
-      setter.set(carrier, 'traceparent', `00-${span.traceId}-${span.spanId}-0${span.traceFlags.toString(16)}`);
+      setter.set(
+        carrier,
+        'traceparent',
+        `00-${span.traceId}-${span.spanId}-0${span.traceFlags.toString(16)}`,
+      );
       const state = span.traceState?.serialize();
       if (state) setter.set(carrier, 'tracestate', state);
     }
     const baggage = propagation.getBaggage(active);
     if (baggage) {
-      const entries = baggage.getAllEntries().map(([key, entry]) => `${key}=${encodeURIComponent(entry.value)}`);
+      const entries = baggage
+        .getAllEntries()
+        .map(([key, entry]) => `${key}=${encodeURIComponent(entry.value)}`);
       if (entries.length > 0) setter.set(carrier, 'baggage', entries.join(','));
     }
   }
@@ -113,13 +131,21 @@ describe('circuit breaker', () => {
   it('carries an open circuit across a new mesh through circuitState and initialState', async () => {
     const up = await server();
     up.fallback = { status: 500 };
-    const config = { endpoints: up.url, retries: { attempts: 0 }, circuitBreaker: { consecutiveFailures: 1, halfOpenAfter: '10s' } };
+    const config = {
+      endpoints: up.url,
+      retries: { attempts: 0 },
+      circuitBreaker: { consecutiveFailures: 1, halfOpenAfter: '10s' },
+    };
     const first = mesh({ inventory: config });
     await first.ready();
     await first.upstream('inventory').fetch('/');
     const saved = JSON.parse(JSON.stringify(first.upstream('inventory').circuitState?.()));
-    const second = mesh({ inventory: { ...config, circuitBreaker: { ...config.circuitBreaker, initialState: saved } } });
-    await expect(second.upstream('inventory').fetch('/')).rejects.toMatchObject({ code: 'SCL_ERR_CIRCUIT_OPEN' });
+    const second = mesh({
+      inventory: { ...config, circuitBreaker: { ...config.circuitBreaker, initialState: saved } },
+    });
+    await expect(second.upstream('inventory').fetch('/')).rejects.toMatchObject({
+      code: 'SCL_ERR_CIRCUIT_OPEN',
+    });
     expect(up.requests).toHaveLength(1);
   });
 
@@ -159,7 +185,9 @@ describe('outlier detection and load balancing', () => {
     expect(Date.now() - ejectedAt).toBeLessThan(400);
     expect(bad.requests).toHaveLength(2);
     expect(good.requests).toHaveLength(12);
-    expect(ejections.messages).toEqual([expect.objectContaining({ endpoint: new URL(bad.url).origin, ejectedForMs: 400 })]);
+    expect(ejections.messages).toEqual([
+      expect.objectContaining({ endpoint: new URL(bad.url).origin, ejectedForMs: 400 }),
+    ]);
     ejections.stop();
     await sleep(450);
     for (let i = 0; i < 4; i++) await (await client.fetch('/')).text();
@@ -199,7 +227,9 @@ describe('outlier detection and load balancing', () => {
     const slow = await server('slow');
     const fast = await server('fast');
     slow.fallback = { delayHeadersMs: 300 };
-    const m = mesh({ inventory: { endpoints: [slow.url, fast.url], loadBalancer: { simple: 'LEAST_REQUEST' } } });
+    const m = mesh({
+      inventory: { endpoints: [slow.url, fast.url], loadBalancer: { simple: 'LEAST_REQUEST' } },
+    });
     const client = m.upstream('inventory');
     // Fill both, then keep sending: the slow endpoint's requests stay in flight, so power of
     // two choices sends almost everything else to the fast one.
@@ -234,7 +264,10 @@ describe('connection pool', () => {
     const up = await server();
     up.fallback = { delayHeadersMs: 200 };
     const m = mesh({
-      inventory: { endpoints: up.url, connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } } },
+      inventory: {
+        endpoints: up.url,
+        connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } },
+      },
     });
     const client = m.upstream('inventory');
     await m.ready();
@@ -253,7 +286,15 @@ describe('connection pool', () => {
 describe('call(work)', () => {
   it('gives the work a signal that aborts at perTryTimeout, and retries it', async () => {
     const m = mesh({
-      ledger: { endpoints: 'http://127.0.0.1:9', retries: { attempts: 1, perTryTimeout: '50ms', retryOn: 'gateway-error', backoff: { baseInterval: '1ms' } } },
+      ledger: {
+        endpoints: 'http://127.0.0.1:9',
+        retries: {
+          attempts: 1,
+          perTryTimeout: '50ms',
+          retryOn: 'gateway-error',
+          backoff: { baseInterval: '1ms' },
+        },
+      },
     });
     const reasons: unknown[] = [];
     const result = await m.upstream('ledger').call(async ({ signal, attempt }) => {
@@ -269,7 +310,12 @@ describe('call(work)', () => {
   });
 
   it('retries an AWS-SDK-style 503 and a connection reset', async () => {
-    const m = mesh({ ledger: { endpoints: 'http://127.0.0.1:9', retries: { attempts: 2, retryOn: '5xx,reset', backoff: { baseInterval: '1ms' } } } });
+    const m = mesh({
+      ledger: {
+        endpoints: 'http://127.0.0.1:9',
+        retries: { attempts: 2, retryOn: '5xx,reset', backoff: { baseInterval: '1ms' } },
+      },
+    });
     const failures = [
       Object.assign(new Error('ServiceUnavailable'), { $metadata: { httpStatusCode: 503 } }),
       Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
@@ -286,7 +332,9 @@ describe('call(work)', () => {
   });
 
   it('rethrows an application error without retrying it', async () => {
-    const m = mesh({ ledger: { endpoints: 'http://127.0.0.1:9', retries: { attempts: 3, retryOn: '5xx,reset' } } });
+    const m = mesh({
+      ledger: { endpoints: 'http://127.0.0.1:9', retries: { attempts: 3, retryOn: '5xx,reset' } },
+    });
     let calls = 0;
     const failure = new TypeError('bad input');
     await expect(
@@ -299,13 +347,21 @@ describe('call(work)', () => {
   });
 
   it('opens the circuit for call() after consecutive failures', async () => {
-    const m = mesh({ ledger: { endpoints: 'http://127.0.0.1:9', retries: { attempts: 0 }, circuitBreaker: { consecutiveFailures: 2 } } });
+    const m = mesh({
+      ledger: {
+        endpoints: 'http://127.0.0.1:9',
+        retries: { attempts: 0 },
+        circuitBreaker: { consecutiveFailures: 2 },
+      },
+    });
     const fail = async () => {
       throw new Error('down');
     };
     await expect(m.upstream('ledger').call(fail)).rejects.toThrow('down');
     await expect(m.upstream('ledger').call(fail)).rejects.toThrow('down');
-    await expect(m.upstream('ledger').call(async () => 1)).rejects.toMatchObject({ code: 'SCL_ERR_CIRCUIT_OPEN' });
+    await expect(m.upstream('ledger').call(async () => 1)).rejects.toMatchObject({
+      code: 'SCL_ERR_CIRCUIT_OPEN',
+    });
   });
 });
 

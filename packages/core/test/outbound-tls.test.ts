@@ -3,7 +3,13 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, createMesh, type Mesh } from '@sidecarless/core';
-import { type CertifiedKey, createCa, createUpstreamServer, type TestCa, type UpstreamServer } from '@sidecarless/testing';
+import {
+  type CertifiedKey,
+  createCa,
+  createUpstreamServer,
+  type TestCa,
+  type UpstreamServer,
+} from '@sidecarless/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const spiffeServer = 'spiffe://cluster.local/ns/shop/sa/inventory';
@@ -33,13 +39,19 @@ afterEach(async () => {
 });
 
 async function tlsServer(cert: CertifiedKey, requestCert = false): Promise<UpstreamServer> {
-  const server = await createUpstreamServer({ tls: { cert: cert.cert, key: cert.key, ca: ca.cert, requestCert } });
+  const server = await createUpstreamServer({
+    tls: { cert: cert.cert, key: cert.key, ca: ca.cert, requestCert },
+  });
   servers.push(server);
   return server;
 }
 
 function mesh(upstream: Record<string, unknown>): Mesh {
-  const created = createMesh({ service: 'orders', upstreams: { inventory: upstream } as never, logging: { level: 'silent' } });
+  const created = createMesh({
+    service: 'orders',
+    upstreams: { inventory: upstream } as never,
+    logging: { level: 'silent' },
+  });
   meshes.push(created);
   return created;
 }
@@ -47,7 +59,10 @@ function mesh(upstream: Record<string, unknown>): Mesh {
 describe('TLS SIMPLE', () => {
   it('verifies the server against caCertificates and pins its SPIFFE SAN', async () => {
     const server = await tlsServer(serverCert);
-    const m = mesh({ endpoints: server.url, tls: { mode: 'SIMPLE', caCertificates: ca.cert, subjectAltNames: [spiffeServer] } });
+    const m = mesh({
+      endpoints: server.url,
+      tls: { mode: 'SIMPLE', caCertificates: ca.cert, subjectAltNames: [spiffeServer] },
+    });
     const response = await m.upstream('inventory').fetch('/');
     expect(response.status).toBe(200);
   });
@@ -56,7 +71,10 @@ describe('TLS SIMPLE', () => {
     const rogue = await createCa({ commonName: 'Rogue CA' });
     const server = await tlsServer(await rogue.issue({ uris: [spiffeServer] }));
     const m = mesh({ endpoints: server.url, tls: { mode: 'SIMPLE', caCertificates: ca.cert } });
-    const error = await m.upstream('inventory').fetch('/').catch((e: unknown) => e);
+    const error = await m
+      .upstream('inventory')
+      .fetch('/')
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'SCL_ERR_UPSTREAM_TLS_UNKNOWN_CA', status: 502 });
     expect((error as Error).message).toContain('not signed by a trusted CA');
     expect(server.requests).toHaveLength(0);
@@ -70,13 +88,21 @@ describe('TLS SIMPLE', () => {
     });
     const server = await tlsServer(expired);
     const m = mesh({ endpoints: server.url, tls: { mode: 'SIMPLE', caCertificates: ca.cert } });
-    await expect(m.upstream('inventory').fetch('/')).rejects.toMatchObject({ code: 'SCL_ERR_UPSTREAM_TLS_EXPIRED' });
+    await expect(m.upstream('inventory').fetch('/')).rejects.toMatchObject({
+      code: 'SCL_ERR_UPSTREAM_TLS_EXPIRED',
+    });
   });
 
   it('fails with "wrong SAN" when the server is another workload', async () => {
     const server = await tlsServer(await ca.issue({ uris: ['spiffe://cluster.local/ns/shop/sa/impostor'] }));
-    const m = mesh({ endpoints: server.url, tls: { mode: 'SIMPLE', caCertificates: ca.cert, subjectAltNames: [spiffeServer] } });
-    const error = await m.upstream('inventory').fetch('/').catch((e: unknown) => e);
+    const m = mesh({
+      endpoints: server.url,
+      tls: { mode: 'SIMPLE', caCertificates: ca.cert, subjectAltNames: [spiffeServer] },
+    });
+    const error = await m
+      .upstream('inventory')
+      .fetch('/')
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'SCL_ERR_UPSTREAM_TLS_WRONG_SAN' });
     expect((error as Error).message).toContain('spiffe://cluster.local/ns/shop/sa/impostor');
   });
@@ -84,12 +110,17 @@ describe('TLS SIMPLE', () => {
   it('fails with "wrong SAN" when the host name is not in the certificate and no SAN is pinned', async () => {
     const server = await tlsServer(await ca.issue({ dnsNames: ['other.internal'], ipAddresses: [] }));
     const m = mesh({ endpoints: server.url, tls: { mode: 'SIMPLE', caCertificates: ca.cert } });
-    await expect(m.upstream('inventory').fetch('/')).rejects.toMatchObject({ code: 'SCL_ERR_UPSTREAM_TLS_WRONG_SAN' });
+    await expect(m.upstream('inventory').fetch('/')).rejects.toMatchObject({
+      code: 'SCL_ERR_UPSTREAM_TLS_WRONG_SAN',
+    });
   });
 
   it('rejects an http:// endpoint when tls is configured', () => {
     expect(() =>
-      createMesh({ service: 'orders', upstreams: { inventory: { endpoints: 'http://127.0.0.1:1', tls: { mode: 'SIMPLE' } } } }),
+      createMesh({
+        service: 'orders',
+        upstreams: { inventory: { endpoints: 'http://127.0.0.1:1', tls: { mode: 'SIMPLE' } } },
+      }),
     ).toThrow(ConfigError);
   });
 });
@@ -99,7 +130,13 @@ describe('TLS MUTUAL', () => {
     const server = await tlsServer(serverCert, true);
     const m = mesh({
       endpoints: server.url,
-      tls: { mode: 'MUTUAL', caCertificates: ca.cert, clientCertificate: clientCert.cert, privateKey: clientCert.key, subjectAltNames: [spiffeServer] },
+      tls: {
+        mode: 'MUTUAL',
+        caCertificates: ca.cert,
+        clientCertificate: clientCert.cert,
+        privateKey: clientCert.key,
+        subjectAltNames: [spiffeServer],
+      },
     });
     expect((await m.upstream('inventory').fetch('/')).status).toBe(200);
     expect(server.requests[0]?.clientCertificateSubject).toBe('orders');
@@ -111,9 +148,17 @@ describe('TLS MUTUAL', () => {
     const stranger = await rogue.issue({ usage: 'client', uris: [spiffeClient] });
     const m = mesh({
       endpoints: server.url,
-      tls: { mode: 'MUTUAL', caCertificates: ca.cert, clientCertificate: stranger.cert, privateKey: stranger.key },
+      tls: {
+        mode: 'MUTUAL',
+        caCertificates: ca.cert,
+        clientCertificate: stranger.cert,
+        privateKey: stranger.key,
+      },
     });
-    const error = await m.upstream('inventory').fetch('/').catch((e: unknown) => e);
+    const error = await m
+      .upstream('inventory')
+      .fetch('/')
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'SCL_ERR_UPSTREAM_TLS_CLIENT_CERT_REFUSED' });
     expect(server.requests).toHaveLength(0);
   });
@@ -136,7 +181,8 @@ describe('TLS MUTUAL', () => {
 
     const rotated = await ca.issue({ usage: 'client', commonName: 'orders-rotated', uris: [spiffeClient] });
     const reloads: { ok: boolean; at: number }[] = [];
-    const listener = (message: unknown) => reloads.push({ ok: (message as { ok: boolean }).ok, at: Date.now() });
+    const listener = (message: unknown) =>
+      reloads.push({ ok: (message as { ok: boolean }).ok, at: Date.now() });
     subscribe('sidecarless:upstream:tls-reload', listener);
     // Write-then-rename, as secret volumes update: the watcher sees the directory change.
     await writeFile(`${keyPath}.new`, rotated.key);
@@ -179,4 +225,3 @@ describe('TLS MUTUAL', () => {
     expect(server.requests[0]?.clientCertificateSubject).toBe('orders');
   });
 });
-

@@ -5,7 +5,12 @@
  * certificates required. It records every request it receives.
  */
 import { once } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
@@ -103,7 +108,7 @@ export async function createUpstreamServer(options: UpstreamServerOptions = {}):
         url: request.url ?? '',
         headers: request.headers,
         body: Buffer.concat(chunks).toString('utf8'),
-        clientCertificateSubject: peer && Object.keys(peer).length > 0 ? peer.subject?.CN : undefined,
+        clientCertificateSubject: peer && Object.keys(peer).length > 0 ? String(peer.subject?.CN) : undefined,
         remotePort: socket.remotePort,
       });
       const behaviour = queue.shift() ?? server.fallback;

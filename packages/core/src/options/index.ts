@@ -60,14 +60,7 @@ export interface NormalizedOptions {
   readonly upstreams: ReadonlyMap<string, NormalizedUpstream>;
 }
 
-const topLevelKeys = [
-  'service',
-  'version',
-  'logging',
-  'invocation',
-  'middleware',
-  'upstreams',
-] as const;
+const topLevelKeys = ['service', 'version', 'logging', 'invocation', 'middleware', 'upstreams'] as const;
 
 /**
  * Checks `options` once and returns them normalised, or throws a {@link ConfigError} listing

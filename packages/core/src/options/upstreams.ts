@@ -243,7 +243,8 @@ const upstreamKeys = [
 ] as const;
 
 const endpointUrl: Checker<URL> = (value, path, issues) => {
-  if (typeof value !== 'string') return issues.add(path, `${describe(value)} is not a URL; use "https://inventory.internal:8443"`);
+  if (typeof value !== 'string')
+    return issues.add(path, `${describe(value)} is not a URL; use "https://inventory.internal:8443"`);
   let url: URL;
   try {
     url = new URL(value);
@@ -269,7 +270,10 @@ export function checkUpstreams(value: unknown, issues: IssueList): ReadonlyMap<s
   const out = new Map<string, NormalizedUpstream>();
   if (value === undefined) return out;
   if (!isPlainObject(value)) {
-    issues.add('upstreams', `expected an object of named upstreams, got ${describe(value)}; use { inventory: { endpoints: "https://…" } }`);
+    issues.add(
+      'upstreams',
+      `expected an object of named upstreams, got ${describe(value)}; use { inventory: { endpoints: "https://…" } }`,
+    );
     return out;
   }
   for (const [name, entry] of Object.entries(value)) {
@@ -279,7 +283,12 @@ export function checkUpstreams(value: unknown, issues: IssueList): ReadonlyMap<s
   return out;
 }
 
-function checkUpstream(name: string, value: unknown, path: string, issues: IssueList): NormalizedUpstream | undefined {
+function checkUpstream(
+  name: string,
+  value: unknown,
+  path: string,
+  issues: IssueList,
+): NormalizedUpstream | undefined {
   const input = checkObject(value, path, issues, upstreamKeys);
   if (!input) return undefined;
   const before = issues.issues.length;
@@ -327,13 +336,26 @@ function checkUpstream(name: string, value: unknown, path: string, issues: Issue
 }
 
 function checkRetries(value: unknown, path: string, issues: IssueList): NormalizedUpstream['retries'] {
-  const input = value === undefined ? {} : (checkObject(value, path, issues, ['attempts', 'perTryTimeout', 'retryOn', 'retriableStatusCodes', 'backoff', 'maxBodyBytes']) ?? {});
-  const retryOnText = optional(input, 'retryOn', path, issues, string(`use conditions such as "5xx,reset,connect-failure"`)) ?? defaultRetryOn;
+  const input =
+    value === undefined
+      ? {}
+      : (checkObject(value, path, issues, [
+          'attempts',
+          'perTryTimeout',
+          'retryOn',
+          'retriableStatusCodes',
+          'backoff',
+          'maxBodyBytes',
+        ]) ?? {});
+  const retryOnText =
+    optional(input, 'retryOn', path, issues, string(`use conditions such as "5xx,reset,connect-failure"`)) ??
+    defaultRetryOn;
   const retryOn = new Set<RetryOnCondition>();
   for (const raw of retryOnText.split(',')) {
     const condition = raw.trim();
     if (condition === '') continue;
-    if ((retryOnConditions as readonly string[]).includes(condition)) retryOn.add(condition as RetryOnCondition);
+    if ((retryOnConditions as readonly string[]).includes(condition))
+      retryOn.add(condition as RetryOnCondition);
     else
       issues.add(
         join(path, 'retryOn'),
@@ -341,23 +363,32 @@ function checkRetries(value: unknown, path: string, issues: IssueList): Normaliz
       );
   }
   const backoff =
-    input.backoff === undefined ? {} : (checkObject(input.backoff, join(path, 'backoff'), issues, ['baseInterval', 'maxInterval']) ?? {});
+    input.backoff === undefined
+      ? {}
+      : (checkObject(input.backoff, join(path, 'backoff'), issues, ['baseInterval', 'maxInterval']) ?? {});
   const baseIntervalMs = optional(backoff, 'baseInterval', join(path, 'backoff'), issues, duration) ?? 25;
-  const maxIntervalMs = optional(backoff, 'maxInterval', join(path, 'backoff'), issues, duration) ?? baseIntervalMs * 10;
+  const maxIntervalMs =
+    optional(backoff, 'maxInterval', join(path, 'backoff'), issues, duration) ?? baseIntervalMs * 10;
   if (maxIntervalMs < baseIntervalMs)
     issues.add(join(path, 'backoff.maxInterval'), 'is shorter than baseInterval; make it at least as long');
   return {
     attempts: optional(input, 'attempts', path, issues, integer(0, 10)) ?? 2,
     perTryTimeoutMs: optional(input, 'perTryTimeout', path, issues, duration),
     retryOn,
-    retriableStatusCodes: new Set(optional(input, 'retriableStatusCodes', path, issues, arrayOf(statusCode)) ?? [503]),
+    retriableStatusCodes: new Set(
+      optional(input, 'retriableStatusCodes', path, issues, arrayOf(statusCode)) ?? [503],
+    ),
     baseIntervalMs,
     maxIntervalMs,
     maxBodyBytes: optional(input, 'maxBodyBytes', path, issues, integer(0)) ?? 65_536,
   };
 }
 
-function checkRetryBudget(value: unknown, path: string, issues: IssueList): NormalizedUpstream['retryBudget'] {
+function checkRetryBudget(
+  value: unknown,
+  path: string,
+  issues: IssueList,
+): NormalizedUpstream['retryBudget'] {
   // Envoy's defaults for a retry budget: 20% of active requests, at least 3 concurrent retries.
   const defaults = { percent: 20, minRetryConcurrency: 3 };
   if (value === undefined) return defaults;
@@ -365,28 +396,42 @@ function checkRetryBudget(value: unknown, path: string, issues: IssueList): Norm
   if (!input) return defaults;
   return {
     percent: optional(input, 'percent', path, issues, percent) ?? defaults.percent,
-    minRetryConcurrency: optional(input, 'minRetryConcurrency', path, issues, integer(0)) ?? defaults.minRetryConcurrency,
+    minRetryConcurrency:
+      optional(input, 'minRetryConcurrency', path, issues, integer(0)) ?? defaults.minRetryConcurrency,
   };
 }
 
 function checkBreaker(value: unknown, path: string, issues: IssueList): NormalizedUpstream['circuitBreaker'] {
   if (value === undefined) return undefined;
-  const input = checkObject(value, path, issues, ['consecutiveFailures', 'sampling', 'halfOpenAfter', 'initialState']);
+  const input = checkObject(value, path, issues, [
+    'consecutiveFailures',
+    'sampling',
+    'halfOpenAfter',
+    'initialState',
+  ]);
   if (!input) return undefined;
   let sampling: { threshold: number; durationMs: number; minimumRps: number } | undefined;
   if (input.sampling !== undefined) {
-    const s = checkObject(input.sampling, join(path, 'sampling'), issues, ['threshold', 'duration', 'minimumRps']);
+    const s = checkObject(input.sampling, join(path, 'sampling'), issues, [
+      'threshold',
+      'duration',
+      'minimumRps',
+    ]);
     if (s) {
       const threshold =
         typeof s.threshold === 'number' && s.threshold > 0 && s.threshold <= 1
           ? s.threshold
-          : issues.add(join(path, 'sampling.threshold'), `${describe(s.threshold)} is not a ratio; use a number above 0 up to 1, such as 0.2`);
+          : issues.add(
+              join(path, 'sampling.threshold'),
+              `${describe(s.threshold)} is not a ratio; use a number above 0 up to 1, such as 0.2`,
+            );
       const durationMs =
         s.duration === undefined
           ? issues.add(join(path, 'sampling.duration'), 'is required; use a window such as "30s"')
           : duration(s.duration, join(path, 'sampling.duration'), issues);
       const minimumRps = optional(s, 'minimumRps', join(path, 'sampling'), issues, integer(0)) ?? 5;
-      if (threshold !== undefined && durationMs !== undefined) sampling = { threshold, durationMs, minimumRps };
+      if (threshold !== undefined && durationMs !== undefined)
+        sampling = { threshold, durationMs, minimumRps };
     }
   }
   const consecutiveFailures = optional(input, 'consecutiveFailures', path, issues, integer(1));
@@ -400,7 +445,11 @@ function checkBreaker(value: unknown, path: string, issues: IssueList): Normaliz
   };
 }
 
-function checkOutlier(value: unknown, path: string, issues: IssueList): NormalizedUpstream['outlierDetection'] {
+function checkOutlier(
+  value: unknown,
+  path: string,
+  issues: IssueList,
+): NormalizedUpstream['outlierDetection'] {
   if (value === undefined) return undefined;
   const input = checkObject(value, path, issues, [
     'consecutive5xxErrors',
@@ -424,11 +473,18 @@ function checkOutlier(value: unknown, path: string, issues: IssueList): Normaliz
   };
 }
 
-function checkLoadBalancer(value: unknown, path: string, issues: IssueList): NormalizedUpstream['loadBalancer'] {
+function checkLoadBalancer(
+  value: unknown,
+  path: string,
+  issues: IssueList,
+): NormalizedUpstream['loadBalancer'] {
   if (value === undefined) return 'ROUND_ROBIN';
   const input = checkObject(value, path, issues, ['simple']);
   if (!input) return 'ROUND_ROBIN';
-  return optional(input, 'simple', path, issues, oneOf(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM'] as const)) ?? 'ROUND_ROBIN';
+  return (
+    optional(input, 'simple', path, issues, oneOf(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM'] as const)) ??
+    'ROUND_ROBIN'
+  );
 }
 
 function checkPool(value: unknown, path: string, issues: IssueList): NormalizedUpstream['connectionPool'] {
@@ -436,11 +492,22 @@ function checkPool(value: unknown, path: string, issues: IssueList): NormalizedU
   const tcpPath = join(path, 'tcp');
   const httpPath = join(path, 'http');
   const tcp =
-    input.tcp === undefined ? {} : (checkObject(input.tcp, tcpPath, issues, ['maxConnections', 'connectTimeout', 'tcpKeepalive', 'idleTimeout']) ?? {});
+    input.tcp === undefined
+      ? {}
+      : (checkObject(input.tcp, tcpPath, issues, [
+          'maxConnections',
+          'connectTimeout',
+          'tcpKeepalive',
+          'idleTimeout',
+        ]) ?? {});
   const http =
     input.http === undefined
       ? {}
-      : (checkObject(input.http, httpPath, issues, ['http1MaxPendingRequests', 'maxRequestsPerConnection', 'h2UpgradePolicy']) ?? {});
+      : (checkObject(input.http, httpPath, issues, [
+          'http1MaxPendingRequests',
+          'maxRequestsPerConnection',
+          'h2UpgradePolicy',
+        ]) ?? {});
   let keepAliveDelayMs: number | undefined;
   if (tcp.tcpKeepalive !== undefined) {
     const keepalivePath = join(tcpPath, 'tcpKeepalive');
@@ -459,7 +526,14 @@ function checkPool(value: unknown, path: string, issues: IssueList): NormalizedU
     idleTimeoutMs: optional(tcp, 'idleTimeout', tcpPath, issues, duration) ?? 60_000,
     maxPendingRequests: optional(http, 'http1MaxPendingRequests', httpPath, issues, integer(0)),
     maxRequestsPerConnection: optional(http, 'maxRequestsPerConnection', httpPath, issues, integer(1)),
-    allowH2: optional(http, 'h2UpgradePolicy', httpPath, issues, oneOf(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE'] as const)) === 'UPGRADE',
+    allowH2:
+      optional(
+        http,
+        'h2UpgradePolicy',
+        httpPath,
+        issues,
+        oneOf(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE'] as const),
+      ) === 'UPGRADE',
   };
 }
 
@@ -479,27 +553,53 @@ function checkTls(value: unknown, path: string, issues: IssueList): NormalizedUp
   if (!input) return undefined;
   const mode =
     input.mode === undefined
-      ? issues.add(join(path, 'mode'), 'is required; use "SIMPLE" (verify the server) or "MUTUAL" (also present a client certificate)')
+      ? issues.add(
+          join(path, 'mode'),
+          'is required; use "SIMPLE" (verify the server) or "MUTUAL" (also present a client certificate)',
+        )
       : oneOf(['SIMPLE', 'MUTUAL'] as const)(input.mode, join(path, 'mode'), issues);
   const clientCertificate = optional(input, 'clientCertificate', path, issues, material);
   const privateKey = optional(input, 'privateKey', path, issues, material);
   if (mode === 'MUTUAL') {
     if (clientCertificate === undefined && input.clientCertificate === undefined)
-      issues.add(join(path, 'clientCertificate'), 'is required for MUTUAL; give the client certificate PEM or its file path');
+      issues.add(
+        join(path, 'clientCertificate'),
+        'is required for MUTUAL; give the client certificate PEM or its file path',
+      );
     if (privateKey === undefined && input.privateKey === undefined)
-      issues.add(join(path, 'privateKey'), 'is required for MUTUAL; give the private key PEM or its file path');
+      issues.add(
+        join(path, 'privateKey'),
+        'is required for MUTUAL; give the private key PEM or its file path',
+      );
   } else if (mode === 'SIMPLE' && (clientCertificate !== undefined || privateKey !== undefined)) {
-    issues.add(join(path, 'mode'), 'is "SIMPLE" but a client certificate is given; use "MUTUAL" to present it');
+    issues.add(
+      join(path, 'mode'),
+      'is "SIMPLE" but a client certificate is given; use "MUTUAL" to present it',
+    );
   }
-  const minVersion = optional(input, 'minVersion', path, issues, oneOf(['TLSv1_2', 'TLSv1_3'] as const)) ?? 'TLSv1_2';
+  const minVersion =
+    optional(input, 'minVersion', path, issues, oneOf(['TLSv1_2', 'TLSv1_3'] as const)) ?? 'TLSv1_2';
   if (mode === undefined) return undefined;
   return {
     mode,
     caCertificates: optional(input, 'caCertificates', path, issues, material),
     clientCertificate,
     privateKey,
-    subjectAltNames: optional(input, 'subjectAltNames', path, issues, arrayOf(string('use "spiffe://cluster.local/ns/shop/sa/inventory" or a DNS name'))) ?? [],
-    sni: optional(input, 'sni', path, issues, string('use the server name to send, such as "inventory.internal"')),
+    subjectAltNames:
+      optional(
+        input,
+        'subjectAltNames',
+        path,
+        issues,
+        arrayOf(string('use "spiffe://cluster.local/ns/shop/sa/inventory" or a DNS name')),
+      ) ?? [],
+    sni: optional(
+      input,
+      'sni',
+      path,
+      issues,
+      string('use the server name to send, such as "inventory.internal"'),
+    ),
     minVersion: minVersion === 'TLSv1_3' ? 'TLSv1.3' : 'TLSv1.2',
   };
 }

@@ -24,7 +24,11 @@ export const deadlineHeader = 'x-sidecarless-deadline-ms';
  * const deadline = deadlineFromHeader('1500', platformDeadline); // about 1.5 s from now
  * ```
  */
-export function deadlineFromHeader(value: string | null | undefined, platformDeadline: number, now = Date.now()): number {
+export function deadlineFromHeader(
+  value: string | null | undefined,
+  platformDeadline: number,
+  now = Date.now(),
+): number {
   if (value === null || value === undefined) return platformDeadline;
   // Digits only: no sign, no exponent, no fraction, at most a day (86 400 000 ms, 8 digits).
   if (!/^\d{1,8}$/.test(value)) return platformDeadline;

@@ -93,7 +93,11 @@ export class EndpointSet {
       endpoint.consecutive5xx = 0;
       endpoint.consecutiveGateway = 0;
       // Istio: the multiplier decays by one per healthy interval after an ejection ends.
-      if (endpoint.ejections > 0 && now >= endpoint.ejectedUntil && now - endpoint.multiplierAt >= outlier.intervalMs) {
+      if (
+        endpoint.ejections > 0 &&
+        now >= endpoint.ejectedUntil &&
+        now - endpoint.multiplierAt >= outlier.intervalMs
+      ) {
         endpoint.ejections--;
         endpoint.multiplierAt = now;
       }
@@ -103,8 +107,10 @@ export class EndpointSet {
     if (outcome === 'gateway-error') endpoint.consecutiveGateway++;
     else endpoint.consecutiveGateway = 0;
     const tripped =
-      (outlier.consecutive5xxErrors !== undefined && endpoint.consecutive5xx >= outlier.consecutive5xxErrors) ||
-      (outlier.consecutiveGatewayErrors !== undefined && endpoint.consecutiveGateway >= outlier.consecutiveGatewayErrors);
+      (outlier.consecutive5xxErrors !== undefined &&
+        endpoint.consecutive5xx >= outlier.consecutive5xxErrors) ||
+      (outlier.consecutiveGatewayErrors !== undefined &&
+        endpoint.consecutiveGateway >= outlier.consecutiveGatewayErrors);
     if (!tripped || now < endpoint.ejectedUntil) return;
     const ejected = this.#endpoints.filter((e) => now < e.ejectedUntil).length;
     // Envoy ejects at least one host even when the percentage rounds down to zero.
@@ -161,7 +167,9 @@ export class EndpointSet {
     const url = this.#config.endpoints[0]!;
     const { addresses, ttlMs } = await resolveAll(url.hostname);
     const port = url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port;
-    const wanted = addresses.map((address) => `${url.protocol}//${isIP(address) === 6 ? `[${address}]` : address}:${port}`);
+    const wanted = addresses.map(
+      (address) => `${url.protocol}//${isIP(address) === 6 ? `[${address}]` : address}:${port}`,
+    );
     const keep = this.#endpoints.filter((endpoint) => wanted.includes(endpoint.origin));
     const gone = this.#endpoints.filter((endpoint) => !wanted.includes(endpoint.origin));
     const added = wanted
@@ -185,7 +193,10 @@ export async function resolveAll(host: string): Promise<{ addresses: string[]; t
     resolver.resolve4(host, { ttl: true }),
     resolver.resolve6(host, { ttl: true }),
   ]);
-  const records = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
+  const records = [
+    ...(v4.status === 'fulfilled' ? v4.value : []),
+    ...(v6.status === 'fulfilled' ? v6.value : []),
+  ];
   if (records.length > 0) {
     const ttl = Math.max(1, Math.min(...records.map((record) => record.ttl)));
     return { addresses: records.map((record) => record.address), ttlMs: ttl * 1000 };

@@ -43,7 +43,14 @@ export class UpstreamError extends SidecarlessError {
   /** What went wrong, for the retry policy. */
   readonly kind: FailureKind;
 
-  constructor(code: string, upstream: string, kind: FailureKind, message: string, cause?: unknown, status = 502) {
+  constructor(
+    code: string,
+    upstream: string,
+    kind: FailureKind,
+    message: string,
+    cause?: unknown,
+    status = 502,
+  ) {
     super(code, `upstream "${upstream}": ${message}`, { status, expose: false, cause });
     this.name = 'UpstreamError';
     this.upstream = upstream;
@@ -73,12 +80,36 @@ export function toUpstreamError(upstream: string, error: unknown): UpstreamError
   const tls = tlsFailure(typeof code === 'string' ? code : '', text);
   if (tls) return new UpstreamError(tls.code, upstream, 'tls', tls.message, error);
   if (typeof code === 'string' && connectCodes.has(code))
-    return new UpstreamError(UpstreamErrorCodes.connect, upstream, 'connect', `could not connect (${code})`, error);
+    return new UpstreamError(
+      UpstreamErrorCodes.connect,
+      upstream,
+      'connect',
+      `could not connect (${code})`,
+      error,
+    );
   if (typeof code === 'string' && resetCodes.has(code))
-    return new UpstreamError(UpstreamErrorCodes.reset, upstream, 'reset', `the connection was reset (${code})`, error);
+    return new UpstreamError(
+      UpstreamErrorCodes.reset,
+      upstream,
+      'reset',
+      `the connection was reset (${code})`,
+      error,
+    );
   if (code === 'UND_ERR_ABORTED' || (error as { name?: string })?.name === 'AbortError')
-    return new UpstreamError(UpstreamErrorCodes.aborted, upstream, 'aborted', 'the request was aborted by its caller', error);
-  return new UpstreamError(UpstreamErrorCodes.reset, upstream, 'reset', `the request failed (${typeof code === 'string' ? code : 'unknown'})`, error);
+    return new UpstreamError(
+      UpstreamErrorCodes.aborted,
+      upstream,
+      'aborted',
+      'the request was aborted by its caller',
+      error,
+    );
+  return new UpstreamError(
+    UpstreamErrorCodes.reset,
+    upstream,
+    'reset',
+    `the request failed (${typeof code === 'string' ? code : 'unknown'})`,
+    error,
+  );
 }
 
 function tlsFailure(code: string, text: string): { code: string; message: string } | undefined {
@@ -101,7 +132,10 @@ function tlsFailure(code: string, text: string): { code: string; message: string
       };
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
     case 'SCL_ERR_UPSTREAM_TLS_WRONG_SAN':
-      return { code: UpstreamErrorCodes.tlsWrongSan, message: `TLS check failed: wrong subject alternative name: ${text}` };
+      return {
+        code: UpstreamErrorCodes.tlsWrongSan,
+        message: `TLS check failed: wrong subject alternative name: ${text}`,
+      };
     case 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED':
     case 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE':
     case 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA':

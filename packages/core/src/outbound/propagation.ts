@@ -20,7 +20,7 @@ const hopByHop = new Set([
 ]);
 
 /** Copies `init` headers into a plain lower-case object, without hop-by-hop headers. */
-export function outgoingHeaders(init: RequestInit["headers"] | undefined): Record<string, string> {
+export function outgoingHeaders(init: RequestInit['headers'] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (init === undefined) return out;
   const add = (name: string, value: string) => {
@@ -28,7 +28,7 @@ export function outgoingHeaders(init: RequestInit["headers"] | undefined): Recor
     if (hopByHop.has(key)) return;
     out[key] = out[key] === undefined ? value : `${out[key]}, ${value}`;
   };
-  if (init instanceof Headers) init.forEach((value, name) => add(name, value));
+  if (init instanceof Headers) for (const [name, value] of init) add(name, value);
   else if (Array.isArray(init)) for (const [name, value] of init as [string, string][]) add(name, value);
   else for (const name of Object.keys(init)) add(name, String((init as Record<string, string>)[name]));
   // Headers named in Connection are hop-by-hop too.

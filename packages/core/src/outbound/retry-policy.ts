@@ -14,7 +14,11 @@ const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DE
  * Whether a request may be sent twice: an idempotent method, an `Idempotency-Key` header (the
  * server deduplicates), or an upstream marked `idempotent`.
  */
-export function mayRepeat(method: string, headers: Record<string, string>, upstreamIdempotent: boolean): boolean {
+export function mayRepeat(
+  method: string,
+  headers: Record<string, string>,
+  upstreamIdempotent: boolean,
+): boolean {
   return upstreamIdempotent || idempotentMethods.has(method) || headers['idempotency-key'] !== undefined;
 }
 

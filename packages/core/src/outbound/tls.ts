@@ -31,7 +31,9 @@ function read(material: string | undefined): string | undefined {
 export function serverIdentityCheck(expectedHost: string, subjectAltNames: readonly string[]) {
   return function checkUpstreamIdentity(_host: string, cert: PeerCertificate): Error | undefined {
     if (subjectAltNames.length === 0) return checkServerIdentity(expectedHost, cert);
-    const present = (cert.subjectaltname ?? '').split(', ').map((entry) => entry.replace(/^(URI|DNS|IP Address):/, ''));
+    const present = (cert.subjectaltname ?? '')
+      .split(', ')
+      .map((entry) => entry.replace(/^(URI|DNS|IP Address):/, ''));
     if (subjectAltNames.some((wanted) => present.includes(wanted))) return undefined;
     const error = new Error(
       `the server presented ${present.length > 0 ? present.join(', ') : 'no SANs'}; expected one of ${subjectAltNames.join(', ')}`,
@@ -83,7 +85,10 @@ export class TlsConnector {
   /** The `connect` function handed to an undici Pool; `expectedHost` is the logical host name. */
   connectFor(expectedHost: string): Connector {
     const servername = this.#config.sni ?? (isIP(expectedHost) ? undefined : expectedHost);
-    const checkServerIdentity = serverIdentityCheck(this.#config.sni ?? expectedHost, this.#config.subjectAltNames);
+    const checkServerIdentity = serverIdentityCheck(
+      this.#config.sni ?? expectedHost,
+      this.#config.subjectAltNames,
+    );
     let built: Connector | undefined;
     let builtVersion = -1;
     return (options, callback) => {
@@ -127,7 +132,8 @@ export class TlsConnector {
     try {
       this.#material = this.#load();
       this.#version++;
-      if (tlsReloadChannel.hasSubscribers) tlsReloadChannel.publish({ upstream: this.#upstream, ok: true, error: undefined });
+      if (tlsReloadChannel.hasSubscribers)
+        tlsReloadChannel.publish({ upstream: this.#upstream, ok: true, error: undefined });
       return true;
     } catch (error) {
       if (tlsReloadChannel.hasSubscribers)
@@ -157,9 +163,11 @@ export class TlsConnector {
   }
 
   #watch(): void {
-    const files = [this.#config.caCertificates, this.#config.clientCertificate, this.#config.privateKey].filter(
-      (m): m is string => m !== undefined && !isPem(m),
-    );
+    const files = [
+      this.#config.caCertificates,
+      this.#config.clientCertificate,
+      this.#config.privateKey,
+    ].filter((m): m is string => m !== undefined && !isPem(m));
     // Watch the directories: Kubernetes and OpenFaaS swap secret files by replacing a symlink, which
     // a watch on the file itself would miss.
     const directories = new Map<string, Set<string>>();

@@ -90,18 +90,21 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     }
     let body: ReadableStream<Uint8Array> | null = null;
     if (!nullBodyStatuses.has(status) && !this.#isHead) {
-      body = new ReadableStream<Uint8Array>({
-        start: (stream) => {
-          this.#stream = stream;
+      body = new ReadableStream<Uint8Array>(
+        {
+          start: (stream) => {
+            this.#stream = stream;
+          },
+          // Backpressure: undici pauses the socket while the reader is behind.
+          pull: () => {
+            if (controller.paused) controller.resume();
+          },
+          cancel: (reason) => {
+            this.abort(reason instanceof Error ? reason : new Error('the response body was cancelled'));
+          },
         },
-        // Backpressure: undici pauses the socket while the reader is behind.
-        pull: () => {
-          if (controller.paused) controller.resume();
-        },
-        cancel: (reason) => {
-          this.abort(reason instanceof Error ? reason : new Error('the response body was cancelled'));
-        },
-      }, { highWaterMark: 65_536, size: (chunk) => chunk.byteLength });
+        { highWaterMark: 65_536, size: (chunk) => chunk.byteLength },
+      );
     }
     const response = new Response(body, { status, statusText: statusMessage ?? '', headers: pairs });
     this.#resolve({ retry: false, status, response });

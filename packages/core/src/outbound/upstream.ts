@@ -23,7 +23,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import {
   BrokenCircuitError,
   type CircuitBreakerPolicy,
-  CircuitState,
+  type CircuitState,
   ConsecutiveBreaker,
   circuitBreaker,
   handleWhen,
@@ -114,7 +114,9 @@ export class Upstream {
       allowH2: pool.allowH2,
       connect: { timeout: base.timeout, keepAlive: true, keepAliveInitialDelay: base.keepAliveInitialDelay },
     };
-    this.endpoints = new EndpointSet(config, (origin, expectedHost) => this.#createPool(origin, expectedHost));
+    this.endpoints = new EndpointSet(config, (origin, expectedHost) =>
+      this.#createPool(origin, expectedHost),
+    );
     this.#origins = new Set(config.endpoints.map((url) => url.origin));
     this.#caps =
       pool.maxConnections !== undefined && pool.maxPendingRequests !== undefined
@@ -151,15 +153,24 @@ export class Upstream {
   // ---------------------------------------------------------------------------------------------
   // fetch
 
-  async fetch(input: string | URL, init: RequestInit | undefined, ctx: MeshContext | undefined): Promise<Response> {
+  async fetch(
+    input: string | URL,
+    init: RequestInit | undefined,
+    ctx: MeshContext | undefined,
+  ): Promise<Response> {
     const startedAt = Date.now();
     const target = this.#target(input);
     const method = (init?.method ?? 'GET').toUpperCase();
     const headers = outgoingHeaders(init?.headers ?? undefined);
-    const logicalHost = this.config.resolution === 'DNS' && !target.origin ? this.config.endpoints[0]!.host : undefined;
+    const logicalHost =
+      this.config.resolution === 'DNS' && !target.origin ? this.config.endpoints[0]!.host : undefined;
     if (logicalHost) headers.host = logicalHost;
     const repeatable = mayRepeat(method, headers, this.config.idempotent);
-    const body = await prepareBody(init?.body ?? null, headers, repeatable ? this.config.retries.maxBodyBytes : 0);
+    const body = await prepareBody(
+      init?.body ?? null,
+      headers,
+      repeatable ? this.config.retries.maxBodyBytes : 0,
+    );
     const request: AttemptRequest = {
       method,
       path: target.path,
@@ -248,12 +259,20 @@ export class Upstream {
     if (target.origin === undefined) {
       endpoint = this.endpoints.pick(now);
       if (!endpoint)
-        throw new UpstreamError(UpstreamErrorCodes.connect, this.name, 'connect', 'no endpoint is available (DNS found no address)', undefined, 503);
+        throw new UpstreamError(
+          UpstreamErrorCodes.connect,
+          this.name,
+          'connect',
+          'no endpoint is available (DNS found no address)',
+          undefined,
+          503,
+        );
       endpoint.active++;
     }
     this.#inflightAttempts++;
     const headers = request.headers;
-    if (Number.isFinite(state.deadlineAt)) headers[deadlineHeader] = String(Math.max(0, state.deadlineAt - now));
+    if (Number.isFinite(state.deadlineAt))
+      headers[deadlineHeader] = String(Math.max(0, state.deadlineAt - now));
     let start: AttemptStartMessage | undefined;
     if (attemptStartChannel.hasSubscribers) {
       start = {
@@ -320,7 +339,10 @@ export class Upstream {
               : failure.kind !== undefined && retriableFailure(this.config.retries, failure.kind)) &&
             this.#retryFits(state, undefined);
           if (!mayRetry) throw error;
-          await this.#waitForRetry(state, failure.status !== undefined ? String(failure.status) : (failure.kind ?? 'error'));
+          await this.#waitForRetry(
+            state,
+            failure.status !== undefined ? String(failure.status) : (failure.kind ?? 'error'),
+          );
         }
       }
     } catch (error) {
@@ -403,7 +425,8 @@ export class Upstream {
   // shared policy steps
 
   #startState(ctx: MeshContext | undefined, now: number): CallState {
-    let deadlineAt = this.config.timeoutMs === undefined ? Number.POSITIVE_INFINITY : now + this.config.timeoutMs;
+    let deadlineAt =
+      this.config.timeoutMs === undefined ? Number.POSITIVE_INFINITY : now + this.config.timeoutMs;
     if (ctx) deadlineAt = Math.min(deadlineAt, ctx.deadline - this.config.deadlineMarginMs);
     return { deadlineAt, attempt: 0, lastAttemptMs: 0, retryDelayMs: 0, retrying: false, aborted: undefined };
   }
@@ -468,7 +491,14 @@ export class Upstream {
     if (!this.breaker) return attempt();
     return this.breaker.execute(attempt).catch((error: unknown) => {
       if (error instanceof BrokenCircuitError)
-        throw new UpstreamError(UpstreamErrorCodes.circuitOpen, this.name, 'refused', 'the circuit is open; failing fast', error, 503);
+        throw new UpstreamError(
+          UpstreamErrorCodes.circuitOpen,
+          this.name,
+          'refused',
+          'the circuit is open; failing fast',
+          error,
+          503,
+        );
       throw error;
     });
   }
@@ -481,7 +511,7 @@ export class Upstream {
         UpstreamErrorCodes.tlsClientCertRefused,
         this.name,
         'tls',
-        'TLS check failed: the server closed the connection without accepting our client certificate; check tls.clientCertificate and the server\'s CA',
+        "TLS check failed: the server closed the connection without accepting our client certificate; check tls.clientCertificate and the server's CA",
         cause,
       );
     return toUpstreamError(this.name, error);
@@ -489,8 +519,22 @@ export class Upstream {
 
   #timeoutError(perTry: boolean, ms: number): UpstreamError {
     return perTry
-      ? new UpstreamError(UpstreamErrorCodes.perTryTimeout, this.name, 'per-try-timeout', `the attempt took longer than perTryTimeout (${ms} ms)`, undefined, 504)
-      : new UpstreamError(UpstreamErrorCodes.timeout, this.name, 'timeout', 'the call reached its timeout or the invocation deadline', undefined, 504);
+      ? new UpstreamError(
+          UpstreamErrorCodes.perTryTimeout,
+          this.name,
+          'per-try-timeout',
+          `the attempt took longer than perTryTimeout (${ms} ms)`,
+          undefined,
+          504,
+        )
+      : new UpstreamError(
+          UpstreamErrorCodes.timeout,
+          this.name,
+          'timeout',
+          'the call reached its timeout or the invocation deadline',
+          undefined,
+          504,
+        );
   }
 
   #target(input: string | URL): Target {
@@ -538,9 +582,9 @@ export class Upstream {
       : new ConsecutiveBreaker(options.consecutiveFailures ?? 5);
     // A failure is an error from the upstream (not the caller aborting, not a local overflow)
     // or a 5xx response.
-    const policy = handleWhen((error) => !(error instanceof UpstreamError) || error.kind !== 'aborted').orWhenResult(
-      (result) => isServerError(result),
-    );
+    const policy = handleWhen(
+      (error) => !(error instanceof UpstreamError) || error.kind !== 'aborted',
+    ).orWhenResult((result) => isServerError(result));
     const created = circuitBreaker(policy, {
       breaker,
       halfOpenAfter: options.halfOpenAfterMs,
@@ -555,7 +599,12 @@ export class Upstream {
 }
 
 function isServerError(result: unknown): boolean {
-  return typeof result === 'object' && result !== null && 'status' in result && (result as { status: number }).status >= 500;
+  return (
+    typeof result === 'object' &&
+    result !== null &&
+    'status' in result &&
+    (result as { status: number }).status >= 500
+  );
 }
 
 function statusRetryAfter(status: number, headers: IncomingHttpHeaders): number | undefined {
@@ -567,7 +616,11 @@ function statusRetryAfter(status: number, headers: IncomingHttpHeaders): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
-function endpointOutcome(error: Error | undefined, status: number | undefined, state: CallState): EndpointOutcome {
+function endpointOutcome(
+  error: Error | undefined,
+  status: number | undefined,
+  state: CallState,
+): EndpointOutcome {
   if (error) return state.aborted ? 'success' : 'gateway-error';
   if (status === 502 || status === 503 || status === 504) return 'gateway-error';
   return status !== undefined && status >= 500 ? 'server-error' : 'success';
@@ -576,12 +629,17 @@ function endpointOutcome(error: Error | undefined, status: number | undefined, s
 /** Reads what a wrapped non-HTTP failure says: an HTTP-ish status (AWS SDK `$metadata`), or a network kind. */
 function classifyWorkError(error: unknown): { status?: number; kind?: UpstreamError['kind'] } {
   if (error instanceof UpstreamError) return { kind: error.kind };
-  const e = error as { code?: unknown; $metadata?: { httpStatusCode?: unknown }; $retryable?: unknown } | null;
+  const e = error as {
+    code?: unknown;
+    $metadata?: { httpStatusCode?: unknown };
+    $retryable?: unknown;
+  } | null;
   const status = e?.$metadata?.httpStatusCode;
   if (typeof status === 'number' && status >= 400) return { status };
   if (e?.$retryable) return { kind: 'reset' };
   const mapped = toUpstreamError('', error);
-  return mapped.kind === 'connect' || (mapped.kind === 'reset' && typeof e?.code === 'string' && e.code.startsWith('E'))
+  return mapped.kind === 'connect' ||
+    (mapped.kind === 'reset' && typeof e?.code === 'string' && e.code.startsWith('E'))
     ? { kind: mapped.kind }
     : {};
 }
@@ -609,16 +667,22 @@ async function prepareBody(
   }
   if (body instanceof Uint8Array) return { value: body, replayable: true };
   if (body instanceof ArrayBuffer) return { value: new Uint8Array(body), replayable: true };
-  if (ArrayBuffer.isView(body)) return { value: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), replayable: true };
+  if (ArrayBuffer.isView(body))
+    return { value: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), replayable: true };
   if (body instanceof URLSearchParams) {
     headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8';
     return { value: body.toString(), replayable: true };
   }
   // Blob, FormData, ReadableStream: let the platform encode it (and pick the multipart boundary).
-  const encoded = new Request('http://body.invalid/', { method: 'POST', body, duplex: 'half' } as RequestInit);
+  const encoded = new Request('http://body.invalid/', {
+    method: 'POST',
+    body,
+    duplex: 'half',
+  } as RequestInit);
   const type = encoded.headers.get('content-type');
   if (type !== null) headers['content-type'] ??= type;
-  if (!(body instanceof ReadableStream)) return { value: new Uint8Array(await encoded.arrayBuffer()), replayable: true };
+  if (!(body instanceof ReadableStream))
+    return { value: new Uint8Array(await encoded.arrayBuffer()), replayable: true };
   const reader = encoded.body!.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
