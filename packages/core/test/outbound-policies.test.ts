@@ -155,7 +155,7 @@ describe('circuit breaker', () => {
     const m = mesh({
       inventory: {
         endpoints: up.url,
-        retries: { attempts: 5, backoff: { baseInterval: '1ms' } },
+        retries: { attempts: 5, retryOn: '5xx', backoff: { baseInterval: '1ms' } },
         circuitBreaker: { consecutiveFailures: 2 },
       },
     });

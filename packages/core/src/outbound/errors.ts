@@ -23,7 +23,17 @@ export const UpstreamErrorCodes = {
 } as const;
 
 /** What kind of failure, for `retryOn`. */
-export type FailureKind = 'connect' | 'reset' | 'timeout' | 'per-try-timeout' | 'tls' | 'refused' | 'aborted';
+export type FailureKind =
+  | 'connect'
+  | 'reset'
+  | 'timeout'
+  | 'per-try-timeout'
+  | 'tls'
+  /** The server refused the stream (HTTP/2 REFUSED_STREAM). */
+  | 'refused'
+  /** We refused locally: open circuit, full pool, passthrough not allowed. Never retried. */
+  | 'rejected'
+  | 'aborted';
 
 /**
  * An outbound failure.

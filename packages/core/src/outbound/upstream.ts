@@ -481,7 +481,7 @@ export class Upstream {
         new UpstreamError(
           UpstreamErrorCodes.overflow,
           this.name,
-          'refused',
+          'rejected',
           `${this.#inflightAttempts} requests are in flight or queued, the connectionPool limit; failing fast instead of waiting`,
           undefined,
           503,
@@ -494,7 +494,7 @@ export class Upstream {
         throw new UpstreamError(
           UpstreamErrorCodes.circuitOpen,
           this.name,
-          'refused',
+          'rejected',
           'the circuit is open; failing fast',
           error,
           503,
@@ -547,7 +547,7 @@ export class Upstream {
         throw new UpstreamError(
           UpstreamErrorCodes.passthroughRefused,
           this.name,
-          'refused',
+          'rejected',
           `${url.origin} is not one of this upstream's endpoints; use a path, or set upstreams.${this.name}.passthrough: true`,
           undefined,
           500,
