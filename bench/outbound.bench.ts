@@ -23,7 +23,9 @@ const serverSource = `
   server.listen(0, '127.0.0.1', () => process.send(server.address().port));
 `;
 
-const server = spawn(process.execPath, ['-e', serverSource], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const server = spawn(process.execPath, ['-e', serverSource], {
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
 const [port] = (await once(server, 'message')) as [number];
 const origin = `http://127.0.0.1:${port}`;
 
@@ -70,7 +72,11 @@ const candidates: Candidate[] = [
 ];
 
 /** Runs `total` requests with `inFlight` workers; returns req/s and every latency in ms. */
-async function run(candidate: Candidate, inFlight: number, total: number): Promise<{ rps: number; latencies: number[] }> {
+async function run(
+  candidate: Candidate,
+  inFlight: number,
+  total: number,
+): Promise<{ rps: number; latencies: number[] }> {
   const latencies: number[] = [];
   let issued = 0;
   const started = performance.now();

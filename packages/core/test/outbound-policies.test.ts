@@ -226,19 +226,18 @@ describe('outlier detection and load balancing', () => {
   it('prefers the endpoint with fewer requests in flight with LEAST_REQUEST', async () => {
     const slow = await server('slow');
     const fast = await server('fast');
-    slow.fallback = { delayHeadersMs: 300 };
-    const m = mesh({
-      inventory: { endpoints: [slow.url, fast.url], loadBalancer: { simple: 'LEAST_REQUEST' } },
-    });
+    slow.fallback = { delayHeadersMs: 2_000 };
+    const m = mesh({ inventory: { endpoints: [slow.url, fast.url], loadBalancer: { simple: 'LEAST_REQUEST' } } });
     const client = m.upstream('inventory');
-    // Fill both, then keep sending: the slow endpoint's requests stay in flight, so power of
-    // two choices sends almost everything else to the fast one.
-    const inFlight = Array.from({ length: 40 }, async (_, i) => {
-      await sleep(i * 5);
-      return (await client.fetch('/')).text();
-    });
-    await Promise.all(inFlight);
-    expect(fast.requests.length).toBeGreaterThan(slow.requests.length * 2);
+    // Two concurrent requests: the second sees the first in flight and goes to the other endpoint,
+    // so the slow one now holds a request for two seconds.
+    const held = [client.fetch('/'), client.fetch('/')];
+    // The fast one answers first; once its body is read only the slow one is in flight.
+    await (await Promise.race(held)).text();
+    for (let i = 0; i < 10; i++) await (await client.fetch('/')).text();
+    expect(slow.requests).toHaveLength(1);
+    expect(fast.requests).toHaveLength(11);
+    await Promise.all(held);
   });
 
   it('spreads requests over every endpoint with RANDOM', async () => {
@@ -280,6 +279,21 @@ describe('connection pool', () => {
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);
     expect(up.connections).toBe(1);
+  });
+});
+
+describe('connection reuse limits', () => {
+  it('closes a connection after maxRequestsPerConnection requests', async () => {
+    const up = await server();
+    const m = mesh({
+      inventory: { endpoints: up.url, connectionPool: { http: { maxRequestsPerConnection: 2 } } },
+    });
+    for (let i = 0; i < 6; i++) await (await m.upstream('inventory').fetch('/')).text();
+    const perConnection = new Map<number | undefined, number>();
+    for (const request of up.requests)
+      perConnection.set(request.remotePort, (perConnection.get(request.remotePort) ?? 0) + 1);
+    expect(Math.max(...perConnection.values())).toBeLessThanOrEqual(2);
+    expect(up.connections).toBeGreaterThanOrEqual(3);
   });
 });
 

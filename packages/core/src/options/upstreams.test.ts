@@ -18,7 +18,9 @@ function issues(upstreams: unknown): string[] {
 
 describe('upstreams options', () => {
   it('applies Istio defaults to a minimal upstream', () => {
-    const inventory = check({ inventory: { endpoints: 'https://inventory.internal:8443/api' } }).upstreams.get('inventory')!;
+    const inventory = check({
+      inventory: { endpoints: 'https://inventory.internal:8443/api' },
+    }).upstreams.get('inventory')!;
     expect(inventory.endpoints.map((url) => url.href)).toEqual(['https://inventory.internal:8443/api']);
     expect(inventory.retries.attempts).toBe(2);
     expect([...inventory.retries.retryOn]).toEqual([
@@ -76,7 +78,9 @@ describe('upstreams options', () => {
 
   it('never echoes key material in a message', () => {
     const key = `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(64)}\n-----END PRIVATE KEY-----`;
-    const all = issues({ a: { endpoints: 'https://a', tls: { mode: 'SIMPLE', privateKey: key } } }).join('\n');
+    const all = issues({ a: { endpoints: 'https://a', tls: { mode: 'SIMPLE', privateKey: key } } }).join(
+      '\n',
+    );
     expect(all).toContain('upstreams.a.tls.mode');
     expect(all).not.toContain('AAAA');
   });

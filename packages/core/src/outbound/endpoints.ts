@@ -75,8 +75,11 @@ export class EndpointSet {
         return candidates[Math.floor(Math.random() * candidates.length)];
       case 'LEAST_REQUEST': {
         // Power of two choices: nearly as good as scanning all, O(1), and no herd on one endpoint.
-        const a = candidates[Math.floor(Math.random() * candidates.length)]!;
-        const b = candidates[Math.floor(Math.random() * candidates.length)]!;
+        // The two are distinct, so with two endpoints it is an exact least-request pick.
+        const n = candidates.length;
+        const first = Math.floor(Math.random() * n);
+        const a = candidates[first]!;
+        const b = candidates[(first + 1 + Math.floor(Math.random() * (n - 1))) % n]!;
         return b.active < a.active ? b : a;
       }
       default:

@@ -22,7 +22,13 @@ describe('retry policy', () => {
 
   it('maps gateway-error, retriable-4xx and gRPC statuses', () => {
     const r = retries('gateway-error,retriable-4xx,unavailable');
-    expect([502, 503, 504, 500, 409].map((s) => retriableStatus(r, s))).toEqual([true, true, true, false, true]);
+    expect([502, 503, 504, 500, 409].map((s) => retriableStatus(r, s))).toEqual([
+      true,
+      true,
+      true,
+      false,
+      true,
+    ]);
     expect(retriableStatus(r, 200, '14')).toBe(true);
     expect(retriableFailure(r, 'per-try-timeout')).toBe(true);
   });
