@@ -262,8 +262,10 @@ describe('deadlines', () => {
       { timeout: '750ms' },
     );
     const result = (await response.json()) as { code: string; elapsed: number };
-    // 700 ms of budget fits three 200 ms tries; a fourth could not finish, so it never starts.
-    expect(up.requests).toHaveLength(3);
+    // 700 ms of budget fits three 200 ms tries (two, if a loaded machine fires timers late); a
+    // further try could not finish, so it never starts.
+    expect(up.requests.length).toBeGreaterThanOrEqual(2);
+    expect(up.requests.length).toBeLessThanOrEqual(3);
     expect(result.code).toBe('SCL_ERR_UPSTREAM_PER_TRY_TIMEOUT');
     expect(result.elapsed).toBeLessThan(750);
   });
@@ -287,7 +289,8 @@ describe('deadlines', () => {
     );
     const result = (await response.json()) as { code: string; elapsed: number };
     expect(result.code).toBe('SCL_ERR_UPSTREAM_TIMEOUT');
+    // Clamped to 400 − 100 ms, not the 10 s timeout, and over before the invocation's deadline.
     expect(result.elapsed).toBeGreaterThanOrEqual(250);
-    expect(result.elapsed).toBeLessThan(380);
+    expect(result.elapsed).toBeLessThan(400);
   });
 });
