@@ -166,11 +166,12 @@ export class Upstream {
       this.config.resolution === 'DNS' && !target.origin ? this.config.endpoints[0]!.host : undefined;
     if (logicalHost) headers.host = logicalHost;
     const repeatable = mayRepeat(method, headers, this.config.idempotent);
-    const body = await prepareBody(
-      init?.body ?? null,
-      headers,
-      repeatable ? this.config.retries.maxBodyBytes : 0,
-    );
+    const rawBody = init?.body ?? null;
+    // Bytes and text are prepared synchronously: an `await` here would cost every call a turn.
+    const body =
+      rawBody === null || typeof rawBody === 'string' || rawBody instanceof Uint8Array
+        ? preparedBytes(rawBody, headers)
+        : await prepareBody(rawBody, headers, repeatable ? this.config.retries.maxBodyBytes : 0);
     const request: AttemptRequest = {
       method,
       path: target.path,
@@ -655,6 +656,11 @@ interface PreparedBody {
  * stream is buffered up to `maxReplayBytes` so a retry can resend it — past that it is streamed
  * once and the request is not retried (replay is bounded; memory is the function's).
  */
+function preparedBytes(body: string | Uint8Array | null, headers: Record<string, string>): PreparedBody {
+  if (typeof body === 'string') headers['content-type'] ??= 'text/plain;charset=UTF-8';
+  return { value: body, replayable: true };
+}
+
 async function prepareBody(
   body: NonNullable<RequestInit['body']> | null,
   headers: Record<string, string>,
