@@ -227,7 +227,9 @@ describe('outlier detection and load balancing', () => {
     const slow = await server('slow');
     const fast = await server('fast');
     slow.fallback = { delayHeadersMs: 2_000 };
-    const m = mesh({ inventory: { endpoints: [slow.url, fast.url], loadBalancer: { simple: 'LEAST_REQUEST' } } });
+    const m = mesh({
+      inventory: { endpoints: [slow.url, fast.url], loadBalancer: { simple: 'LEAST_REQUEST' } },
+    });
     const client = m.upstream('inventory');
     // Two concurrent requests: the second sees the first in flight and goes to the other endpoint,
     // so the slow one now holds a request for two seconds.

@@ -225,3 +225,29 @@ describe('TLS MUTUAL', () => {
     expect(server.requests[0]?.clientCertificateSubject).toBe('orders');
   });
 });
+
+describe('HTTP/2', () => {
+  it('speaks HTTP/2 to a TLS upstream that offers it when h2UpgradePolicy is UPGRADE', async () => {
+    const { createSecureServer } = await import('node:http2');
+    const h2 = createSecureServer(
+      { cert: serverCert.cert, key: serverCert.key, allowHTTP1: false },
+      (request, response) => {
+        response.end(`version ${request.httpVersion}`);
+      },
+    );
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const { port } = h2.address() as { port: number };
+    try {
+      const m = mesh({
+        endpoints: `https://127.0.0.1:${port}`,
+        connectionPool: { http: { h2UpgradePolicy: 'UPGRADE' } },
+        tls: { mode: 'SIMPLE', caCertificates: ca.cert, subjectAltNames: [spiffeServer] },
+      });
+      const response = await m.upstream('inventory').fetch('/');
+      expect(await response.text()).toBe('version 2.0');
+      await m.close();
+    } finally {
+      await new Promise((resolve) => h2.close(resolve));
+    }
+  });
+});
