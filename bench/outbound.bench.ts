@@ -21,6 +21,7 @@ const serverSource = `
   });
   server.keepAliveTimeout = 120000;
   server.listen(0, '127.0.0.1', () => process.send(server.address().port));
+  process.on('disconnect', () => process.exit(0));
 `;
 
 const server = spawn(process.execPath, ['-e', serverSource], {
@@ -71,14 +72,19 @@ const candidates: Candidate[] = [
   },
 ];
 
-/** Runs `total` requests with `inFlight` workers; returns req/s and every latency in ms. */
+/**
+ * Runs `total` requests with `inFlight` workers; returns req/s, every latency in ms, and the
+ * client process's CPU time per request — steadier than wall time on a shared machine, and the
+ * server's CPU is not in it (it runs in a child process).
+ */
 async function run(
   candidate: Candidate,
   inFlight: number,
   total: number,
-): Promise<{ rps: number; latencies: number[] }> {
+): Promise<{ rps: number; latencies: number[]; cpuUs: number }> {
   const latencies: number[] = [];
   let issued = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const worker = async () => {
     while (issued < total) {
@@ -89,18 +95,26 @@ async function run(
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
-  return { rps: (total / (performance.now() - started)) * 1000, latencies };
+  const elapsed = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { rps: (total / elapsed) * 1000, latencies, cpuUs: (cpu.user + cpu.system) / total };
 }
 
 const rounds = 5;
 for (const inFlight of [1, 16]) {
   const total = inFlight === 1 ? 2_000 : 4_000;
   for (const candidate of candidates) await run(candidate, inFlight, 500); // warm up
-  const results = candidates.map(() => ({ rps: [] as number[], p50: [] as number[], p99: [] as number[] }));
+  const results = candidates.map(() => ({
+    rps: [] as number[],
+    p50: [] as number[],
+    p99: [] as number[],
+    cpu: [] as number[],
+  }));
   for (let round = 0; round < rounds; round++) {
     for (const [index, candidate] of candidates.entries()) {
-      const { rps, latencies } = await run(candidate, inFlight, total);
+      const { rps, latencies, cpuUs } = await run(candidate, inFlight, total);
       results[index]!.rps.push(rps);
+      results[index]!.cpu.push(cpuUs);
       results[index]!.p50.push(percentile(latencies, 50));
       results[index]!.p99.push(percentile(latencies, 99));
     }
@@ -109,7 +123,7 @@ for (const inFlight of [1, 16]) {
   const baselineP99 = median(results[0]!.p99);
   printTable(
     `Loopback GET, ${inFlight} in flight (${rounds} interleaved rounds of ${total}, medians)`,
-    ['client', 'req/s', 'vs raw', 'p50', 'p99', 'p99 vs raw'],
+    ['client', 'req/s', 'vs raw', 'p50', 'p99', 'p99 vs raw', 'client CPU/req'],
     candidates.map((candidate, index) => {
       const r = results[index]!;
       return [
@@ -119,6 +133,7 @@ for (const inFlight of [1, 16]) {
         `${median(r.p50).toFixed(3)} ms`,
         `${median(r.p99).toFixed(3)} ms`,
         `${((median(r.p99) / baselineP99) * 100).toFixed(0)}%`,
+        `${median(r.cpu).toFixed(1)} µs`,
       ];
     }),
   );
