@@ -251,3 +251,37 @@ describe('HTTP/2', () => {
     }
   });
 });
+
+describe('TLS material errors', () => {
+  it('fails mesh.ready() with a ConfigError naming the field when a certificate file is missing', async () => {
+    const m = mesh({
+      endpoints: 'https://127.0.0.1:1',
+      tls: {
+        mode: 'MUTUAL',
+        caCertificates: ca.cert,
+        clientCertificate: join(directory, 'missing.crt'),
+        privateKey: clientCert.key,
+      },
+    });
+    const error = await m.ready().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues[0]?.path).toBe('upstreams.inventory.tls.clientCertificate');
+    expect((error as Error).message).toContain('ENOENT');
+  });
+
+  it('reports a certificate that does not match its key without showing the key', async () => {
+    const other = await ca.issue({ usage: 'client' });
+    const m = mesh({
+      endpoints: 'https://127.0.0.1:1',
+      tls: {
+        mode: 'MUTUAL',
+        caCertificates: ca.cert,
+        clientCertificate: clientCert.cert,
+        privateKey: other.key,
+      },
+    });
+    const error = await m.ready().catch((e: unknown) => e);
+    expect(error).toMatchObject({ issues: [expect.objectContaining({ path: 'upstreams.inventory.tls' })] });
+    expect((error as Error).message).not.toContain(other.key.split('\n')[1]!);
+  });
+});

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { checkServerIdentity, createSecureContext, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
+import { ConfigError } from '../errors.js';
 import type { NormalizedUpstream } from '../options/upstreams.js';
 import { tlsReloadChannel } from './events.js';
 
@@ -19,9 +20,21 @@ function isPem(material: string): boolean {
   return material.includes('-----BEGIN ');
 }
 
-function read(material: string | undefined): string | undefined {
+/** Reads PEM text or a file; a file that cannot be read is reported with its option path, never its content. */
+function read(material: string | undefined, path: string): string | undefined {
   if (material === undefined) return undefined;
-  return isPem(material) ? material : readFileSync(material, 'utf8');
+  if (isPem(material)) return material;
+  try {
+    return readFileSync(material, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'unreadable';
+    throw new ConfigError([
+      {
+        path,
+        message: `cannot read ${JSON.stringify(material)} (${code}); give PEM text or the path of a readable file`,
+      },
+    ]);
+  }
 }
 
 /**
@@ -148,9 +161,10 @@ export class TlsConnector {
   }
 
   #load(): Material {
-    const ca = read(this.#config.caCertificates);
-    const cert = read(this.#config.clientCertificate);
-    const key = read(this.#config.privateKey);
+    const at = `upstreams.${this.#upstream}.tls`;
+    const ca = read(this.#config.caCertificates, `${at}.caCertificates`);
+    const cert = read(this.#config.clientCertificate, `${at}.clientCertificate`);
+    const key = read(this.#config.privateKey, `${at}.privateKey`);
     const material: Material = {
       ...(ca === undefined ? {} : { ca }),
       ...(cert === undefined ? {} : { cert }),
@@ -158,7 +172,17 @@ export class TlsConnector {
       minVersion: this.#config.minVersion,
     };
     // Fails here, not on the next connection, when a certificate is unreadable or does not match its key.
-    createSecureContext(material);
+    try {
+      createSecureContext(material);
+    } catch (error) {
+      // OpenSSL's message names the problem (bad PEM, key mismatch) and never contains key material.
+      throw new ConfigError([
+        {
+          path: at,
+          message: `the certificate material is unusable: ${(error as Error).message}; check the PEM files`,
+        },
+      ]);
+    }
     return material;
   }
 
