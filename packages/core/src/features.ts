@@ -50,6 +50,13 @@ const features: readonly FeatureEntry[] = [
     load: (host) =>
       host.options.auth ? import('./auth/index.js').then((m) => m.createAuthStage(host)) : undefined,
   },
+  {
+    name: 'outbound',
+    load: (host) =>
+      host.options.upstreams.size === 0
+        ? undefined
+        : import('./outbound/index.js').then((outbound) => outbound.installOutbound(host)),
+  },
 ];
 
 /** Loads the stages of every configured feature, outermost first. */

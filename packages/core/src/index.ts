@@ -43,6 +43,19 @@ export type {
   TelemetryOptions,
   TracingOptions,
 } from './options/telemetry.js';
+export type { UpstreamOptions, UpstreamSettings } from './options/upstreams.js';
+export { deadlineFromHeader, deadlineHeader } from './outbound/deadline-header.js';
+export { UpstreamError, UpstreamErrorCodes } from './outbound/errors.js';
+export {
+  type AttemptEndMessage,
+  type AttemptStartMessage,
+  type CircuitMessage,
+  type EjectionMessage,
+  type RequestEndMessage,
+  type RetryMessage,
+  type TlsReloadMessage,
+  UpstreamChannels,
+} from './outbound/events.js';
 export type { EventHandler, EventNext, HttpHandler, HttpNext, Stage } from './pipeline.js';
 export type {
   ClientSpan,

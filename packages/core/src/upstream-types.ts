@@ -24,6 +24,11 @@ export interface UpstreamClient {
   fetch(pathOrUrl: string | URL, init?: RequestInit): Promise<Response>;
   /** Runs any async work (an AWS SDK call, a query) under the same policies. */
   call<T>(work: (call: UpstreamCallContext) => Promise<T>): Promise<T>;
+  /**
+   * The circuit breaker's state (`undefined` without a breaker), serialisable: save it and pass
+   * it back as `circuitBreaker.initialState` to carry the circuit across a cold start.
+   */
+  circuitState?(): unknown;
 }
 
 /** Supplies upstream clients; installed by the outbound feature. */

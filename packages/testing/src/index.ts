@@ -33,4 +33,12 @@ export {
   type SigningAlgorithm,
   type SigningKey,
 } from './tokens.js';
+export {
+  type Behaviour,
+  createUpstreamServer,
+  type RecordedRequest,
+  refusedPort,
+  type UpstreamServer,
+  type UpstreamServerOptions,
+} from './upstream-server.js';
 export { type RunningWatchdog, startWatchdog, type WatchdogOptions } from './watchdog.js';

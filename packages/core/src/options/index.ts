@@ -10,6 +10,7 @@ import { type AuthOptions, checkAuth, type NormalizedAuth } from './auth.js';
 import { checkLogging, type LoggingOptions, type NormalizedLogging } from './logging.js';
 import { checkObject, duration, IssueList, isPlainObject, optional, string } from './schema.js';
 import { checkTelemetry, type NormalizedTelemetry, type TelemetryOptions } from './telemetry.js';
+import { checkUpstreams, type NormalizedUpstream, type UpstreamOptions } from './upstreams.js';
 
 /**
  * Everything `createMesh` accepts. Unknown keys are errors, so a typo never silently turns a
@@ -36,6 +37,8 @@ export interface MeshOptions {
   auth?: AuthOptions;
   /** Traces, metrics and log correlation. Absent: none of the telemetry code is loaded. */
   telemetry?: TelemetryOptions | undefined;
+  /** The services this function calls, by name: `ctx.upstream(name)` (see docs/features/outbound.md). */
+  upstreams?: Readonly<Record<string, UpstreamOptions>>;
 }
 
 /** Time limits of one invocation. */
@@ -63,6 +66,8 @@ export interface NormalizedOptions {
   readonly auth: NormalizedAuth | undefined;
   /** Undefined when the `telemetry` section is absent. */
   readonly telemetry: NormalizedTelemetry | undefined;
+  /** Configured upstreams by name; empty when the section is absent. */
+  readonly upstreams: ReadonlyMap<string, NormalizedUpstream>;
 }
 
 const topLevelKeys = [
@@ -73,6 +78,7 @@ const topLevelKeys = [
   'middleware',
   'telemetry',
   'auth',
+  'upstreams',
 ] as const;
 
 /**
@@ -113,6 +119,7 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
   const middleware = checkMiddleware(input.middleware, issues);
   const auth = checkAuth(input.auth, 'auth', issues);
   const telemetry = checkTelemetry(input.telemetry, service, issues, env);
+  const upstreams = checkUpstreams(input.upstreams, issues);
 
   if (issues.issues.length > 0) throw new ConfigError(issues.issues);
   return {
@@ -123,6 +130,7 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
     middleware,
     auth,
     telemetry,
+    upstreams,
   };
 }
 

@@ -12,7 +12,7 @@ import {
 } from '@opentelemetry/api';
 import type { MetricsRegistry } from './metrics.js';
 import { injectInto } from './propagation.js';
-import type { ClientSpan, OutboundAttempt } from './types.js';
+import type { ClientSpan, HeaderSetter, OutboundAttempt } from './types.js';
 import { errorCode, UntracedTelemetry } from './untraced-telemetry.js';
 
 /** A CLIENT span for one outbound attempt. */
@@ -30,7 +30,7 @@ class ClientSpanImpl implements ClientSpan {
     this.#registry = registry;
   }
 
-  inject(headers: Headers): void {
+  inject(headers: HeaderSetter): void {
     injectInto(headers, this.#span.spanContext(), propagation.getBaggage(this.#parent));
   }
 

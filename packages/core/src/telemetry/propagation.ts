@@ -14,7 +14,7 @@ import {
   TraceFlags,
   trace,
 } from '@opentelemetry/api';
-import type { TraceCarrier } from './types.js';
+import type { HeaderSetter, TraceCarrier } from './types.js';
 
 const traceparentPattern = /^([\da-f]{2})-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})(?:-.*)?$/;
 
@@ -119,7 +119,11 @@ export function formatTraceparent(spanContext: SpanContext): string {
 }
 
 /** Writes `traceparent`, `tracestate` and `baggage` for `spanContext` into `headers`. */
-export function injectInto(headers: Headers, spanContext: SpanContext, baggage: Baggage | undefined): void {
+export function injectInto(
+  headers: HeaderSetter,
+  spanContext: SpanContext,
+  baggage: Baggage | undefined,
+): void {
   if (!isSpanContextValid(spanContext)) return;
   headers.set('traceparent', formatTraceparent(spanContext));
   const state = spanContext.traceState?.serialize();

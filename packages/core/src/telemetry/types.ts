@@ -77,10 +77,18 @@ export interface OutboundAttempt {
   readonly attempt: number;
 }
 
+/** Where {@link ClientSpan.inject} writes: a Fetch `Headers` or any `set(name, value)`. */
+export interface HeaderSetter {
+  set(name: string, value: string): void;
+}
+
 /** A CLIENT span in progress. */
 export interface ClientSpan {
-  /** Writes `traceparent` (and `tracestate`/`baggage` when present) into the outgoing headers. */
-  inject(headers: Headers): void;
+  /**
+   * Writes `traceparent` (and `tracestate`/`baggage` when present) into the outgoing headers: a
+   * Fetch `Headers`, or anything with `set(name, value)`.
+   */
+  inject(headers: HeaderSetter): void;
   /**
    * Ends the span and counts `serverless_upstream_requests_total{upstream, code}` — `code` is the
    * HTTP status, or the error's code (`SCL_ERR_TIMEOUT`, `ECONNREFUSED`…) when there was none.

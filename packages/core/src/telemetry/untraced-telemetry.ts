@@ -4,7 +4,7 @@
  * instance serves every invocation of a mesh: it holds no per-invocation state.
  */
 import type { MetricsRegistry } from './metrics.js';
-import type { ClientSpan, InvocationTelemetry, OutboundAttempt } from './types.js';
+import type { ClientSpan, HeaderSetter, InvocationTelemetry, OutboundAttempt } from './types.js';
 
 /** The metric `code` of an outbound attempt that got no response. */
 export function errorCode(error: unknown): string {
@@ -25,7 +25,7 @@ class CountedAttempt implements ClientSpan {
     this.#registry = registry;
   }
 
-  inject(_headers: Headers): void {
+  inject(_headers: HeaderSetter): void {
     // No trace to propagate.
   }
 
