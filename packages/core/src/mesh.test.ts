@@ -413,3 +413,34 @@ describe('a handler still running when the mesh answers 504', () => {
     }
   });
 });
+
+describe("the caller's deadline header", () => {
+  const deadlineOf = (mesh: Mesh, header: string | undefined) =>
+    invoke(
+      mesh,
+      (_request, ctx) => Response.json({ left: ctx.deadline - Date.now() }),
+      new Request(
+        'http://localhost/',
+        header === undefined ? {} : { headers: { 'x-sidecarless-deadline-ms': header } },
+      ),
+    ).then(async (response) => ((await response.json()) as { left: number }).left);
+
+  it('shortens the deadline to the budget a caller sent, when turned on', async () => {
+    const { mesh } = meshWithLogs({ invocation: { timeout: '30s', callerDeadline: true } });
+    const left = await deadlineOf(mesh, '1500');
+    expect(left).toBeGreaterThan(1_000);
+    expect(left).toBeLessThanOrEqual(1_500);
+  });
+
+  it('never lengthens the deadline, and ignores a malformed header', async () => {
+    const { mesh } = meshWithLogs({ invocation: { timeout: '2s', callerDeadline: true } });
+    expect(await deadlineOf(mesh, '99999999')).toBeLessThanOrEqual(2_000);
+    for (const bad of ['-5', '1e3', '12.5', 'soon', ''])
+      expect(await deadlineOf(mesh, bad)).toBeGreaterThan(1_500);
+  });
+
+  it('ignores the header unless invocation.callerDeadline is on', async () => {
+    const { mesh } = meshWithLogs({ invocation: { timeout: '30s' } });
+    expect(await deadlineOf(mesh, '1500')).toBeGreaterThan(25_000);
+  });
+});

@@ -15,6 +15,7 @@ import { SidecarlessError } from './errors.js';
 import { type FeatureHost, loadFeatureStages } from './features.js';
 import { createLogger, type Logger } from './logger.js';
 import { type MeshOptions, type NormalizedOptions, normalizeOptions } from './options/index.js';
+import { deadlineFromHeader, deadlineHeader } from './outbound/deadline-header.js';
 import {
   composeEvent,
   composeHttp,
@@ -175,8 +176,9 @@ class MeshImpl implements Mesh {
   #prepareHttp(handler: HttpHandler<never>, options: PrepareOptions): HttpInvoker {
     let chain: HttpNext | undefined;
     const enforce = options.enforceDeadline === true;
+    const callerDeadline = this.options.invocation.callerDeadline;
     const runHttp = async (request: Request, facts: InvocationFacts): Promise<Response> => {
-      const ctx = this.#context(facts);
+      const ctx = this.#context(callerDeadline ? withCallerDeadline(request, facts, this.options) : facts);
       try {
         if (chain === undefined) {
           await this.ready();
@@ -244,6 +246,18 @@ function logInvocationError(ctx: MeshContext, error: unknown): void {
   } else {
     ctx.log.error({ err: error }, 'handler threw');
   }
+}
+
+/** The facts with the deadline shortened to the caller's remaining budget, when it sent one. */
+function withCallerDeadline(
+  request: Request,
+  facts: InvocationFacts,
+  options: NormalizedOptions,
+): InvocationFacts {
+  const header = request.headers.get(deadlineHeader);
+  if (header === null) return facts;
+  const platformDeadline = facts.deadline ?? Date.now() + options.invocation.timeoutMs;
+  return { ...facts, deadline: deadlineFromHeader(header, platformDeadline) };
 }
 
 function raceDeadline<T>(pending: Promise<T>, ctx: InvocationContext): Promise<T> {

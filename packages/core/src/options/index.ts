@@ -8,7 +8,7 @@ import { ConfigError } from '../errors.js';
 import type { Stage } from '../pipeline.js';
 import { type AuthOptions, checkAuth, type NormalizedAuth } from './auth.js';
 import { checkLogging, type LoggingOptions, type NormalizedLogging } from './logging.js';
-import { checkObject, duration, IssueList, isPlainObject, optional, string } from './schema.js';
+import { boolean, checkObject, duration, IssueList, isPlainObject, optional, string } from './schema.js';
 import { checkTelemetry, type NormalizedTelemetry, type TelemetryOptions } from './telemetry.js';
 import { checkUpstreams, type NormalizedUpstream, type UpstreamOptions } from './upstreams.js';
 
@@ -53,6 +53,12 @@ export interface InvocationOptions {
    * before it is killed. Default `0`.
    */
   safetyMargin?: Duration;
+  /**
+   * Honour the remaining budget a Sidecarless caller sends in `x-sidecarless-deadline-ms`, so a
+   * chain of functions shares one deadline. It can only shorten this invocation's deadline.
+   * Turn it on when callers are trusted (mTLS, JWT, or a private network). Default false.
+   */
+  callerDeadline?: boolean;
 }
 
 /** Options after checking: defaults applied, durations in milliseconds. */
@@ -60,7 +66,11 @@ export interface NormalizedOptions {
   readonly service: string;
   readonly version: string | undefined;
   readonly logging: NormalizedLogging;
-  readonly invocation: { readonly timeoutMs: number; readonly safetyMarginMs: number };
+  readonly invocation: {
+    readonly timeoutMs: number;
+    readonly safetyMarginMs: number;
+    readonly callerDeadline: boolean;
+  };
   readonly middleware: readonly Stage[];
   /** The checked `auth` section, or undefined when absent. */
   readonly auth: NormalizedAuth | undefined;
@@ -135,14 +145,16 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
 }
 
 function checkInvocation(value: unknown, issues: IssueList): NormalizedOptions['invocation'] {
-  const defaults = { timeoutMs: 30_000, safetyMarginMs: 0 };
+  const defaults = { timeoutMs: 30_000, safetyMarginMs: 0, callerDeadline: false };
   if (value === undefined) return defaults;
-  const input = checkObject(value, 'invocation', issues, ['timeout', 'safetyMargin']);
+  const input = checkObject(value, 'invocation', issues, ['timeout', 'safetyMargin', 'callerDeadline']);
   if (!input) return defaults;
   return {
     timeoutMs: optional(input, 'timeout', 'invocation', issues, duration) ?? defaults.timeoutMs,
     safetyMarginMs:
       optional(input, 'safetyMargin', 'invocation', issues, duration) ?? defaults.safetyMarginMs,
+    callerDeadline:
+      optional(input, 'callerDeadline', 'invocation', issues, boolean) ?? defaults.callerDeadline,
   };
 }
 

@@ -38,7 +38,7 @@ describe('normalizeOptions', () => {
 
   it('reads durations in every accepted spelling', () => {
     const options = normalizeOptions({ service: 's', invocation: { timeout: '1m', safetyMargin: 150 } }, {});
-    expect(options.invocation).toEqual({ timeoutMs: 60_000, safetyMarginMs: 150 });
+    expect(options.invocation).toEqual({ timeoutMs: 60_000, safetyMarginMs: 150, callerDeadline: false });
   });
 
   it('takes the log level from LOG_LEVEL unless the options set one', () => {
@@ -110,6 +110,10 @@ describe('normalizeOptions', () => {
   });
 
   it('checks invocation limits', () => {
+    expect(issuesOf({ service: 's', invocation: { callerDeadline: 'yes' } })[0]).toEqual({
+      path: 'invocation.callerDeadline',
+      message: '"yes" is not a boolean; use true or false',
+    });
     expect(issuesOf({ service: 's', invocation: 5 })[0]!.path).toBe('invocation');
     expect(issuesOf({ service: 's', invocation: { safetyMargin: -5 } })[0]!.path).toBe(
       'invocation.safetyMargin',
