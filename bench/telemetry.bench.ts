@@ -9,9 +9,12 @@
  * `process.stdout`, which is swapped for the sink while timing.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMesh, type MeshOptions } from '@sidecarless/core';
 import { prepareHttp } from '@sidecarless/core/adapter';
+import { build } from 'esbuild';
 import { compare, median, printComparison, printTable, times, us } from './lib.ts';
 
 // Powertools only traces inside Lambda: give it Lambda's environment (X-Ray segments go over
@@ -195,27 +198,68 @@ const coldScripts: Record<string, string> = {
     const tracer = new Tracer(); const metrics = new Metrics(); const logger = new Logger();
     middy(async () => ({})).use(captureLambdaHandler(tracer)).use(logMetrics(metrics)).use(injectLambdaContext(logger));`,
 };
-const coldSamples: Record<string, number[]> = Object.fromEntries(
-  Object.keys(coldScripts).map((name) => [name, []]),
-);
+// Each stack twice: from node_modules, and as one minified esbuild bundle (what Lambda users
+// deploy; PERF-NOTES: bundling dominates cold start).
+const tmpDir = join(benchDir, '..', '.bench-tmp', 'telemetry-cold');
+mkdirSync(tmpDir, { recursive: true });
+interface ColdCandidate {
+  readonly stack: string;
+  readonly form: 'node_modules' | 'bundled';
+  readonly file: string;
+}
+const coldCandidates: ColdCandidate[] = [];
+for (const [index, [stack, body]] of Object.entries(coldScripts).entries()) {
+  const source = join(benchDir, `.cold-${index}.mjs`);
+  writeFileSync(
+    source,
+    `const t0 = performance.now();${body}\nprocess.stdout.write(String(performance.now() - t0));`,
+  );
+  const bundled = join(tmpDir, `cold-${index}.mjs`);
+  await build({
+    entryPoints: [source],
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    outfile: bundled,
+    logLevel: 'error',
+    // CommonJS dependencies (pino, Powertools' X-Ray SDK) need a require() inside an ESM bundle.
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+  });
+  coldCandidates.push(
+    { stack, form: 'node_modules', file: source },
+    { stack, form: 'bundled', file: bundled },
+  );
+}
+const coldSamples = coldCandidates.map(() => [] as number[]);
 for (let round = 0; round < 9; round++) {
-  for (const [name, body] of Object.entries(coldScripts)) {
-    const script = `const t0 = performance.now();${body}\nprocess.stdout.write(String(performance.now() - t0));`;
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+  for (const [index, candidate] of coldCandidates.entries()) {
+    const child = spawnSync(process.execPath, [candidate.file], {
       cwd: benchDir,
       env: process.env,
       encoding: 'utf8',
     });
-    if (child.status !== 0) throw new Error(`${name} failed: ${child.stderr}`);
-    coldSamples[name]!.push(Number(child.stdout.trim().split('\n').pop()));
+    if (child.status !== 0) throw new Error(`${candidate.stack} (${candidate.form}) failed: ${child.stderr}`);
+    coldSamples[index]!.push(Number(child.stdout.trim().split('\n').pop()));
   }
 }
-const coldMedians = Object.entries(coldSamples).map(([name, samples]) => [name, median(samples)] as const);
-const powertoolsCold = coldMedians[coldMedians.length - 1]![1];
+for (const candidate of coldCandidates) if (candidate.form === 'node_modules') rmSync(candidate.file);
+const coldMedian = (stack: string, form: ColdCandidate['form']) =>
+  median(coldSamples[coldCandidates.findIndex((c) => c.stack === stack && c.form === form)]!);
+const powertoolsStack = Object.keys(coldScripts).at(-1)!;
 printTable(
-  'Cold start: import + ready, median of 9 fresh processes (ESM)',
-  ['stack', 'median', 'vs Powertools stack'],
-  coldMedians.map(([name, ms]) => [name, `${ms.toFixed(1)} ms`, times(ms / powertoolsCold)]),
+  'Cold start: import + ready, median of 9 fresh processes (ESM), interleaved',
+  ['stack', 'node_modules', 'vs Powertools', 'bundled', 'vs Powertools bundled'],
+  Object.keys(coldScripts).map((stack) => [
+    stack,
+    `${coldMedian(stack, 'node_modules').toFixed(1)} ms`,
+    times(coldMedian(stack, 'node_modules') / coldMedian(powertoolsStack, 'node_modules')),
+    `${coldMedian(stack, 'bundled').toFixed(1)} ms`,
+    times(coldMedian(stack, 'bundled') / coldMedian(powertoolsStack, 'bundled')),
+  ]),
 );
 console.log(`\n(${sunk} bytes of log and EMF output went to the in-memory sink)`);
 await Promise.all([kernel.mesh.close(), unsampled.mesh.close(), sampled.mesh.close()]);
