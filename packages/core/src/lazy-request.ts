@@ -14,9 +14,9 @@
  * once and delegates to it from then on.
  *
  * Passing the object to `fetch()` or `new Request()` works on Node 22 (the undici there reads
- * its state through symbols, which the lazy object forwards to the real request). Runtimes
- * whose `Request` checks a private brand instead reject it, so forward `request.clone()` —
- * always a real `Request` — when proxying.
+ * its state through symbols, which the lazy object forwards to the real request). Where the
+ * runtime's `Request` checks a private brand instead (Node 24), the lazy object would be
+ * rejected there, so {@link createLazyRequest} detects that once and builds real requests.
  */
 
 /** What an adapter knows about the incoming request. */
@@ -37,7 +37,8 @@ interface LazyRequestShape {
 
 type LazyRequestClass = new (init: LazyRequestInit) => Request & LazyRequestShape;
 
-let lazyRequestClass: LazyRequestClass | undefined;
+/** The class, `null` when the runtime's `Request` rejects it, `undefined` before the first call. */
+let lazyRequestClass: LazyRequestClass | null | undefined;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -207,8 +208,37 @@ function defineLazyRequest(): LazyRequestClass {
  * ```
  */
 export function createLazyRequest(init: LazyRequestInit): Request {
-  lazyRequestClass ??= defineLazyRequest();
+  if (lazyRequestClass === undefined) {
+    const candidate = defineLazyRequest();
+    lazyRequestClass = acceptedByRuntime(candidate) ? candidate : null;
+  }
+  if (lazyRequestClass === null) return realRequest(init);
   return new lazyRequestClass(init);
+}
+
+/**
+ * Whether this runtime's `Request` constructor (and so `fetch`) accepts the lazy object as its
+ * input. Node 22's does; Node 24's checks a private brand and throws — and a `Request` that
+ * `fetch(request)` or `new Request(request)` rejects is not a standard `Request`. There the
+ * adapter pays for real ones (checked once per process).
+ */
+function acceptedByRuntime(candidate: LazyRequestClass): boolean {
+  try {
+    const probe = new candidate({
+      url: 'http://probe.invalid/',
+      method: 'GET',
+      headers: () => new Headers(),
+      body: null,
+    });
+    return new Request(probe).url === 'http://probe.invalid/';
+  } catch {
+    return false;
+  }
+}
+
+function realRequest(init: LazyRequestInit): Request {
+  const body = init.method === 'GET' || init.method === 'HEAD' ? null : init.body;
+  return new Request(init.url, { method: init.method, headers: init.headers(), body });
 }
 
 /**
@@ -224,5 +254,5 @@ export function createLazyRequest(init: LazyRequestInit): Request {
  * ```
  */
 export function isLazyRequest(request: Request): boolean {
-  return lazyRequestClass !== undefined && request instanceof lazyRequestClass;
+  return lazyRequestClass !== undefined && lazyRequestClass !== null && request instanceof lazyRequestClass;
 }

@@ -177,8 +177,12 @@ export function httpHandler(
     const facts = factsOf(event as LambdaHttpEvent, context, 'http', common.timing);
     try {
       let init: LazyRequestInit;
+      let request: Request;
       try {
         init = translator.toRequest(event as never, translate);
+        // Where the runtime needs real requests (Node 24) the headers are checked here, so a
+        // header Fetch refuses is a malformed event too.
+        request = createLazyRequest(init);
       } catch (error) {
         mesh.log.info(
           {
@@ -190,7 +194,7 @@ export function httpHandler(
         );
         return translator.toResult(event as never, problemParts(error, context.awsRequestId));
       }
-      const response = await run(createLazyRequest(init), facts);
+      const response = await run(request, facts);
       let parts: ResponseParts;
       try {
         parts = await responseParts(response, isBinary, init.method === 'HEAD');
