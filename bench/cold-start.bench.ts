@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 import { median, printTable } from './lib.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -35,19 +35,40 @@ ${report}
 const bareEntry = join(tmp, 'bare.mjs');
 writeFileSync(bareEntry, `const t0 = performance.now(), t1 = t0, t2 = t0, t3 = t0;${report}`);
 const bundled = join(tmp, 'core-bundle.mjs');
-await build({
+const bundledWithoutFeatures = join(tmp, 'core-bundle-no-feature-deps.mjs');
+const bundleOptions: BuildOptions = {
   entryPoints: [coreEntry],
   bundle: true,
   minify: true,
   platform: 'node',
   format: 'esm',
   target: 'node22',
-  outfile: bundled,
   logLevel: 'error',
   // pino is CommonJS and requires Node built-ins; an ESM bundle needs a require() to give it.
   banner: {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
+};
+await build({ ...bundleOptions, outfile: bundled });
+// The same bundle without the dependencies of the lazily loaded features (undici, cockatiel,
+// OpenTelemetry): the difference is what unconfigured features still cost in a one-file bundle,
+// where `import()` defers their evaluation but not their parsing.
+// They are swapped for empty modules (never evaluated: no feature is configured here).
+await build({
+  ...bundleOptions,
+  outfile: bundledWithoutFeatures,
+  plugins: [
+    {
+      name: 'leave-out-feature-dependencies',
+      setup(builder) {
+        builder.onResolve({ filter: /^(undici|cockatiel|@opentelemetry\/.*)$/ }, (args) => ({
+          path: args.path,
+          namespace: 'left-out',
+        }));
+        builder.onLoad({ filter: /.*/, namespace: 'left-out' }, () => ({ contents: 'module.exports = {};' }));
+      },
+    },
+  ],
 });
 
 interface Sample {
@@ -70,6 +91,7 @@ const candidates = [
   { name: 'bare node process', file: bareEntry },
   { name: '@sidecarless/core from node_modules', file: coreEntry },
   { name: '@sidecarless/core bundled (esbuild, minified)', file: bundled },
+  { name: 'bundled, feature dependencies left out', file: bundledWithoutFeatures },
 ];
 const runs = 15;
 const samples = candidates.map(() => [] as Sample[]);
