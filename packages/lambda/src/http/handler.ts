@@ -16,6 +16,7 @@ import {
   wasLogged,
 } from '@sidecarless/core/adapter';
 import { checkContext, factsOf, flushWithin } from '../invocation.js';
+import { connectionFactsOf } from './connection.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { LambdaContext, LambdaHttpEvent, LambdaHttpResult, LambdaRaw } from '../types.js';
 import { alb } from './alb.js';
@@ -174,7 +175,9 @@ export function httpHandler(
     checkContext(context);
     if (isWarmupEvent(event, common.isWarmup)) return warmupResult;
     const translator = pick(event);
-    const facts = factsOf(event as LambdaHttpEvent, context, 'http', common.timing);
+    const facts = factsOf(event as LambdaHttpEvent, context, 'http', common.timing, {
+      connection: connectionFactsOf(translator.source, event),
+    });
     try {
       let init: LazyRequestInit;
       try {
