@@ -22,6 +22,7 @@ export {
   type ProbePaths,
   type ServerDefaults,
 } from './node-server/options.js';
+export { type ConnectionFacts, connectionFacts } from './node-server/connection.js';
 export { bodyTooLarge, toRequest } from './node-server/request.js';
 export { writeResponse } from './node-server/response.js';
 export {

@@ -7,7 +7,8 @@ import {
   type NodeServerOptions,
   serveHttp,
 } from '@sidecarless/core/node-server';
-import { knativeAttributes, knativePort } from './facts.js';
+import type { TelemetryFacts } from '@sidecarless/core';
+import { knativeAttributes, knativePort, knativeTelemetry } from './facts.js';
 
 /** Options of {@link knativeServer} and `knative.cloudevents`. */
 export interface KnativeOptions extends NodeServerOptions {
@@ -36,9 +37,15 @@ export function knativeSettings(options: KnativeOptions): {
   server: NodeServerOptions;
   port: number;
   attributes: Readonly<Record<string, string>>;
+  telemetry: TelemetryFacts;
 } {
   const { env = process.env, ...server } = options;
-  return { server, port: knativePort(env), attributes: knativeAttributes(env) };
+  return {
+    server,
+    port: knativePort(env),
+    attributes: knativeAttributes(env),
+    telemetry: knativeTelemetry(env),
+  };
 }
 
 /**
@@ -63,6 +70,7 @@ export function knativeServer(
     platform: 'knative',
     trigger: 'http',
     attributes: settings.attributes,
+    telemetry: settings.telemetry,
   }));
   return createNodeServer(mesh, serve, settings.server, {
     port: settings.port,
