@@ -15,6 +15,8 @@
  *
  * @packageDocumentation
  */
+
+export { type ConnectionFacts, connectionFacts } from './node-server/connection.js';
 export {
   type NodeServerOptions,
   type NormalizedServerOptions,
@@ -22,7 +24,6 @@ export {
   type ProbePaths,
   type ServerDefaults,
 } from './node-server/options.js';
-export { type ConnectionFacts, connectionFacts } from './node-server/connection.js';
 export { bodyTooLarge, toRequest } from './node-server/request.js';
 export { writeResponse } from './node-server/response.js';
 export {

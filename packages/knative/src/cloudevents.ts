@@ -7,9 +7,14 @@ import { randomUUID } from 'node:crypto';
 import type { Mesh, MeshContext } from '@sidecarless/core';
 import { SidecarlessError } from '@sidecarless/core';
 import { describeError, type InvocationFacts, prepareEvent } from '@sidecarless/core/adapter';
-import { connectionFacts, createNodeServer, type NodeRaw, type NodeServer } from '@sidecarless/core/node-server';
-import { cloudEventParent } from './facts.js';
+import {
+  connectionFacts,
+  createNodeServer,
+  type NodeRaw,
+  type NodeServer,
+} from '@sidecarless/core/node-server';
 import type { CloudEvent, CloudEventV1 } from 'cloudevents';
+import { cloudEventParent } from './facts.js';
 import { defaultProbes, type KnativeOptions, knativeSettings } from './server.js';
 import { whyInvalid, withoutNulls } from './strict-event.js';
 

@@ -56,7 +56,9 @@ export function knativeTelemetry(env: NodeJS.ProcessEnv): TelemetryFacts {
  * A CloudEvent's distributed-tracing extension as a trace parent; undefined when absent.
  * Unparsed: the telemetry stage validates it (a malformed one starts a new trace).
  */
-export function cloudEventParent(event: { readonly traceparent?: unknown; readonly tracestate?: unknown } | undefined): TraceCarrier | undefined {
+export function cloudEventParent(
+  event: { readonly traceparent?: unknown; readonly tracestate?: unknown } | undefined,
+): TraceCarrier | undefined {
   const traceparent = event?.traceparent;
   if (typeof traceparent !== 'string' || traceparent === '') return undefined;
   const tracestate = event?.tracestate;

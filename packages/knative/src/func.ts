@@ -167,9 +167,7 @@ export function knativeFunc(
         trigger: event ? 'pubsub' : 'http',
         invocationId: event?.id,
         attributes,
-        telemetry: event
-          ? { ...telemetry, kind: 'consumer', ...(parent ? { parent } : {}) }
-          : telemetry,
+        telemetry: event ? { ...telemetry, kind: 'consumer', ...(parent ? { parent } : {}) } : telemetry,
         raw: { context },
       });
       const out: Record<string, string | string[]> = {};

@@ -1,5 +1,5 @@
 /** `knative(mesh, handler)`: an HTTP function for Knative Serving. */
-import type { HttpHandler, Mesh } from '@sidecarless/core';
+import type { HttpHandler, Mesh, TelemetryFacts } from '@sidecarless/core';
 import {
   createNodeServer,
   type NodeRaw,
@@ -7,7 +7,6 @@ import {
   type NodeServerOptions,
   serveHttp,
 } from '@sidecarless/core/node-server';
-import type { TelemetryFacts } from '@sidecarless/core';
 import { knativeAttributes, knativePort, knativeTelemetry } from './facts.js';
 
 /** Options of {@link knativeServer} and `knative.cloudevents`. */

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { createMesh, type Mesh, type MeshContext } from '@sidecarless/core';
 import { knative, type NodeServer } from '@sidecarless/knative';
-import { CloudEvent, emitterFor, HTTP, httpTransport, Mode } from 'cloudevents';
 import { type OtlpReceiver, OtlpSpanKind, startOtlpReceiver } from '@sidecarless/testing';
+import { CloudEvent, emitterFor, HTTP, httpTransport, Mode } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 interface ConformanceSet {

@@ -5,8 +5,8 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createMesh } from '@sidecarless/core';
 import { knative } from '@sidecarless/knative';
-import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
 import { OtlpSpanKind, startOtlpReceiver } from '@sidecarless/testing';
+import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
 import { describe, expect, it } from 'vitest';
 
 async function freePort(): Promise<number> {

@@ -132,7 +132,10 @@ export function accountIdOf(arn: string | undefined): string | undefined {
 }
 
 /** The same facts, with the invocation span linked to `links` (one message's context). */
-export function withLinks<Raw>(facts: InvocationFacts<Raw>, links: readonly TraceCarrier[]): InvocationFacts<Raw> {
+export function withLinks<Raw>(
+  facts: InvocationFacts<Raw>,
+  links: readonly TraceCarrier[],
+): InvocationFacts<Raw> {
   return { ...facts, telemetry: { ...facts.telemetry, links } };
 }
 

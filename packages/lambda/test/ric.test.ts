@@ -330,7 +330,12 @@ describe('inside aws-lambda-ric: tracing to a real OTLP receiver', () => {
     const exportedBeforeResponse: string[] = [];
     for (let i = 0; i < invocations; i++) {
       const requestId = `traced-${i}`;
-      const outcome = await ric.api.invoke({ event: v2Event(`/n/${i}`), requestId, traceId, timeoutMs: 5_000 });
+      const outcome = await ric.api.invoke({
+        event: v2Event(`/n/${i}`),
+        requestId,
+        traceId,
+        timeoutMs: 5_000,
+      });
       expect(resultOf(outcome).statusCode).toBe(200);
       // The Runtime API has the response now; the span must already be at the receiver.
       if (receiver.spans.some((span) => span.attributes['faas.invocation_id'] === requestId))

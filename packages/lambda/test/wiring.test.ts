@@ -84,9 +84,13 @@ describe('telemetry facts', () => {
     const first = event.Records[0];
     const second = JSON.parse(JSON.stringify(first));
     second.messageId = 'second-message';
-    first.attributes.AWSTraceHeader = 'Root=1-6a8b2c3d-0123456789abcdef01234567;Parent=1122334455667788;Sampled=1';
+    first.attributes.AWSTraceHeader =
+      'Root=1-6a8b2c3d-0123456789abcdef01234567;Parent=1122334455667788;Sampled=1';
     second.messageAttributes = {
-      traceparent: { stringValue: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', dataType: 'String' },
+      traceparent: {
+        stringValue: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        dataType: 'String',
+      },
     };
     event.Records = [first, second];
     const handler = lambda.sqs(tracedMesh(), async () => undefined);
@@ -134,15 +138,17 @@ describe('auth facts', () => {
   });
 
   function authMesh(auth: Record<string, unknown>): Mesh {
-    const mesh = createMesh({ service: 'payments', logging: { destination: captureLogs().destination }, auth });
+    const mesh = createMesh({
+      service: 'payments',
+      logging: { destination: captureLogs().destination },
+      auth,
+    });
     meshes.push(mesh);
     return mesh;
   }
 
   async function peerOf(mesh: Mesh, event: Json): Promise<{ status: number; body: Json }> {
-    const handler = lambda(mesh, (_request, ctx) =>
-      Response.json({ peer: ctx.peer ?? null }),
-    );
+    const handler = lambda(mesh, (_request, ctx) => Response.json({ peer: ctx.peer ?? null }));
     const result = await handler(event, lambdaContext());
     return { status: result.statusCode, body: result.body ? JSON.parse(result.body) : null };
   }
@@ -150,7 +156,10 @@ describe('auth facts', () => {
   it('reads the mTLS client certificate of an HTTP API (v2) event into ctx.peer', async () => {
     const event: Json = lambdaEvent('apigw-http-v2.json');
     event.requestContext.authentication.clientCert.clientCertPem = orders.cert;
-    const { status, body } = await peerOf(authMesh({ peerAuthentication: { mtls: { mode: 'STRICT' } } }), event);
+    const { status, body } = await peerOf(
+      authMesh({ peerAuthentication: { mtls: { mode: 'STRICT' } } }),
+      event,
+    );
     expect(status).toBe(200);
     expect(body.peer).toMatchObject({ principal: 'cluster.local/ns/shop/sa/orders', source: 'api-gateway' });
   });
@@ -177,7 +186,9 @@ describe('auth facts', () => {
   });
 
   it('feeds source.ip from API Gateway (v2 http.sourceIp, v1 identity.sourceIp)', async () => {
-    const mesh = authMesh({ policies: [{ rules: [{ from: [{ source: { ipBlocks: ['192.168.0.0/16'] } }] }] }] });
+    const mesh = authMesh({
+      policies: [{ rules: [{ from: [{ source: { ipBlocks: ['192.168.0.0/16'] } }] }] }],
+    });
     const v2: Json = lambdaEvent('apigw-http-v2.json');
     v2.requestContext.http.sourceIp = '192.168.1.7';
     expect((await peerOf(mesh, v2)).status).toBe(200);

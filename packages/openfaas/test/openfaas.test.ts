@@ -87,7 +87,9 @@ describe('openfaas behind the watchdog', () => {
       });
       watchdogs.push(watchdog);
       const inFlight = Array.from({ length: 8 }, (_, i) =>
-        fetch(`${watchdog.url}/slow?ms=1500`, { headers: { 'x-call-id': `term-${i}` } }).then((r) => r.status),
+        fetch(`${watchdog.url}/slow?ms=1500`, { headers: { 'x-call-id': `term-${i}` } }).then(
+          (r) => r.status,
+        ),
       );
       while ((watchdog.output().stdout.match(/^started /gm) ?? []).length < 8) {
         await new Promise((resolve) => setTimeout(resolve, 10));

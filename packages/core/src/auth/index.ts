@@ -17,11 +17,7 @@ import type { HttpNext, Stage } from '../pipeline.js';
 import { type AuthEvents, authEvents } from './events.js';
 import { TokenError } from './jws.js';
 import { JwtVerifier, type VerifiedToken } from './jwt.js';
-import {
-  checkCertificate,
-  identityFromCertificate,
-  identityFromXfcc,
-} from './peer.js';
+import { checkCertificate, identityFromCertificate, identityFromXfcc } from './peer.js';
 import { compilePolicies, type Decision, ipMatcher, normalizeIp, type RequestAttributes } from './policy.js';
 
 /** Error codes the auth feature raises. */

@@ -83,7 +83,6 @@ export function checkCertificate(
   };
 }
 
-
 /** One element of an `x-forwarded-client-cert` header, keys lower-cased. */
 export type XfccElement = Readonly<Record<string, string>>;
 

@@ -42,5 +42,7 @@ export function connectionFacts(incoming: IncomingMessage): ConnectionFacts {
     certificate = x509 ? { certificate: x509, source: 'tls', verified: socket.authorized } : null;
     socket[certificateOfSocket] = certificate;
   }
-  return certificate ? { sourceIp, transport: 'tls', peerCertificate: certificate } : { sourceIp, transport: 'tls' };
+  return certificate
+    ? { sourceIp, transport: 'tls', peerCertificate: certificate }
+    : { sourceIp, transport: 'tls' };
 }

@@ -24,7 +24,10 @@ export function connectionFactsOf(source: string, event: unknown): ConnectionFac
     }
     case 'api-gateway-http':
     case 'function-url':
-      return facts(pick(pick(context, 'http'), 'sourceIp'), pick(pick(context, 'authentication'), 'clientCert'));
+      return facts(
+        pick(pick(context, 'http'), 'sourceIp'),
+        pick(pick(context, 'authentication'), 'clientCert'),
+      );
     default:
       return none;
   }

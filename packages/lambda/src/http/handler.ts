@@ -16,13 +16,13 @@ import {
   wasLogged,
 } from '@sidecarless/core/adapter';
 import { checkContext, factsOf, flushWithin } from '../invocation.js';
-import { connectionFactsOf } from './connection.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { LambdaContext, LambdaHttpEvent, LambdaHttpResult, LambdaRaw } from '../types.js';
 import { alb } from './alb.js';
 import { apiGatewayV1 } from './apigw-v1.js';
 import { apiGatewayV2, functionUrl } from './apigw-v2.js';
 import type { HttpTranslator, ResponseParts, TranslateOptions } from './common.js';
+import { connectionFactsOf } from './connection.js';
 import { type BinaryPredicate, isBinaryByDefault, responseParts } from './response-parts.js';
 import { vpcLatticeV2 } from './vpc-lattice.js';
 

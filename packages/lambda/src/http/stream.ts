@@ -15,11 +15,11 @@ import {
 } from '@sidecarless/core';
 import { createLazyRequest, describeError, prepareHttp } from '@sidecarless/core/adapter';
 import { checkContext, factsOf, flushWithin } from '../invocation.js';
-import { connectionFactsOf } from './connection.js';
 import { checkWrapperOptions, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { ApiGatewayProxyEventV2, LambdaContext, LambdaRaw } from '../types.js';
 import { apiGatewayV2, functionUrl } from './apigw-v2.js';
 import type { HttpTranslator } from './common.js';
+import { connectionFactsOf } from './connection.js';
 
 /** The parts of the runtime's `awslambda` global that streaming uses. */
 export interface AwsLambdaStreamingGlobal {
