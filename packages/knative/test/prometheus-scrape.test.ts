@@ -122,7 +122,11 @@ describe('real Prometheus scraping a live function', () => {
   it('reads the invocation and error counters with function, platform and trigger labels', async () => {
     const invocations = await query('serverless_function_invocations_total');
     const byTrigger = Object.fromEntries(invocations.map((r) => [r.metric.trigger, r]));
-    expect(byTrigger.http!.metric).toMatchObject({ function: 'orders', platform: 'knative', trigger: 'http' });
+    expect(byTrigger.http!.metric).toMatchObject({
+      function: 'orders',
+      platform: 'knative',
+      trigger: 'http',
+    });
     expect(byTrigger.http!.value[1]).toBe('7');
     expect(byTrigger.pubsub!.value[1]).toBe('1');
     const [errors] = await query('serverless_function_errors_total{trigger="http"}');
