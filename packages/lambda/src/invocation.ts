@@ -22,6 +22,39 @@ export interface TimingOptions {
   readonly safetyMarginMs: number | undefined;
   /** The mesh's own `invocation.safetyMargin` (0 when not configured). */
   readonly meshSafetyMarginMs: number;
+  /** The wrapper's cache of the environment's cloud and FaaS facts. */
+  readonly platform: PlatformFacts;
+}
+
+/**
+ * The `cloud`/`faas` telemetry facts of the execution environment, built once per wrapper and
+ * rebuilt only when the context says something else (another alias in the ARN): they are the
+ * same on every warm invocation, so building them each time would be allocation for nothing.
+ */
+export class PlatformFacts {
+  #key: string | undefined;
+  #facts: TelemetryFacts | undefined;
+  readonly #region = process.env.AWS_REGION || undefined;
+
+  of(context: LambdaContext): TelemetryFacts {
+    const key = `${context.invokedFunctionArn}|${context.functionName}|${context.functionVersion}|${context.memoryLimitInMB}`;
+    if (this.#facts !== undefined && key === this.#key) return this.#facts;
+    const memory = Number(context.memoryLimitInMB);
+    this.#key = key;
+    this.#facts = Object.freeze({
+      cloud: Object.freeze({
+        provider: 'aws',
+        region: this.#region,
+        accountId: accountIdOf(context.invokedFunctionArn),
+      }),
+      faas: Object.freeze({
+        name: context.functionName || undefined,
+        version: context.functionVersion || undefined,
+        maxMemoryMb: Number.isFinite(memory) && memory > 0 ? memory : undefined,
+      }),
+    });
+    return this.#facts;
+  }
 }
 
 /**
@@ -78,7 +111,7 @@ export function factsOf<Event>(
     safetyMarginMs: margin,
     raw,
     ...extra?.connection,
-    telemetry: telemetryFactsOf(context, trigger, xrayTraceId, extra),
+    telemetry: telemetryFactsOf(timing.platform.of(context), trigger, xrayTraceId, extra),
   };
 }
 
@@ -88,31 +121,18 @@ export function factsOf<Event>(
  * and Function URLs also forward `traceparent`, which the stage reads from the request first).
  */
 function telemetryFactsOf(
-  context: LambdaContext,
+  platform: TelemetryFacts,
   trigger: Trigger,
   xRay: string | undefined,
   extra: ExtraFacts | undefined,
 ): TelemetryFacts {
-  const memory = Number(context.memoryLimitInMB);
-  const facts: {
-    -readonly [K in keyof TelemetryFacts]: TelemetryFacts[K];
-  } = {
+  return {
+    ...platform,
     kind: trigger === 'http' ? 'server' : 'consumer',
-    cloud: {
-      provider: 'aws',
-      region: process.env.AWS_REGION || undefined,
-      accountId: accountIdOf(context.invokedFunctionArn),
-    },
-    faas: {
-      name: context.functionName || undefined,
-      version: context.functionVersion || undefined,
-      maxMemoryMb: Number.isFinite(memory) && memory > 0 ? memory : undefined,
-    },
+    ...(xRay ? { parent: { xRay } } : {}),
+    ...(extra?.links && extra.links.length > 0 ? { links: extra.links } : {}),
+    ...(extra?.spanName ? { spanName: extra.spanName } : {}),
   };
-  if (xRay) facts.parent = { xRay };
-  if (extra?.links && extra.links.length > 0) facts.links = extra.links;
-  if (extra?.spanName) facts.spanName = extra.spanName;
-  return facts;
 }
 
 /**
