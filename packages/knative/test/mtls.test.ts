@@ -3,7 +3,7 @@
  * with certificates minted by a real CA carrying SPIFFE URIs, and the mesh's `STRICT` mode and
  * `source.principals` policy decide from what the socket showed.
  */
-import { request as httpsRequest } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { knative, type NodeServer } from '@sidecarless/knative';
 import { captureLogs, createCa, type TestCa } from '@sidecarless/testing';
@@ -89,6 +89,32 @@ describe('knative terminating mutual TLS under STRICT', () => {
       namespace: 'shop',
       source: 'tls',
     });
+  });
+
+  it('keeps the peer for every request on one keep-alive connection', async () => {
+    const client = await ca.issue({ usage: 'client', uris: [allowed] });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = httpsRequest(
+            { host: '127.0.0.1', port: tlsPort, path: '/pay', ca: ca.cert, agent, ...client },
+            (res) => {
+              sockets.add(res.socket);
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+        expect(status).toBe(200);
+      }
+      expect(sockets.size).toBe(1);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('answers 403 to a verified peer the policy does not allow', async () => {

@@ -112,6 +112,30 @@ describe('telemetry facts', () => {
     expect(receiver.spans.map((span) => span.links.length)).toEqual([1, 1]);
   });
 
+  it('links an SNS notification span to the traceparent message attribute', async () => {
+    const event: Json = lambdaEvent('sns.json');
+    event.Records[0].Sns.MessageAttributes = {
+      traceparent: { Type: 'String', Value: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+    };
+    await lambda.sns(tracedMesh(), async () => undefined)(event, lambdaContext({ traceId: xRay }));
+    expect(receiver.spans).toHaveLength(1);
+    expect(receiver.spans[0]).toMatchObject({
+      kind: OtlpSpanKind.consumer,
+      parentSpanId: '53995c3f42cd8ad8',
+      links: [{ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' }],
+    });
+  });
+
+  it('prefers a traceparent request header over the X-Ray header as the parent of an HTTP span', async () => {
+    const event: Json = lambdaEvent('apigw-http-v2.json');
+    event.headers.traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    await lambda(tracedMesh(), () => new Response('ok'))(event, lambdaContext({ traceId: xRay }));
+    expect(receiver.spans[0]).toMatchObject({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      parentSpanId: 'b7ad6b7169203331',
+    });
+  });
+
   it('exports EventBridge and S3 invocations as CONSUMER spans', async () => {
     const mesh = tracedMesh();
     await lambda.eventbridge(mesh, async () => undefined)(lambdaEvent('eventbridge.json'), lambdaContext());
