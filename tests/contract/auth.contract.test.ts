@@ -102,3 +102,36 @@ describe.each(adapters)('auth contract on $name', (adapter) => {
     });
   });
 });
+
+describe.each(adapters)('auth contract on $name with a required token', (adapter) => {
+  let fn: RunningFunction;
+  beforeAll(async () => {
+    const required: Partial<MeshOptions> = {
+      auth: { jwt: [{ issuer, jwks: { keys: [key.jwk] }, audiences: ['contract'], required: true }] },
+    };
+    const previous = process.env.CONTRACT_MESH_OPTIONS;
+    process.env.CONTRACT_MESH_OPTIONS = JSON.stringify(required);
+    try {
+      fn = await adapter.start();
+    } finally {
+      if (previous === undefined) delete process.env.CONTRACT_MESH_OPTIONS;
+      else process.env.CONTRACT_MESH_OPTIONS = previous;
+    }
+  });
+  afterAll(async () => {
+    await fn?.stop();
+  });
+
+  it('answers a request without a token with 401 and a bare Bearer challenge', async () => {
+    const response = await fn.send(new Request(`${base}/whoami`));
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    await response.body?.cancel();
+  });
+
+  it('answers a good token with 200 and the identity in ctx.auth', async () => {
+    const response = await fn.send(withToken('/whoami', await token()));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ principal: `${issuer}/carol` });
+  });
+});

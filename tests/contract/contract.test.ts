@@ -83,7 +83,6 @@ describe.each(adapters)('contract on $name', (adapter) => {
       trigger: 'http',
       service: 'contract',
       attributesIsObject: true,
-      traceContext: null,
     });
     expect(first.invocationId).toEqual(expect.any(String));
     expect(first.invocationId).not.toBe(second.invocationId);

@@ -66,7 +66,6 @@ export const contractHandler: HttpHandler = async (request, ctx) => {
         trigger: ctx.trigger,
         service: ctx.service,
         attributesIsObject: typeof ctx.attributes === 'object' && ctx.attributes !== null,
-        traceContext: ctx.traceContext ?? null,
       });
     case '/binary':
       return new Response(binaryPayload, { headers: { 'content-type': 'application/octet-stream' } });

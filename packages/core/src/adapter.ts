@@ -29,7 +29,7 @@ import {
 } from './mesh.js';
 import type { EventHandler, HttpHandler } from './pipeline.js';
 
-export type { InvocationFacts, Platform, TraceContextFacts, Trigger } from './context.js';
+export type { InvocationFacts, Platform, Trigger } from './context.js';
 export { deadlineError, InvocationContext } from './context.js';
 export { describeError, errorToResponse, type ProblemBody } from './error-response.js';
 export { createLazyRequest, isLazyRequest, type LazyRequestInit } from './lazy-request.js';

@@ -74,11 +74,6 @@ export interface MeshContext<Raw = unknown> {
    * `faas.name`/`faas.version` from Knative's `K_SERVICE`/`K_REVISION`. Empty when it says nothing.
    */
   readonly attributes: Readonly<Record<string, string>>;
-  /**
-   * W3C trace context the platform delivered outside the HTTP headers (the CloudEvents
-   * distributed-tracing extension), for the telemetry stage to continue; otherwise undefined.
-   */
-  readonly traceContext: TraceContextFacts | undefined;
   /** Milliseconds until {@link MeshContext.deadline} (never negative). */
   remainingTime(): number;
   /**
@@ -121,18 +116,13 @@ export interface InvocationFacts<Raw = unknown> {
   readonly transport?: 'tls' | 'plaintext' | undefined;
   /** The client certificate of a mutual-TLS connection, when there was one. */
   readonly peerCertificate?: PeerCertificateFact | undefined;
-  /** Trace parent, batch links, cloud and FaaS facts for the telemetry stage. */
+  /**
+   * Trace parent (when not in the request's headers: X-Ray, a CloudEvent's `traceparent`
+   * extension), batch links, cloud and FaaS facts for the telemetry stage.
+   */
   readonly telemetry?: TelemetryFacts | undefined;
   /** Platform facts in OpenTelemetry attribute names (`faas.name`, `faas.version`…). */
   readonly attributes?: Readonly<Record<string, string>> | undefined;
-  /** Trace context carried out of band (for example a CloudEvent's `traceparent` extension). */
-  readonly traceContext?: TraceContextFacts | undefined;
-}
-
-/** A W3C trace context as the platform delivered it: unparsed, unverified. */
-export interface TraceContextFacts {
-  readonly traceparent: string;
-  readonly tracestate?: string | undefined;
 }
 
 const noAttributes: Readonly<Record<string, string>> = Object.freeze({});
@@ -159,7 +149,6 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
   readonly service: string;
   readonly raw: Raw;
   readonly attributes: Readonly<Record<string, string>>;
-  readonly traceContext: TraceContextFacts | undefined;
   /** Set by the authentication stage. */
   auth: AuthInfo | undefined = undefined;
   /** Set by the adapter or the authentication stage. */
@@ -194,7 +183,6 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     this.peerCertificate = facts.peerCertificate;
     this.telemetryFacts = facts.telemetry;
     this.attributes = facts.attributes ?? noAttributes;
-    this.traceContext = facts.traceContext;
     this.#host = host;
   }
 

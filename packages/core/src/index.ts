@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 export type { AuthInfo, PeerCertificateFact, PeerIdentity } from './auth-types.js';
-export type { MeshContext, Platform, TraceContextFacts, Trigger } from './context.js';
+export type { MeshContext, Platform, Trigger } from './context.js';
 export { type Duration, parseDuration } from './duration.js';
 export {
   ConfigError,

@@ -15,6 +15,8 @@
  *
  * @packageDocumentation
  */
+
+export { type ConnectionFacts, connectionFacts } from './node-server/connection.js';
 export {
   type NodeServerOptions,
   type NormalizedServerOptions,

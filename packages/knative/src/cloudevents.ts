@@ -7,8 +7,14 @@ import { randomUUID } from 'node:crypto';
 import type { Mesh, MeshContext } from '@sidecarless/core';
 import { SidecarlessError } from '@sidecarless/core';
 import { describeError, type InvocationFacts, prepareEvent } from '@sidecarless/core/adapter';
-import { createNodeServer, type NodeRaw, type NodeServer } from '@sidecarless/core/node-server';
+import {
+  connectionFacts,
+  createNodeServer,
+  type NodeRaw,
+  type NodeServer,
+} from '@sidecarless/core/node-server';
 import type { CloudEvent, CloudEventV1 } from 'cloudevents';
+import { cloudEventParent } from './facts.js';
 import { defaultProbes, type KnativeOptions, knativeSettings } from './server.js';
 import { whyInvalid, withoutNulls } from './strict-event.js';
 
@@ -171,17 +177,21 @@ export function knativeCloudEvents(
     }
     const replies: CloudEventV1<unknown>[] = [];
     for (const event of events) {
-      const traceparent = event.traceparent;
-      const tracestate = event.tracestate;
+      const parent = cloudEventParent(event as { traceparent?: unknown; tracestate?: unknown });
       const facts: InvocationFacts = {
         platform: 'knative',
         trigger: 'pubsub',
         invocationId: event.id,
         attributes: settings.attributes,
-        traceContext:
-          typeof traceparent === 'string'
-            ? { traceparent, tracestate: typeof tracestate === 'string' ? tracestate : undefined }
-            : undefined,
+        // The event's own trace context, not the HTTP request's: a broker may have carried it
+        // across hops that did not propagate headers. One CONSUMER span per event.
+        telemetry: {
+          ...settings.telemetry,
+          kind: 'consumer',
+          spanName: `${event.type} process`,
+          ...(parent ? { parent } : {}),
+        },
+        ...connectionFacts(raw.request),
         raw,
       };
       try {

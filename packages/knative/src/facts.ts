@@ -1,4 +1,5 @@
 /** Knative's facts about the running revision, read once from the environment. */
+import type { TelemetryFacts, TraceCarrier } from '@sidecarless/core';
 
 /**
  * `K_SERVICE`, `K_REVISION` and `K_CONFIGURATION` as OpenTelemetry attributes: `faas.name`,
@@ -27,4 +28,39 @@ export function knativePort(env: NodeJS.ProcessEnv): number {
       `PORT=${JSON.stringify(env.PORT)} is not a port; Knative sets it to an integer such as 8080`,
     );
   return port;
+}
+
+/**
+ * The telemetry stage's facts for Knative: `faas.name`/`faas.version` from `K_SERVICE`/
+ * `K_REVISION`, `faas.instance` from the pod's `HOSTNAME`.
+ *
+ * @example
+ * ```ts
+ * import { knativeTelemetry } from '@sidecarless/knative';
+ *
+ * knativeTelemetry({ K_SERVICE: 'orders', K_REVISION: 'orders-00042' });
+ * // { faas: { name: 'orders', version: 'orders-00042', instance: undefined } }
+ * ```
+ */
+export function knativeTelemetry(env: NodeJS.ProcessEnv): TelemetryFacts {
+  return Object.freeze({
+    faas: Object.freeze({
+      name: env.K_SERVICE || undefined,
+      version: env.K_REVISION || undefined,
+      instance: env.HOSTNAME || undefined,
+    }),
+  });
+}
+
+/**
+ * A CloudEvent's distributed-tracing extension as a trace parent; undefined when absent.
+ * Unparsed: the telemetry stage validates it (a malformed one starts a new trace).
+ */
+export function cloudEventParent(
+  event: { readonly traceparent?: unknown; readonly tracestate?: unknown } | undefined,
+): TraceCarrier | undefined {
+  const traceparent = event?.traceparent;
+  if (typeof traceparent !== 'string' || traceparent === '') return undefined;
+  const tracestate = event?.tracestate;
+  return typeof tracestate === 'string' && tracestate !== '' ? { traceparent, tracestate } : { traceparent };
 }

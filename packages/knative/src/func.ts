@@ -6,7 +6,7 @@
  */
 import type { HttpHandler, Mesh } from '@sidecarless/core';
 import { prepareHttp } from '@sidecarless/core/adapter';
-import { knativeAttributes } from './facts.js';
+import { cloudEventParent, knativeAttributes, knativeTelemetry } from './facts.js';
 
 /** The parts of faas-js-runtime's invocation context we read (its `Context` class). */
 export interface FuncContext {
@@ -115,6 +115,7 @@ export function knativeFunc(
 ): FuncModule {
   const run = prepareHttp(mesh, handler, { enforceDeadline: true });
   const attributes = knativeAttributes(options.env ?? process.env);
+  const telemetry = knativeTelemetry(options.env ?? process.env);
   const pathHeader = options.originalPathHeader?.toLowerCase();
   let state: 'starting' | 'ready' | 'failed' | 'stopping' = 'starting';
 
@@ -160,19 +161,13 @@ export function knativeFunc(
         ...(body === undefined ? {} : { body }),
       });
       const event = context.cloudevent;
-      const traceparent = event?.traceparent;
+      const parent = cloudEventParent(event);
       const response = await run(request, {
         platform: 'knative',
         trigger: event ? 'pubsub' : 'http',
         invocationId: event?.id,
         attributes,
-        traceContext:
-          typeof traceparent === 'string'
-            ? {
-                traceparent,
-                tracestate: typeof event?.tracestate === 'string' ? event.tracestate : undefined,
-              }
-            : undefined,
+        telemetry: event ? { ...telemetry, kind: 'consumer', ...(parent ? { parent } : {}) } : telemetry,
         raw: { context },
       });
       const out: Record<string, string | string[]> = {};

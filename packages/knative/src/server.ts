@@ -1,5 +1,5 @@
 /** `knative(mesh, handler)`: an HTTP function for Knative Serving. */
-import type { HttpHandler, Mesh } from '@sidecarless/core';
+import type { HttpHandler, Mesh, TelemetryFacts } from '@sidecarless/core';
 import {
   createNodeServer,
   type NodeRaw,
@@ -7,7 +7,7 @@ import {
   type NodeServerOptions,
   serveHttp,
 } from '@sidecarless/core/node-server';
-import { knativeAttributes, knativePort } from './facts.js';
+import { knativeAttributes, knativePort, knativeTelemetry } from './facts.js';
 
 /** Options of {@link knativeServer} and `knative.cloudevents`. */
 export interface KnativeOptions extends NodeServerOptions {
@@ -36,9 +36,15 @@ export function knativeSettings(options: KnativeOptions): {
   server: NodeServerOptions;
   port: number;
   attributes: Readonly<Record<string, string>>;
+  telemetry: TelemetryFacts;
 } {
   const { env = process.env, ...server } = options;
-  return { server, port: knativePort(env), attributes: knativeAttributes(env) };
+  return {
+    server,
+    port: knativePort(env),
+    attributes: knativeAttributes(env),
+    telemetry: knativeTelemetry(env),
+  };
 }
 
 /**
@@ -63,6 +69,7 @@ export function knativeServer(
     platform: 'knative',
     trigger: 'http',
     attributes: settings.attributes,
+    telemetry: settings.telemetry,
   }));
   return createNodeServer(mesh, serve, settings.server, {
     port: settings.port,

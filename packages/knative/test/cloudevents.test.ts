@@ -3,8 +3,9 @@
  * and structured mode, and by the CloudEvents conformance sets.
  */
 import { readFileSync } from 'node:fs';
-import { createMesh, type MeshContext } from '@sidecarless/core';
+import { createMesh, type Mesh, type MeshContext } from '@sidecarless/core';
 import { knative, type NodeServer } from '@sidecarless/knative';
+import { type OtlpReceiver, OtlpSpanKind, startOtlpReceiver } from '@sidecarless/testing';
 import { CloudEvent, emitterFor, HTTP, httpTransport, Mode } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -27,9 +28,16 @@ describe('knative.cloudevents', () => {
   let server: NodeServer;
   let url: string;
   const seen: Seen[] = [];
+  let receiver: OtlpReceiver;
+  let mesh: Mesh;
 
   beforeAll(async () => {
-    const mesh = createMesh({ service: 'events', logging: { level: 'silent' } });
+    receiver = await startOtlpReceiver();
+    mesh = createMesh({
+      service: 'events',
+      logging: { level: 'silent' },
+      telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url } },
+    });
     server = knative.cloudevents(
       mesh,
       (event, ctx) => {
@@ -54,6 +62,7 @@ describe('knative.cloudevents', () => {
   });
   afterAll(async () => {
     await server.close();
+    await receiver.close();
   });
 
   const post = (
@@ -78,10 +87,16 @@ describe('knative.cloudevents', () => {
       expect(received?.event.data).toEqual({ qty: 2 });
       expect(received?.ctx.trigger).toBe('pubsub');
       expect(received?.ctx.invocationId).toBe(`order-${mode}`);
-      expect(received?.ctx.traceContext).toEqual({
-        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-        tracestate: undefined,
+      // The event's distributed-tracing extension is the parent of its CONSUMER span.
+      expect(received?.ctx.telemetry?.span?.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+      await mesh.flush();
+      const span = receiver.spans.find((entry) => entry.attributes['faas.invocation_id'] === `order-${mode}`);
+      expect(span).toMatchObject({
+        kind: OtlpSpanKind.consumer,
+        name: 'order.created process',
+        parentSpanId: 'b7ad6b7169203331',
       });
+      expect(span?.attributes).toMatchObject({ 'faas.trigger': 'pubsub', 'faas.name': 'orders' });
       expect(received?.ctx.attributes).toEqual({
         'faas.name': 'orders',
         'faas.version': 'orders-00042',

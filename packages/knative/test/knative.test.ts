@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createMesh } from '@sidecarless/core';
 import { knative } from '@sidecarless/knative';
+import { OtlpSpanKind, startOtlpReceiver } from '@sidecarless/testing';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
 import { describe, expect, it } from 'vitest';
 
@@ -53,11 +54,18 @@ describe('knative', () => {
 describe('knative.func under the real faas-js-runtime', () => {
   it('answers probes and hands CloudEvents and plain HTTP to the handler with their facts', async () => {
     const port = await freePort();
+    const receiver = await startOtlpReceiver();
     const child = spawn(
       process.execPath,
       [fileURLToPath(new URL('./fixtures/func-function.ts', import.meta.url))],
       {
-        env: { ...process.env, PORT: String(port), K_SERVICE: 'hello', K_REVISION: 'hello-00003' },
+        env: {
+          ...process.env,
+          PORT: String(port),
+          K_SERVICE: 'hello',
+          K_REVISION: 'hello-00003',
+          TEST_OTLP_URL: receiver.url,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -78,7 +86,8 @@ describe('knative.func under the real faas-js-runtime', () => {
         string,
         unknown
       >;
-      expect(http).toMatchObject({ method: 'POST', body: 'plain', trigger: 'http', traceContext: null });
+      expect(http).toMatchObject({ method: 'POST', body: 'plain', trigger: 'http' });
+      expect(http.traceId).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
       expect(http.attributes).toEqual({ 'faas.name': 'hello', 'faas.version': 'hello-00003' });
 
       const emit = emitterFor(httpTransport(base), { mode: Mode.BINARY });
@@ -95,11 +104,25 @@ describe('knative.func under the real faas-js-runtime', () => {
         trigger: 'pubsub',
         invocationId: 'evt-1',
         body: '{"hi":true}',
-        traceContext: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
       });
-    } finally {
+      // SIGTERM: the runtime calls shutdown(), which flushes the spans before the process exits.
+      const exited = once(child, 'exit');
       child.kill('SIGTERM');
-      if (child.exitCode === null) await once(child, 'exit');
+      await exited;
+      const event = receiver.spans.find((span) => span.attributes['faas.invocation_id'] === 'evt-1');
+      expect(event).toMatchObject({
+        kind: OtlpSpanKind.consumer,
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        parentSpanId: '00f067aa0ba902b7',
+      });
+      expect(event?.attributes).toMatchObject({ 'faas.name': 'hello', 'faas.version': 'hello-00003' });
+    } finally {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      await receiver.close();
     }
   });
 });

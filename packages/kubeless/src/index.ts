@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpHandler, Mesh } from '@sidecarless/core';
 import { prepareHttp } from '@sidecarless/core/adapter';
-import { writeResponse } from '@sidecarless/core/node-server';
+import { connectionFacts, writeResponse } from '@sidecarless/core/node-server';
 
 /** The event the Kubeless Node runtime passes. */
 export interface KubelessEvent {
@@ -112,6 +112,8 @@ export function kubeless(mesh: Mesh, handler: HttpHandler<KubelessRaw>): Kubeles
       trigger: event['event-namespace'] ? 'pubsub' : 'http',
       invocationId: event['event-id'] || undefined,
       deadline: limit === undefined ? undefined : Date.now() + limit,
+      // The runtime's own server accepted the connection: its socket is the peer.
+      ...(event.extensions?.request?.socket ? connectionFacts(event.extensions.request) : {}),
       raw: { event, context },
     });
     const res = event.extensions?.response;

@@ -35,6 +35,31 @@ describe('kubeless', () => {
     }
   });
 
+  it('feeds source.ip from the runtime server socket, not from x-forwarded-for', async () => {
+    for (const [block, expected] of [
+      ['127.0.0.1/32', 200],
+      ['10.0.0.0/8', 403],
+    ] as const) {
+      const mesh = createMesh({
+        service: 'kubeless-ip',
+        logging: { level: 'silent' },
+        auth: { policies: [{ rules: [{ from: [{ source: { ipBlocks: [block] } }] }] }] },
+      });
+      const runtime = await startKubelessRuntime(
+        kubeless(mesh, () => new Response('ok')),
+        { timeoutSeconds: 3 },
+      );
+      try {
+        const response = await fetch(runtime.url, { headers: { 'x-forwarded-for': '10.1.2.3' } });
+        expect(response.status).toBe(expected);
+        await response.body?.cancel();
+      } finally {
+        await runtime.close();
+        await mesh.close();
+      }
+    }
+  });
+
   it('answers 504 when the handler outlives the function timeout', async () => {
     const runtime = await startKubelessRuntime(
       kubeless(quiet(), async () => {

@@ -6,12 +6,55 @@ import type { Mesh, Trigger } from '@sidecarless/core';
 import type { InvocationFacts } from '@sidecarless/core/adapter';
 import type { LambdaContext, LambdaRaw } from './types.js';
 
+type TelemetryFacts = NonNullable<InvocationFacts['telemetry']>;
+type TraceCarrier = NonNullable<TelemetryFacts['parent']>;
+
+/** What a wrapper adds to the common facts: connection facts (HTTP), span links (batches). */
+export interface ExtraFacts {
+  readonly connection?: Partial<Pick<InvocationFacts, 'sourceIp' | 'transport' | 'peerCertificate'>>;
+  readonly links?: readonly TraceCarrier[];
+  readonly spanName?: string;
+}
+
 /** How the wrappers treat time, normalised once per wrapper. */
 export interface TimingOptions {
   /** Fixed margin in ms, or undefined for the adaptive default. */
   readonly safetyMarginMs: number | undefined;
   /** The mesh's own `invocation.safetyMargin` (0 when not configured). */
   readonly meshSafetyMarginMs: number;
+  /** The wrapper's cache of the environment's cloud and FaaS facts. */
+  readonly platform: PlatformFacts;
+}
+
+/**
+ * The `cloud`/`faas` telemetry facts of the execution environment, built once per wrapper and
+ * rebuilt only when the context says something else (another alias in the ARN): they are the
+ * same on every warm invocation, so building them each time would be allocation for nothing.
+ */
+export class PlatformFacts {
+  #key: string | undefined;
+  #facts: TelemetryFacts | undefined;
+  readonly #region = process.env.AWS_REGION || undefined;
+
+  of(context: LambdaContext): TelemetryFacts {
+    const key = `${context.invokedFunctionArn}|${context.functionName}|${context.functionVersion}|${context.memoryLimitInMB}`;
+    if (this.#facts !== undefined && key === this.#key) return this.#facts;
+    const memory = Number(context.memoryLimitInMB);
+    this.#key = key;
+    this.#facts = Object.freeze({
+      cloud: Object.freeze({
+        provider: 'aws',
+        region: this.#region,
+        accountId: accountIdOf(context.invokedFunctionArn),
+      }),
+      faas: Object.freeze({
+        name: context.functionName || undefined,
+        version: context.functionVersion || undefined,
+        maxMemoryMb: Number.isFinite(memory) && memory > 0 ? memory : undefined,
+      }),
+    });
+    return this.#facts;
+  }
 }
 
 /**
@@ -52,9 +95,11 @@ export function factsOf<Event>(
   context: LambdaContext,
   trigger: Trigger,
   timing: TimingOptions,
+  extra?: ExtraFacts,
 ): InvocationFacts<LambdaRaw<Event>> {
   const remaining = Math.max(0, context.getRemainingTimeInMillis());
-  const raw: LambdaRaw<Event> = { event, context, xrayTraceId: traceHeaderOf(context) };
+  const xrayTraceId = traceHeaderOf(context);
+  const raw: LambdaRaw<Event> = { event, context, xrayTraceId };
   const margin =
     timing.safetyMarginMs ??
     (timing.meshSafetyMarginMs > 0 ? timing.meshSafetyMarginMs : adaptiveSafetyMargin(remaining));
@@ -65,7 +110,78 @@ export function factsOf<Event>(
     deadline: Date.now() + remaining,
     safetyMarginMs: margin,
     raw,
+    ...extra?.connection,
+    telemetry: telemetryFactsOf(timing.platform.of(context), trigger, xrayTraceId, extra),
   };
+}
+
+/**
+ * The telemetry stage's facts: HTTP invocations are SERVER spans, everything else is a
+ * CONSUMER span (OpenTelemetry's FaaS conventions); the X-Ray header is the parent (API Gateway
+ * and Function URLs also forward `traceparent`, which the stage reads from the request first).
+ */
+function telemetryFactsOf(
+  platform: TelemetryFacts,
+  trigger: Trigger,
+  xRay: string | undefined,
+  extra: ExtraFacts | undefined,
+): TelemetryFacts {
+  return {
+    ...platform,
+    kind: trigger === 'http' ? 'server' : 'consumer',
+    ...(xRay ? { parent: { xRay } } : {}),
+    ...(extra?.links && extra.links.length > 0 ? { links: extra.links } : {}),
+    ...(extra?.spanName ? { spanName: extra.spanName } : {}),
+  };
+}
+
+/**
+ * The account id in a function ARN (`arn:aws:lambda:eu-west-1:123456789012:function:orders`).
+ *
+ * @example
+ * ```ts
+ * import { accountIdOf } from '@sidecarless/lambda';
+ *
+ * accountIdOf('arn:aws:lambda:eu-west-1:123456789012:function:orders'); // "123456789012"
+ * ```
+ */
+export function accountIdOf(arn: string | undefined): string | undefined {
+  if (!arn) return undefined;
+  const account = arn.split(':', 5)[4];
+  return account && /^\d{12}$/.test(account) ? account : undefined;
+}
+
+/** The same facts, with the invocation span linked to `links` (one message's context). */
+export function withLinks<Raw>(
+  facts: InvocationFacts<Raw>,
+  links: readonly TraceCarrier[],
+): InvocationFacts<Raw> {
+  return { ...facts, telemetry: { ...facts.telemetry, links } };
+}
+
+/**
+ * A message's trace context: a W3C `traceparent` message attribute (SQS `stringValue`, SNS
+ * `Value`) wins over the `AWSTraceHeader` system attribute, as the telemetry stage prefers W3C.
+ */
+export function messageCarrier(
+  attributes: Readonly<Record<string, unknown>> | undefined,
+  xRay: string | undefined,
+): TraceCarrier | undefined {
+  const traceparent = attributeText(attributes?.traceparent);
+  const tracestate = attributeText(attributes?.tracestate);
+  if (!traceparent && !xRay) return undefined;
+  return {
+    ...(traceparent ? { traceparent } : {}),
+    ...(tracestate ? { tracestate } : {}),
+    ...(xRay ? { xRay } : {}),
+  };
+}
+
+function attributeText(attribute: unknown): string | undefined {
+  if (typeof attribute !== 'object' || attribute === null) return undefined;
+  const { stringValue, Value } = attribute as { stringValue?: unknown; Value?: unknown };
+  const text = stringValue ?? Value;
+  return typeof text === 'string' && text !== '' ? text : undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** The wrapper options shared by every Lambda wrapper, checked once when wrapping. */
 import { ConfigError, type ConfigIssue, type Duration, type Mesh, parseDuration } from '@sidecarless/core';
-import type { TimingOptions } from './invocation.js';
+import { PlatformFacts, type TimingOptions } from './invocation.js';
 
 /**
  * Options every Lambda wrapper takes.
@@ -72,7 +72,11 @@ export function checkWrapperOptions(
     issues.push({ path: `${where}.isWarmup`, message: 'must be a function (event) => boolean' });
   }
   return {
-    timing: { safetyMarginMs, meshSafetyMarginMs: mesh.options.invocation.safetyMarginMs },
+    timing: {
+      safetyMarginMs,
+      meshSafetyMarginMs: mesh.options.invocation.safetyMarginMs,
+      platform: new PlatformFacts(),
+    },
     isWarmup: given.isWarmup,
   };
 }

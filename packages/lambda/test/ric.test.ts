@@ -8,8 +8,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   lambdaEvent,
+  type OtlpReceiver,
+  OtlpSpanKind,
   type RuntimeApiServer,
   type RuntimeOutcome,
+  startOtlpReceiver,
   startRuntimeApi,
 } from '@sidecarless/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +27,11 @@ interface RunningRic {
   stop(): Promise<void>;
 }
 
-async function startRic(handler: string, nodeFlags: string[] = []): Promise<RunningRic> {
+async function startRic(
+  handler: string,
+  nodeFlags: string[] = [],
+  extraEnv: Record<string, string> = {},
+): Promise<RunningRic> {
   const api = await startRuntimeApi();
   let output = '';
   const child: ChildProcess = spawn(process.execPath, [...nodeFlags, ricEntry], {
@@ -42,6 +49,7 @@ async function startRic(handler: string, nodeFlags: string[] = []): Promise<Runn
       AWS_LAMBDA_LOG_STREAM_NAME: '2026/11/26/[$LATEST]test',
       AWS_REGION: 'us-east-1',
       TZ: 'UTC',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -302,4 +310,51 @@ describe('inside aws-lambda-ric: init errors', () => {
       await ric.stop();
     }
   });
+});
+
+describe('inside aws-lambda-ric: tracing to a real OTLP receiver', () => {
+  let ric: RunningRic;
+  let receiver: OtlpReceiver;
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    ric = await startRic('traced.handler', [], { TEST_OTLP_URL: receiver.url });
+  });
+  afterAll(async () => {
+    await ric?.stop();
+    await receiver?.close();
+  });
+
+  it('exports exactly one span per invocation, each before its response is posted', async () => {
+    const invocations = 1_000;
+    const traceId = 'Root=1-6745a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1';
+    const exportedBeforeResponse: string[] = [];
+    for (let i = 0; i < invocations; i++) {
+      const requestId = `traced-${i}`;
+      const outcome = await ric.api.invoke({
+        event: v2Event(`/n/${i}`),
+        requestId,
+        traceId,
+        timeoutMs: 5_000,
+      });
+      expect(resultOf(outcome).statusCode).toBe(200);
+      // The Runtime API has the response now; the span must already be at the receiver.
+      if (receiver.spans.some((span) => span.attributes['faas.invocation_id'] === requestId))
+        exportedBeforeResponse.push(requestId);
+    }
+    expect(exportedBeforeResponse).toHaveLength(invocations);
+    // Nothing arrives late or twice.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const ids = receiver.spans.map((span) => span.attributes['faas.invocation_id']);
+    expect(ids).toHaveLength(invocations);
+    expect(new Set(ids).size).toBe(invocations);
+    for (const span of receiver.spans) {
+      expect(span.kind).toBe(OtlpSpanKind.server);
+      expect(span.parentSpanId).toBe('53995c3f42cd8ad8');
+      expect(span.attributes).toMatchObject({
+        'faas.name': 'sidecarless-test',
+        'cloud.provider': 'aws',
+        'cloud.region': 'us-east-1',
+      });
+    }
+  }, 120_000);
 });

@@ -3,7 +3,7 @@
  * method and path reaches the handler; the watchdog's facts (call id, timeouts) become the
  * context's.
  */
-import type { HttpHandler, Mesh } from '@sidecarless/core';
+import type { HttpHandler, Mesh, TelemetryFacts } from '@sidecarless/core';
 import { ConfigError } from '@sidecarless/core';
 import type { InvocationFacts } from '@sidecarless/core/adapter';
 import {
@@ -39,6 +39,7 @@ export function openfaasSettings(options: OpenFaasOptions): {
   execTimeoutMs: number | undefined;
   port: number;
   gracePeriodMs: number;
+  telemetry: TelemetryFacts;
 } {
   const { execTimeout, env = process.env, ...server } = options;
   const rawExec = execTimeout ?? env.exec_timeout;
@@ -58,13 +59,24 @@ export function openfaasSettings(options: OpenFaasOptions): {
   // The watchdog gives the function `write_timeout` to answer; on SIGTERM we give in-flight
   // requests the same time to finish.
   const grace = parseGoDuration(env.write_timeout) || execMs || 10_000;
-  return { server, execTimeoutMs: execMs === 0 ? undefined : execMs, port, gracePeriodMs: grace };
+  // of-watchdog and faas-netes name the function in OPENFAAS_NAME; HOSTNAME is the pod.
+  const telemetry: TelemetryFacts = {
+    faas: { name: env.OPENFAAS_NAME || undefined, instance: env.HOSTNAME || undefined },
+  };
+  return {
+    server,
+    execTimeoutMs: execMs === 0 ? undefined : execMs,
+    port,
+    gracePeriodMs: grace,
+    telemetry,
+  };
 }
 
 /** Derives the invocation facts of one watchdog request. @internal */
 export function openfaasFacts(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   execTimeoutMs: number | undefined,
+  telemetry?: TelemetryFacts,
 ): InvocationFacts {
   const callId = headers['x-call-id'];
   const invocationId = typeof callId === 'string' && callIdShape.test(callId) ? callId : undefined;
@@ -79,6 +91,7 @@ export function openfaasFacts(
     trigger: 'http',
     invocationId,
     deadline: limit === undefined ? undefined : Date.now() + limit,
+    telemetry,
   };
 }
 
@@ -102,7 +115,7 @@ export function openfaasServer(
 ): NodeServer {
   const settings = openfaasSettings(options);
   const serve = serveHttp(mesh, handler, (incoming) =>
-    openfaasFacts(incoming.headers, settings.execTimeoutMs),
+    openfaasFacts(incoming.headers, settings.execTimeoutMs, settings.telemetry),
   );
   return createNodeServer(mesh, serve, settings.server, {
     port: settings.port,

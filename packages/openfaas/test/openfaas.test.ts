@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { createMesh } from '@sidecarless/core';
 import { openfaas } from '@sidecarless/openfaas';
-import { type RunningWatchdog, startWatchdog } from '@sidecarless/testing';
+import { OtlpSpanKind, type RunningWatchdog, startOtlpReceiver, startWatchdog } from '@sidecarless/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -74,6 +74,44 @@ describe('openfaas behind the watchdog', () => {
     expect(await Promise.all(inFlight)).toEqual(Array.from({ length: 8 }, (_, i) => `200 drain-${i}`));
     expect(exitCode).toBe(0);
     expect(watchdog.output().stdout).toContain('flushed');
+  });
+
+  it('loses no span on SIGTERM: every in-flight request is exported to the OTLP receiver before exit', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const watchdog = await startWatchdog({
+        command: process.execPath,
+        args: [fixture('traced-function.ts')],
+        execTimeout: '10s',
+        env: { TEST_OTLP_URL: receiver.url, OPENFAAS_NAME: 'orders', HOSTNAME: 'orders-7d9f-abcde' },
+      });
+      watchdogs.push(watchdog);
+      const inFlight = Array.from({ length: 8 }, (_, i) =>
+        fetch(`${watchdog.url}/slow?ms=1500`, { headers: { 'x-call-id': `term-${i}` } }).then(
+          (r) => r.status,
+        ),
+      );
+      while ((watchdog.output().stdout.match(/^started /gm) ?? []).length < 8) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // The spans end as the drain ends, well inside the batch processor's 1 s export delay: only
+      // the flush on SIGTERM can get them out before the process exits.
+      expect(receiver.spans).toHaveLength(0);
+      expect(await watchdog.terminate()).toBe(0);
+      expect(await Promise.all(inFlight)).toEqual(Array(8).fill(200));
+      const ids = receiver.spans.map((span) => span.attributes['faas.invocation_id']).sort();
+      expect(ids).toEqual(Array.from({ length: 8 }, (_, i) => `term-${i}`));
+      for (const span of receiver.spans) {
+        expect(span.kind).toBe(OtlpSpanKind.server);
+        expect(span.attributes).toMatchObject({
+          'faas.trigger': 'http',
+          'faas.name': 'orders',
+          'faas.instance': 'orders-7d9f-abcde',
+        });
+      }
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('runs a CommonJS stock-template handler required with require(esm) turned off', async () => {

@@ -17,13 +17,7 @@ import type { HttpNext, Stage } from '../pipeline.js';
 import { type AuthEvents, authEvents } from './events.js';
 import { TokenError } from './jws.js';
 import { JwtVerifier, type VerifiedToken } from './jwt.js';
-import {
-  apiGatewayCertificate,
-  apiGatewaySourceIp,
-  checkCertificate,
-  identityFromCertificate,
-  identityFromXfcc,
-} from './peer.js';
+import { checkCertificate, identityFromCertificate, identityFromXfcc } from './peer.js';
 import { compilePolicies, type Decision, ipMatcher, normalizeIp, type RequestAttributes } from './policy.js';
 
 /** Error codes the auth feature raises. */
@@ -183,9 +177,12 @@ function splitUrl(url: string): { path: string; host: string; port: string } {
   return { path, host, port };
 }
 
-/** The direct peer's address: from the adapter's facts, else from an API Gateway event. */
+/**
+ * The direct peer's address, as the adapter reported it. Adapters are the one place that
+ * translate platform events (API Gateway's `requestContext`, a socket) into these facts.
+ */
 function sourceIpOf(ctx: InvocationContext): string | undefined {
-  return ctx.sourceIp ?? apiGatewaySourceIp(ctx.raw);
+  return ctx.sourceIp;
 }
 
 /** The auth stage and the state behind it (owned by one mesh). */
@@ -309,7 +306,7 @@ export class AuthStage implements Stage {
   }
 
   #peer(request: Request, ctx: InvocationContext): PeerIdentity | undefined {
-    const fact = ctx.peerCertificate ?? apiGatewayCertificate(ctx.raw);
+    const fact = ctx.peerCertificate;
     if (fact) {
       if (typeof fact.certificate !== 'string' || !fact.verified)
         return identityFromCertificate(fact, this.#bundle);

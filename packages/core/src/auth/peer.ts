@@ -83,41 +83,6 @@ export function checkCertificate(
   };
 }
 
-interface ApiGatewayClientCert {
-  clientCertPem?: unknown;
-}
-
-/**
- * API Gateway's mutual-TLS client certificate from a raw event: REST APIs put it under
- * `requestContext.identity.clientCert`, HTTP APIs under `requestContext.authentication.clientCert`.
- * Accepts the event itself or `{ event }`.
- */
-export function apiGatewayCertificate(raw: unknown): PeerCertificateFact | undefined {
-  const event = pick(raw, 'requestContext') ? raw : pick(raw, 'event');
-  const context = pick(event, 'requestContext');
-  const cert = (pick(pick(context, 'authentication'), 'clientCert') ??
-    pick(pick(context, 'identity'), 'clientCert')) as ApiGatewayClientCert | undefined;
-  const pem = cert?.clientCertPem;
-  if (typeof pem !== 'string' || pem === '') return undefined;
-  return { certificate: pem, source: 'api-gateway', verified: true };
-}
-
-/**
- * The client address API Gateway reports in a raw event (`requestContext.http.sourceIp` for
- * HTTP APIs, `requestContext.identity.sourceIp` for REST APIs), for adapters that do not set
- * `sourceIp` in the invocation facts themselves.
- */
-export function apiGatewaySourceIp(raw: unknown): string | undefined {
-  const event = pick(raw, 'requestContext') ? raw : pick(raw, 'event');
-  const context = pick(event, 'requestContext');
-  const ip = pick(pick(context, 'http'), 'sourceIp') ?? pick(pick(context, 'identity'), 'sourceIp');
-  return typeof ip === 'string' && ip !== '' ? ip : undefined;
-}
-
-function pick(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
-}
-
 /** One element of an `x-forwarded-client-cert` header, keys lower-cased. */
 export type XfccElement = Readonly<Record<string, string>>;
 

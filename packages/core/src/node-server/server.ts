@@ -17,6 +17,7 @@ import type { InvocationFacts } from '../context.js';
 import { describeError } from '../error-response.js';
 import type { Mesh } from '../mesh.js';
 import type { HttpHandler } from '../pipeline.js';
+import { connectionFacts } from './connection.js';
 import { type NodeServerOptions, normalizeServerOptions, type ServerDefaults } from './options.js';
 import { bodyTooLarge, declaredTooLarge, toRequest } from './request.js';
 import { writeResponse } from './response.js';
@@ -76,8 +77,8 @@ export type FactsOf = (incoming: IncomingMessage) => InvocationFacts;
 export function serveHttp(mesh: Mesh, handler: HttpHandler<NodeRaw>, factsOf: FactsOf): Serve {
   const run = prepareHttp(mesh, handler, { enforceDeadline: true });
   return function serveHttpRequest(request, raw) {
-    const facts = factsOf(raw.request);
-    return run(request, { ...facts, raw });
+    // The socket's facts come last: no adapter can claim a peer the connection did not show.
+    return run(request, { ...factsOf(raw.request), ...connectionFacts(raw.request), raw });
   };
 }
 

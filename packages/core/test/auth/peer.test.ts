@@ -1,9 +1,7 @@
 /**
  * Peer identity from real certificates: a real mutual-TLS server on 127.0.0.1 filling the
- * connection facts an adapter server must fill, API Gateway events (real sample shapes) carrying
- * a minted client certificate, and `x-forwarded-client-cert` from trusted and untrusted proxies.
+ * connection facts an adapter server must fill, and `x-forwarded-client-cert` from trusted and untrusted proxies.
  */
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -44,22 +42,7 @@ function meshWith(auth: AuthOptions): Mesh {
 
 const whoami: HttpHandler = (_request, ctx) => Response.json({ peer: ctx.peer ?? null });
 
-// The events are real samples; tests reach into them by known paths.
-// biome-ignore lint/suspicious/noExplicitAny: JSON fixtures navigated by known paths.
-type Json = any;
 type Body = { peer: PeerIdentity | null };
-
-function fixture(name: string): Json {
-  return JSON.parse(readFileSync(new URL(`../fixtures/lambda-events/${name}`, import.meta.url), 'utf8'));
-}
-
-/** Puts a minted certificate where API Gateway puts the client's (`…clientCert.clientCertPem`). */
-function withClientCert(event: Json, version: 'v1' | 'v2', pem: string): Json {
-  const context = event.requestContext;
-  const holder = version === 'v2' ? context.authentication : context.identity;
-  holder.clientCert.clientCertPem = pem;
-  return event;
-}
 
 describe('direct mutual TLS (the facts a server adapter fills)', () => {
   let server: ReturnType<typeof createHttpsServer>;
@@ -170,89 +153,8 @@ describe('direct mutual TLS (the facts a server adapter fills)', () => {
   });
 });
 
-describe('API Gateway mutual TLS', () => {
-  function apiGatewayFacts(event: Json): InvocationFacts {
-    return {
-      platform: 'aws-lambda',
-      raw: event,
-      sourceIp: event.requestContext.http.sourceIp as unknown as string,
-    };
-  }
-
-  it('reads the client certificate of an HTTP API (v2) event', async () => {
-    const event = withClientCert(fixture('apigw-http-v2.json'), 'v2', orders.cert);
-    const mesh = meshWith({ peerAuthentication: { mtls: { mode: 'STRICT' } } });
-    const response = await prepareHttp(mesh, whoami)(
-      new Request('https://api.test/'),
-      apiGatewayFacts(event),
-    );
-    expect(response.status).toBe(200);
-    expect(((await response.json()) as Body).peer).toMatchObject({
-      principal: 'cluster.local/ns/shop/sa/orders',
-      source: 'api-gateway',
-    });
-  });
-
-  it('reads the client certificate of a REST API (v1) event', async () => {
-    const event = withClientCert(fixture('apigw-rest-v1-proxy.json'), 'v1', orders.cert);
-    const mesh = meshWith({});
-    const response = await prepareHttp(mesh, whoami)(new Request('https://api.test/'), {
-      platform: 'aws-lambda',
-      raw: { event },
-    });
-    expect(((await response.json()) as Body).peer).toMatchObject({ namespace: 'shop' });
-  });
-
-  it('re-verifies against the trust bundle and ignores a certificate it does not trust', async () => {
-    const event = withClientCert(fixture('apigw-http-v2.json'), 'v2', rogue.cert);
-    const strict = meshWith({ peerAuthentication: { mtls: { mode: 'STRICT' }, trustBundle: ca.cert } });
-    expect(
-      (await prepareHttp(strict, whoami)(new Request('https://api.test/'), apiGatewayFacts(event))).status,
-    ).toBe(403);
-    event.requestContext.authentication.clientCert.clientCertPem = orders.cert;
-    expect(
-      (await prepareHttp(strict, whoami)(new Request('https://api.test/'), apiGatewayFacts(event))).status,
-    ).toBe(200);
-  });
-
-  it('refuses an expired certificate on re-verification, on every repeat', async () => {
-    const expired = await ca.issue({
-      usage: 'client',
-      uris: [spiffe],
-      notBefore: new Date(Date.now() - 7_200_000),
-      notAfter: new Date(Date.now() - 3_600_000),
-    });
-    const strict = meshWith({ peerAuthentication: { mtls: { mode: 'STRICT' }, trustBundle: ca.cert } });
-    const event = withClientCert(fixture('apigw-http-v2.json'), 'v2', expired.cert);
-    for (let i = 0; i < 2; i++) {
-      expect(
-        (await prepareHttp(strict, whoami)(new Request('https://api.test/'), apiGatewayFacts(event))).status,
-      ).toBe(403);
-    }
-  });
-
-  it('reads the client address from the event when the adapter gives none', async () => {
-    const mesh = meshWith({ policies: [{ rules: [{ from: [{ source: { ipBlocks: ['1.2.3.0/24'] } }] }] }] });
-    const event = fixture('apigw-http-v2.json');
-    const run = prepareHttp(mesh, whoami);
-    expect((await run(new Request('https://api.test/'), { platform: 'aws-lambda', raw: event })).status).toBe(
-      200,
-    );
-    event.requestContext.http.sourceIp = '9.9.9.9';
-    expect((await run(new Request('https://api.test/'), { platform: 'aws-lambda', raw: event })).status).toBe(
-      403,
-    );
-  });
-
-  it('ignores the placeholder text of an event without a real certificate', async () => {
-    const mesh = meshWith({ peerAuthentication: { mtls: { mode: 'STRICT' } } });
-    const response = await prepareHttp(mesh, whoami)(
-      new Request('https://api.test/'),
-      apiGatewayFacts(fixture('apigw-http-v2.json')),
-    );
-    expect(response.status).toBe(403);
-  });
-});
+// API Gateway's client certificate and source address are translated by @sidecarless/lambda,
+// the one place that reads Lambda events; its tests (packages/lambda/test/wiring.test.ts) cover them.
 
 describe('x-forwarded-client-cert', () => {
   const xfcc = `By=spiffe://cluster.local/ns/shop/sa/payments;Hash=abc;Subject="CN=orders";URI=${spiffe}`;

@@ -1,7 +1,7 @@
 /** SNS: one handler call per notification (SNS delivers one per invocation). */
 import type { ConfigIssue, EventHandler, Mesh } from '@sidecarless/core';
 import { prepareEvent } from '@sidecarless/core/adapter';
-import { checkContext, factsOf, flushWithin } from '../invocation.js';
+import { checkContext, factsOf, flushWithin, messageCarrier, withLinks } from '../invocation.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { LambdaContext, LambdaRaw, SnsEvent, SnsRecord } from '../types.js';
 import { logRefused, recordsOf } from './shared.js';
@@ -47,7 +47,10 @@ export function sns(
         throw error;
       }
       const facts = factsOf(event as SnsEvent, context, 'pubsub', common.timing);
-      for (const record of records) await run(record.Sns, facts);
+      for (const record of records) {
+        const carrier = messageCarrier(record.Sns.MessageAttributes, undefined);
+        await run(record.Sns, carrier ? withLinks(facts, [carrier]) : facts);
+      }
     } finally {
       await flushWithin(mesh, context);
     }

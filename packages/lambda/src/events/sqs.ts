@@ -8,7 +8,7 @@
  */
 import type { ConfigIssue, EventHandler, Mesh } from '@sidecarless/core';
 import { prepareEvent } from '@sidecarless/core/adapter';
-import { checkContext, factsOf, flushWithin } from '../invocation.js';
+import { checkContext, factsOf, flushWithin, messageCarrier, withLinks } from '../invocation.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { LambdaContext, LambdaRaw, SqsBatchResponse, SqsEvent, SqsRecord } from '../types.js';
 import { logRefused, recordsOf } from './shared.js';
@@ -123,7 +123,9 @@ export function sqs(
           return false;
         }
         try {
-          await run(record, facts);
+          // One CONSUMER span per message, linked to the context the message was sent in.
+          const carrier = messageCarrier(record.messageAttributes, record.attributes?.AWSTraceHeader);
+          await run(record, carrier ? withLinks(facts, [carrier]) : facts);
           return true;
         } catch {
           // Logged once by the pipeline.

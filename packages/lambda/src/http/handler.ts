@@ -22,6 +22,7 @@ import { alb } from './alb.js';
 import { apiGatewayV1 } from './apigw-v1.js';
 import { apiGatewayV2, functionUrl } from './apigw-v2.js';
 import type { HttpTranslator, ResponseParts, TranslateOptions } from './common.js';
+import { connectionFactsOf } from './connection.js';
 import { type BinaryPredicate, isBinaryByDefault, responseParts } from './response-parts.js';
 import { vpcLatticeV2 } from './vpc-lattice.js';
 
@@ -174,7 +175,9 @@ export function httpHandler(
     checkContext(context);
     if (isWarmupEvent(event, common.isWarmup)) return warmupResult;
     const translator = pick(event);
-    const facts = factsOf(event as LambdaHttpEvent, context, 'http', common.timing);
+    const facts = factsOf(event as LambdaHttpEvent, context, 'http', common.timing, {
+      connection: connectionFactsOf(translator.source, event),
+    });
     try {
       let init: LazyRequestInit;
       let request: Request;

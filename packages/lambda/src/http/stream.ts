@@ -19,6 +19,7 @@ import { checkWrapperOptions, type LambdaWrapperOptions, throwIssues } from '../
 import type { ApiGatewayProxyEventV2, LambdaContext, LambdaRaw } from '../types.js';
 import { apiGatewayV2, functionUrl } from './apigw-v2.js';
 import type { HttpTranslator } from './common.js';
+import { connectionFactsOf } from './connection.js';
 
 /** The parts of the runtime's `awslambda` global that streaming uses. */
 export interface AwsLambdaStreamingGlobal {
@@ -144,7 +145,9 @@ export function stream(
       let response: Response;
       try {
         const init = translator.toRequest(event as ApiGatewayProxyEventV2, translate);
-        const facts = factsOf(event as ApiGatewayProxyEventV2, context, 'http', common.timing);
+        const facts = factsOf(event as ApiGatewayProxyEventV2, context, 'http', common.timing, {
+          connection: connectionFactsOf(translator.source, event),
+        });
         response = await run(createLazyRequest(init), facts);
       } catch (error) {
         // Only a malformed event gets here: the pipeline turns handler errors into responses.

@@ -4,13 +4,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createMesh, type HttpHandler, type Mesh } from '@sidecarless/core';
-import { invoke, invokeEvent } from '@sidecarless/core/local';
+import { createMesh, type Mesh } from '@sidecarless/core';
+import { knative, type NodeServer } from '@sidecarless/knative';
 import { captureLogs, resetColdStart } from '@sidecarless/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// The real Prometheus from Debian's `prometheus` package (.ci/run installs it) scrapes a live
-// function's metrics port on 127.0.0.1.
+// The real Prometheus from Debian's `prometheus` package (.ci/run installs it) scrapes the
+// metrics port of a live Knative function: a `knative(...)` HTTP server and a
+// `knative.cloudevents(...)` server sharing one mesh, called over real HTTP on 127.0.0.1.
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -21,6 +22,7 @@ async function freePort(): Promise<number> {
 }
 
 let mesh: Mesh;
+let servers: NodeServer[] = [];
 let prometheus: ChildProcess;
 let prometheusOutput = '';
 let prometheusUrl: string;
@@ -36,13 +38,26 @@ beforeAll(async () => {
     logging: { destination: logs.destination },
     telemetry: { metrics: { exporter: 'prometheus', port: metricsPort } },
   });
+  const env = { K_SERVICE: 'orders', K_REVISION: 'orders-00001' };
+  const http = knative(
+    mesh,
+    (request) =>
+      new URL(request.url).pathname === '/fail' ? new Response('no', { status: 503 }) : new Response('ok'),
+    { port: 0, shutdownSignals: false, env },
+  );
+  const events = knative.cloudevents(mesh, () => undefined, { port: 0, shutdownSignals: false, env });
+  servers = [http, events];
+  const { url } = await http.listen();
+  const eventsUrl = (await events.listen()).url;
   await mesh.ready();
-
-  const ok: HttpHandler = () => new Response('ok');
-  const failing: HttpHandler = () => new Response('no', { status: 503 });
-  for (let i = 0; i < 5; i++) await invoke(mesh, ok, 'http://localhost/orders');
-  for (let i = 0; i < 2; i++) await invoke(mesh, failing, 'http://localhost/orders');
-  await invokeEvent(mesh, () => 'done', { id: 1 });
+  for (let i = 0; i < 5; i++) await (await fetch(`${url}/orders`)).text();
+  for (let i = 0; i < 2; i++) await (await fetch(`${url}/fail`)).text();
+  const delivered = await fetch(eventsUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/cloudevents+json' },
+    body: JSON.stringify({ specversion: '1.0', id: 'e1', type: 'order.created', source: '/shop' }),
+  });
+  expect(delivered.status).toBe(202);
 
   const webPort = await freePort();
   prometheusUrl = `http://127.0.0.1:${webPort}`;
@@ -73,6 +88,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   prometheus?.kill('SIGTERM');
+  await Promise.all(servers.map((server) => server.close()));
   await mesh?.close();
   rmSync(work, { recursive: true, force: true });
 });
@@ -106,9 +122,13 @@ describe('real Prometheus scraping a live function', () => {
   it('reads the invocation and error counters with function, platform and trigger labels', async () => {
     const invocations = await query('serverless_function_invocations_total');
     const byTrigger = Object.fromEntries(invocations.map((r) => [r.metric.trigger, r]));
-    expect(byTrigger.http!.metric).toMatchObject({ function: 'orders', platform: 'local', trigger: 'http' });
+    expect(byTrigger.http!.metric).toMatchObject({
+      function: 'orders',
+      platform: 'knative',
+      trigger: 'http',
+    });
     expect(byTrigger.http!.value[1]).toBe('7');
-    expect(byTrigger.other!.value[1]).toBe('1');
+    expect(byTrigger.pubsub!.value[1]).toBe('1');
     const [errors] = await query('serverless_function_errors_total{trigger="http"}');
     expect(errors!.value[1]).toBe('2');
     const [cold] = await query('sum(serverless_function_cold_starts_total)');
