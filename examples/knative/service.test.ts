@@ -3,13 +3,14 @@
  * schemas (@kubernetes-models/knative), carries the autoscaling annotations and the probes our
  * server answers, names handler files that exist, and those handlers really serve.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1/Trigger';
 import { Service } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
+import { freePort } from '@sidecarless/testing';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -29,14 +30,6 @@ interface Container {
 const containerOf = (service: Record<string, unknown>) =>
   (service as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec
     .containers[0]!;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startHandler(file: string): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();

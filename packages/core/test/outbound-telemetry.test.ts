@@ -1,16 +1,10 @@
-/**
- * The outbound client and telemetry together: every attempt is a CLIENT span under the
- * invocation's SERVER span, the upstream receives that span's trace context, and retries,
- * requests and breaker state show up in the metrics. Real upstream server, real OTLP/HTTP
- * receiver, real Prometheus text from the mesh's metrics port.
- */
-import { createServer } from 'node:net';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
 import {
   captureLogs,
   createUpstreamServer,
+  freePort,
   type OtlpReceiver,
   OtlpSpanKind,
   startOtlpReceiver,
@@ -21,14 +15,6 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 let receiver: OtlpReceiver;
 let upstream: UpstreamServer;
 let mesh: Mesh | undefined;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 beforeEach(async () => {
   receiver = await startOtlpReceiver();

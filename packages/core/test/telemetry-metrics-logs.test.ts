@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { createMesh, type HttpHandler, type Stage } from '@sidecarless/core';
 import { invoke, invokeEvent } from '@sidecarless/core/local';
-import { captureLogs, resetColdStart } from '@sidecarless/testing';
+import { captureLogs, freePort, resetColdStart } from '@sidecarless/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const closers: Array<() => Promise<void>> = [];
@@ -9,14 +9,6 @@ beforeEach(() => resetColdStart());
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Stands in for the authentication stage, which sets ctx.auth (it is built in another issue). */
 const fakeAuth: Stage = {

@@ -1,21 +1,12 @@
 /** `knative(...)` and `knative.func(...)` on real servers: port, probes, platform facts. */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createMesh } from '@sidecarless/core';
 import { knative } from '@sidecarless/knative';
-import { OtlpSpanKind, startOtlpReceiver } from '@sidecarless/testing';
+import { freePort, OtlpSpanKind, startOtlpReceiver } from '@sidecarless/testing';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
 import { describe, expect, it } from 'vitest';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('knative', () => {
   it('listens on PORT with Knative probes and the revision facts on the context', async () => {

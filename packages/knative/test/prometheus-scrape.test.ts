@@ -1,25 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { knative, type NodeServer } from '@sidecarless/knative';
-import { captureLogs, resetColdStart } from '@sidecarless/testing';
+import { captureLogs, freePort, resetColdStart } from '@sidecarless/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The real Prometheus from Debian's `prometheus` package (.ci/run installs it) scrapes the
 // metrics port of a live Knative function: a `knative(...)` HTTP server and a
 // `knative.cloudevents(...)` server sharing one mesh, called over real HTTP on 127.0.0.1.
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 let mesh: Mesh;
 let servers: NodeServer[] = [];

@@ -25,6 +25,7 @@ export {
   type ReceivedSpan,
   startOtlpReceiver,
 } from './otlp-receiver.js';
+export { freePort } from './ports.js';
 export { resetColdStart } from './process.js';
 export {
   craftToken,

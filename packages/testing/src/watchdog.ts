@@ -6,9 +6,11 @@
  * unanswered after `exec_timeout` gets 504; `/_/health` answers 200 once the function accepts
  * connections; SIGTERM is forwarded to the function.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import { connect, createServer as createNetServer } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from './ports.js';
 
 /** Options of {@link startWatchdog}. */
 export interface WatchdogOptions {
@@ -40,14 +42,6 @@ export interface RunningWatchdog {
   terminate(): Promise<number | null>;
   /** Stops the proxy, killing the function if it still runs. */
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function accepts(port: number): Promise<boolean> {
