@@ -31,7 +31,7 @@ import type { EventHandler, HttpHandler } from './pipeline.js';
 
 export type { InvocationFacts, Platform, Trigger } from './context.js';
 export { deadlineError, InvocationContext } from './context.js';
-export { describeError, errorToResponse, type ProblemBody } from './error-response.js';
+export { describeError, errorToResponse, type ProblemBody, reasonPhrase } from './error-response.js';
 export { createLazyRequest, isLazyRequest, type LazyRequestInit } from './lazy-request.js';
 export type { EventInvoker, Flusher, HttpInvoker, PrepareOptions } from './mesh.js';
 export { wasLogged } from './mesh.js';

@@ -3,6 +3,7 @@
  * `SidecarlessError` marked `expose`) say what went wrong; everything else is a bare 500 that
  * leaks no message and no stack. The body is RFC 9457 problem details.
  */
+import { STATUS_CODES } from 'node:http';
 import { ErrorCodes, SidecarlessError } from './errors.js';
 
 /** Problem-details body sent for an error. */
@@ -15,19 +16,13 @@ export interface ProblemBody {
   invocationId: string;
 }
 
-const titles: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
+/**
+ * The reason phrase for a status: Node's table, with RFC 9110's name where Node still has the
+ * older one. Exported for adapters that need a status line (ALB's `statusDescription`).
+ */
+export function reasonPhrase(status: number): string | undefined {
+  return status === 413 ? 'Content Too Large' : STATUS_CODES[status];
+}
 
 /** The status, headers and problem body for `error`, without building a `Response`. */
 export function describeError(
@@ -38,7 +33,7 @@ export function describeError(
   const status = known && known.status >= 400 && known.status <= 599 ? known.status : 500;
   const body: ProblemBody = {
     type: 'about:blank',
-    title: titles[status] ?? 'Error',
+    title: reasonPhrase(status) ?? 'Error',
     status,
     code: known?.code ?? ErrorCodes.internal,
     invocationId,

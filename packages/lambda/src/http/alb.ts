@@ -4,6 +4,7 @@
  * depending on the target group's setting, and expects the answer in the same mode; in
  * single-value mode only one `Set-Cookie` fits.
  */
+import { reasonPhrase } from '@sidecarless/core/adapter';
 import type { AlbEvent, LambdaProxyResult } from '../types.js';
 import {
   badEvent,
@@ -19,29 +20,9 @@ import {
   singleHeader,
 } from './common.js';
 
-const reasons: Readonly<Record<number, string>> = {
-  200: 'OK',
-  201: 'Created',
-  202: 'Accepted',
-  204: 'No Content',
-  301: 'Moved Permanently',
-  302: 'Found',
-  304: 'Not Modified',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  413: 'Content Too Large',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 /** ALB wants a status line description; unknown codes get a plain one. */
 export function statusDescription(status: number): string {
-  return `${status} ${reasons[status] ?? 'Status'}`;
+  return `${status} ${reasonPhrase(status) ?? 'Status'}`;
 }
 
 export const alb: HttpTranslator<AlbEvent> = {
