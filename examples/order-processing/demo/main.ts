@@ -354,6 +354,9 @@ async function main(): Promise<void> {
   );
   const all = [orders.process, inventory.process, payments.process, notifications.process];
   console.log(`All four functions ready at ${elapsed()}.`);
+  console.log(
+    `Function processes: ${all.map((entry) => `${entry.name} (pid ${entry.child.pid})`).join(', ')}`,
+  );
 
   const placeOrder = (card: string, token: string | undefined = identity.tokens.alice) =>
     send(`${orders.url}/orders`, {
