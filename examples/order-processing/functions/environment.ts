@@ -18,16 +18,26 @@ export function required(name: string, env: NodeJS.ProcessEnv = process.env): st
   return value;
 }
 
-/** The telemetry section every function shares: traces to the OTLP endpoint, Prometheus metrics. */
+/**
+ * The telemetry section every function shares: traces to the OTLP endpoint; Prometheus metrics
+ * on `METRICS_PORT` when it is set, else the platform's default (EMF on Lambda, Prometheus on
+ * :9464 elsewhere).
+ */
 export function telemetryFromEnv(env: NodeJS.ProcessEnv = process.env) {
+  const port = env.METRICS_PORT;
   return {
     tracing: { exporter: 'otlp' as const, endpoint: required('OTLP_TRACES_ENDPOINT', env) },
-    metrics: { exporter: 'prometheus' as const, port: Number(required('METRICS_PORT', env)) },
+    metrics: port ? { exporter: 'prometheus' as const, port: Number(port) } : true,
   };
 }
 
-/** This function's mTLS material (files: Kubernetes and OpenFaaS secrets are files too). */
+/**
+ * This function's mTLS material as file paths (Kubernetes and OpenFaaS secrets are files), or
+ * undefined when `MESH_CERT_FILE` is not set — then the platform secures the hop instead
+ * (see the README's deployment notes).
+ */
 export function tlsFilesFromEnv(env: NodeJS.ProcessEnv = process.env) {
+  if (!env.MESH_CERT_FILE) return undefined;
   return {
     ca: required('MESH_CA_FILE', env),
     cert: required('MESH_CERT_FILE', env),

@@ -38,13 +38,19 @@ function parseOrder(value: unknown): OrderInput {
 export function ordersOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions {
   const issuer = required('ISSUER', env);
   const tls = tlsFilesFromEnv(env);
-  const mutual = (identity: string) => ({
-    mode: 'MUTUAL' as const,
-    caCertificates: tls.ca,
-    clientCertificate: tls.cert,
-    privateKey: tls.key,
-    subjectAltNames: [identity],
-  });
+  // mTLS with the peer's SPIFFE ID checked, when this function has mesh certificates.
+  const mutual = (identity: string) =>
+    tls
+      ? {
+          tls: {
+            mode: 'MUTUAL' as const,
+            caCertificates: tls.ca,
+            clientCertificate: tls.cert,
+            privateKey: tls.key,
+            subjectAltNames: [identity],
+          },
+        }
+      : {};
   return {
     service: 'orders',
     invocation: { safetyMargin: '100ms' },
@@ -68,7 +74,7 @@ export function ordersOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions
         endpoints: required('INVENTORY_URL', env),
         timeout: '1s',
         retries: { attempts: 1, retryOn: 'connect-failure,reset' },
-        tls: mutual(spiffe.inventory),
+        ...mutual(spiffe.inventory),
       },
       payments: {
         // OpenFaaS: the gateway and watchdog speak plain HTTP to the function, so this hop is
@@ -82,7 +88,7 @@ export function ordersOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions
       notifications: {
         endpoints: required('NOTIFICATIONS_URL', env),
         timeout: '1s',
-        tls: mutual(spiffe.notifications),
+        ...mutual(spiffe.notifications),
       },
     },
     telemetry: telemetryFromEnv(env),

@@ -3,4 +3,4 @@ import { knative } from '@sidecarless/knative';
 import { createInventoryMesh, inventory } from '../functions/inventory.ts';
 import { mutualTlsServerOptions } from './server-tls.ts';
 
-await knative(createInventoryMesh(), inventory, { tls: mutualTlsServerOptions() }).listen();
+await knative(createInventoryMesh(), inventory, mutualTlsServerOptions()).listen();

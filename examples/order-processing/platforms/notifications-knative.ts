@@ -3,6 +3,4 @@ import { knative } from '@sidecarless/knative';
 import { createNotificationsMesh, notifications } from '../functions/notifications.ts';
 import { mutualTlsServerOptions } from './server-tls.ts';
 
-await knative
-  .cloudevents(createNotificationsMesh(), notifications, { tls: mutualTlsServerOptions() })
-  .listen();
+await knative.cloudevents(createNotificationsMesh(), notifications, mutualTlsServerOptions()).listen();
