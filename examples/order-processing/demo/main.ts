@@ -420,10 +420,10 @@ async function main(): Promise<void> {
   );
 
   await scenario(
-    '6. after halfOpenAfter (1s) one trial call succeeds and the circuit closes again',
+    '6. after halfOpenAfter (1.5s) one trial call succeeds and the circuit closes again',
     all,
     async () => {
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      await new Promise((resolve) => setTimeout(resolve, 1_600));
       return placeOrder('visa');
     },
     (o) => (o?.status === 201 ? undefined : `expected 201, got ${o?.status}`),
@@ -438,7 +438,9 @@ async function main(): Promise<void> {
       // (x-sidecarless-deadline-ms), or orders' own upstream timeout — the order ends in a 504
       // before the Lambda timeout.
       if (o?.status !== 504) return `expected 504, got ${o?.status}`;
-      if (o.ms >= ordersTimeoutMs) return `took ${o.ms} ms, not less than the ${ordersTimeoutMs} ms timeout`;
+      // Measured by this client, so it includes the front's and the runtime client's overhead;
+      // without the shared deadline, payments would hang until the watchdog's 5 s exec_timeout.
+      if (o.ms >= ordersTimeoutMs + 500) return `took ${o.ms} ms; the deadline was ${ordersTimeoutMs} ms`;
       if (!payments.process.output().includes("charge abandoned at the caller's deadline"))
         return 'payments did not stop at the deadline orders sent';
       return undefined;
@@ -537,6 +539,11 @@ async function main(): Promise<void> {
   }
 
   if (keep) {
+    console.log(
+      failures.length === 0
+        ? `\ndemo OK: every scenario behaved as designed in ${elapsed()}`
+        : `\ndemo FAILED:\n  - ${failures.join('\n  - ')}`,
+    );
     console.log('\nThe functions keep running. Press Ctrl-C to stop them.');
     await new Promise(() => {});
   }

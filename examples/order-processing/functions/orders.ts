@@ -83,7 +83,7 @@ export function ordersOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions
         // Kept back from the invocation deadline so orders can still answer its caller.
         deadlineMargin: '300ms',
         retries: { attempts: 2, retryOn: '5xx', backoff: { baseInterval: '20ms' } },
-        circuitBreaker: { consecutiveFailures: 3, halfOpenAfter: '1s' },
+        circuitBreaker: { consecutiveFailures: 3, halfOpenAfter: '1500ms' },
       },
       notifications: {
         endpoints: required('NOTIFICATIONS_URL', env),
