@@ -31,7 +31,7 @@ import {
 import { spiffe } from '../functions/environment.ts';
 import { startApiGatewayFront } from './api-gateway.ts';
 import { type Sample, scrape, total } from './metrics.ts';
-import { type FunctionProcess, freePort, ProcessGroup, waitUntil } from './processes.ts';
+import { type FunctionProcess, freePorts, ProcessGroup, waitUntil } from './processes.ts';
 import { formatWaterfall, waterfallRows } from './waterfall.ts';
 
 const here = join(import.meta.dirname, '..');
@@ -154,8 +154,8 @@ async function startKnativeFunction(
   identity: Identity,
   receiver: OtlpReceiver,
   metricsPort: number,
+  port: number,
 ): Promise<{ process: FunctionProcess; url: string }> {
-  const port = await freePort();
   const child = group.spawn(name, [join(here, 'platforms', `${name}-knative.ts`)], {
     ...baseEnv(identity, receiver, name, metricsPort),
     PORT: String(port),
@@ -328,18 +328,24 @@ async function main(): Promise<void> {
   group.onStop(() => receiver.close());
   console.log(`  ✓ OTLP receiver on ${receiver.url}`);
 
-  const metricsPorts = {
-    orders: await freePort(),
-    inventory: await freePort(),
-    payments: await freePort(),
-    notifications: await freePort(),
-  };
+  // Six distinct ports: four for the functions' /metrics, two for the Knative functions.
+  const ports = await freePorts(6);
+  const port = (index: number) => ports[index]!;
+  const metricsPorts = { orders: port(0), inventory: port(1), payments: port(2), notifications: port(3) };
+  const inventoryPort = port(4);
+  const notificationsPort = port(5);
   const [inventory, notifications, payments] = await Promise.all([
     timed('inventory on Knative (mTLS)', () =>
-      startKnativeFunction('inventory', identity, receiver, metricsPorts.inventory),
+      startKnativeFunction('inventory', identity, receiver, metricsPorts.inventory, inventoryPort),
     ),
     timed('notifications on Knative Eventing (CloudEvents, mTLS)', () =>
-      startKnativeFunction('notifications', identity, receiver, metricsPorts.notifications),
+      startKnativeFunction(
+        'notifications',
+        identity,
+        receiver,
+        metricsPorts.notifications,
+        notificationsPort,
+      ),
     ),
     timed('payments on OpenFaaS (behind the watchdog)', () =>
       startPayments(identity, receiver, metricsPorts.payments),
