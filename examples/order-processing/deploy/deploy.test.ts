@@ -6,7 +6,7 @@
  * what the functions enforce, and the Lambda entry bundles into one CommonJS file that loads
  * with require(esm) off, as on the nodejs22.x runtime.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v
 import { RequestAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication';
 import { Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1/Trigger';
 import { Service } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
+import { startJwksServer } from '@sidecarless/testing';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -220,5 +221,54 @@ describe('examples/order-processing/deploy', () => {
       encoding: 'utf8',
     });
     expect(output.trim()).toBe('function');
+  });
+
+  it('bundles payments into the one ESM file its image runs, and it serves fail-closed', async () => {
+    const outfile = join(outDir, 'payments.mjs');
+    await build({
+      entryPoints: [join(root, 'platforms/payments-openfaas.ts')],
+      bundle: true,
+      platform: 'node',
+      target: 'node22',
+      format: 'esm',
+      // The same banner as the bundle:payments script: bundled CommonJS dependencies call require.
+      banner: {
+        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      },
+      outfile,
+      logLevel: 'silent',
+    });
+    const jwks = await startJwksServer();
+    const [port, metricsPort] = await (await import('../demo/processes.ts')).freePorts(2);
+    const child = spawn(process.execPath, [outfile], {
+      env: {
+        PATH: process.env.PATH,
+        ISSUER: 'https://id.shop.example.com',
+        JWKS_URI: jwks.url,
+        OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces',
+        http_port: String(port),
+        METRICS_PORT: String(metricsPort),
+        exec_timeout: '5s',
+        LOG_LEVEL: 'silent',
+      },
+      stdio: 'ignore',
+    });
+    try {
+      let status = 0;
+      for (let attempt = 0; attempt < 200 && status === 0; attempt++) {
+        status = await fetch(`http://127.0.0.1:${port}/charges`, { method: 'POST', body: '{}' }).then(
+          (response) => response.status,
+          async () => {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            return 0;
+          },
+        );
+      }
+      // No service token: the only-orders policy refuses the charge.
+      expect(status).toBe(403);
+    } finally {
+      child.kill('SIGKILL');
+      await jwks.close();
+    }
   });
 });
