@@ -438,7 +438,13 @@ async function main(): Promise<void> {
   await scenario(
     `7. payments hangs: the shared deadline (orders' ${ordersTimeoutMs} ms Lambda timeout) cuts the call in both functions`,
     all,
-    () => placeOrder('slow'),
+    async () => {
+      const outcome = await placeOrder('slow');
+      // payments logs when its signal fires; on a loaded machine that line can trail the answer.
+      const abandoned = () => payments.process.output().includes("charge abandoned at the caller's deadline");
+      await waitUntil(abandoned, 1_500, 'payments').catch(() => {});
+      return outcome;
+    },
     (o) => {
       // Whichever side notices first — payments at the deadline orders sent it
       // (x-sidecarless-deadline-ms), or orders' own upstream timeout — the order ends in a 504
@@ -586,12 +592,7 @@ if (!stopping) {
   await group.stop();
   if (failures.length > 0) {
     for (const entry of group.processes) {
-      const tail = entry
-        .output()
-        .trim()
-        .split('\n')
-        .slice(-Number(process.env.DEMO_TAIL ?? 15))
-        .join('\n     ');
+      const tail = entry.output().trim().split('\n').slice(-15).join('\n     ');
       if (tail) console.error(`\n── last output of ${entry.name}:\n     ${tail}`);
     }
     console.error(`\ndemo FAILED after ${elapsed()}:\n  - ${failures.join('\n  - ')}`);

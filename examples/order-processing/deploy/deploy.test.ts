@@ -21,6 +21,7 @@ import { startJwksServer } from '@sidecarless/testing';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { freePorts } from '../demo/processes.ts';
 import { spiffe } from '../functions/environment.ts';
 import { ordersOptions } from '../functions/orders.ts';
 import { paymentsOptions } from '../functions/payments.ts';
@@ -239,7 +240,7 @@ describe('examples/order-processing/deploy', () => {
       logLevel: 'silent',
     });
     const jwks = await startJwksServer();
-    const [port, metricsPort] = await (await import('../demo/processes.ts')).freePorts(2);
+    const [port, metricsPort] = await freePorts(2);
     const child = spawn(process.execPath, [outfile], {
       env: {
         PATH: process.env.PATH,
