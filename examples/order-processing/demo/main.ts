@@ -60,7 +60,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 // Last resort (an uncaught error on the way out): no orphan processes.
 process.on('exit', () => group.killNow());
 
-function expect(condition: boolean, what: string): boolean {
+function verify(condition: boolean, what: string): boolean {
   if (!condition) failures.push(what);
   return condition;
 }
@@ -393,7 +393,7 @@ async function main(): Promise<void> {
       return undefined;
     },
   );
-  expect(
+  verify(
     inventory.process.output().includes(spiffe.orders),
     "inventory did not see orders' SPIFFE identity on the mTLS connection",
   );
@@ -471,21 +471,25 @@ async function main(): Promise<void> {
     (o) => (o?.status === 403 ? undefined : `expected 403, got ${o?.status}`),
   );
 
+  let withCertificate = 0;
+  let withoutCertificate = 0;
   await scenario(
     '9. mTLS: a client without a mesh certificate cannot reach inventory',
     all,
     async () => {
-      const withCert = await mtlsStatus(`${inventory.url}/stock/book-42`, identity);
-      const without = await mtlsStatus(`${inventory.url}/stock/book-42`, identity, false);
-      console.log(
-        `   ← with the demo's certificate: ${withCert}; without one: ${without === 0 ? 'handshake refused' : without}`,
-      );
+      withCertificate = await mtlsStatus(`${inventory.url}/stock/book-42`, identity);
+      withoutCertificate = await mtlsStatus(`${inventory.url}/stock/book-42`, identity, false);
+      const refused = withoutCertificate === 0 ? 'handshake refused' : String(withoutCertificate);
+      console.log(`   ← with the demo's certificate: ${withCertificate}; without one: ${refused}`);
       return undefined;
     },
-    () => undefined,
+    () =>
+      withCertificate !== 200
+        ? `expected 200 with a mesh certificate, got ${withCertificate}`
+        : withoutCertificate !== 0
+          ? `inventory answered ${withoutCertificate} to a client without a certificate`
+          : undefined,
   );
-  const refused = (await mtlsStatus(`${inventory.url}/stock/book-42`, identity, false)) === 0;
-  expect(refused, 'inventory answered a client without a certificate');
 
   // ── Metrics, scraped from every function ──
   console.log('\n── Metrics scraped from the functions (Prometheus /metrics)');
@@ -512,7 +516,7 @@ async function main(): Promise<void> {
     .map((s) => `${s.labels.code}×${s.value}`)
     .join(', ');
   console.log(`   orders → payments attempts by outcome: ${paymentCodes}`);
-  expect(
+  verify(
     total(ordersMetrics, 'serverless_upstream_retries_total', { upstream: 'payments' }) >= 4,
     'orders did not count the payment retries',
   );
@@ -537,9 +541,9 @@ async function main(): Promise<void> {
   await waitUntil(() => servicesIn().size >= 3, 5_000, 'trace').catch(() => {});
   console.log(`\n── The trace of alice's order (${traceId ?? 'no trace id'}): ${traceSpans().length} spans`);
   for (const line of formatWaterfall(waterfallRows(traceSpans()))) console.log(`   ${line}`);
-  expect(traceId !== undefined, 'orders did not return a trace id');
+  verify(traceId !== undefined, 'orders did not return a trace id');
   for (const service of ['orders', 'inventory', 'payments']) {
-    expect(servicesIn().has(service), `the order's trace has no span from ${service}`);
+    verify(servicesIn().has(service), `the order's trace has no span from ${service}`);
   }
   if (!servicesIn().has('notifications')) {
     // Known gap: the CloudEvents adapter reads the event's traceparent extension into
