@@ -1,0 +1,46 @@
+/**
+ * What every function of the order-processing mesh reads from its environment. The demo sets
+ * these for the local processes; the manifests in deploy/ set the same names on the platforms.
+ */
+
+/** SPIFFE identities of the four functions (the demo CA puts them in the certificates' URI SANs). */
+export const spiffe = {
+  orders: 'spiffe://cluster.local/ns/shop/sa/orders',
+  inventory: 'spiffe://cluster.local/ns/shop/sa/inventory',
+  payments: 'spiffe://cluster.local/ns/shop/sa/payments',
+  notifications: 'spiffe://cluster.local/ns/shop/sa/notifications',
+} as const;
+
+/** Reads a required variable, naming it when it is missing. */
+export function required(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (!value) throw new Error(`${name} is not set; the demo (or the deployment manifest) sets it`);
+  return value;
+}
+
+/**
+ * The telemetry section every function shares: traces to the OTLP endpoint; Prometheus metrics
+ * on `METRICS_PORT` when it is set, else the platform's default (EMF on Lambda, Prometheus on
+ * :9464 elsewhere).
+ */
+export function telemetryFromEnv(env: NodeJS.ProcessEnv = process.env) {
+  const port = env.METRICS_PORT;
+  return {
+    tracing: { exporter: 'otlp' as const, endpoint: required('OTLP_TRACES_ENDPOINT', env) },
+    metrics: port ? { exporter: 'prometheus' as const, port: Number(port) } : true,
+  };
+}
+
+/**
+ * This function's mTLS material as file paths (Kubernetes and OpenFaaS secrets are files), or
+ * undefined when `MESH_CERT_FILE` is not set — then the platform secures the hop instead
+ * (see the README's deployment notes).
+ */
+export function tlsFilesFromEnv(env: NodeJS.ProcessEnv = process.env) {
+  if (!env.MESH_CERT_FILE) return undefined;
+  return {
+    ca: required('MESH_CA_FILE', env),
+    cert: required('MESH_CERT_FILE', env),
+    key: required('MESH_KEY_FILE', env),
+  };
+}
