@@ -421,6 +421,7 @@ export class AuthStage implements Stage {
     if (policy !== undefined) fields.policy = policy;
     ctx.log.warn(fields, status === 401 ? 'request unauthenticated' : 'request denied');
     this.#events.denied(reason, status);
+    ctx.telemetry?.authDenied(reason);
   }
 }
 

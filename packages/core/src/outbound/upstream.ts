@@ -510,7 +510,9 @@ export class Upstream {
     state.telemetry?.upstreamRetry(this.name);
     if (retryChannel.hasSubscribers)
       retryChannel.publish({ upstream: this.name, attempt: state.attempt + 1, reason, delayMs });
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+    // Ref'd: the wait is part of the caller's invocation. On Lambda nothing else may hold the
+    // event loop open between attempts, and an unref'd timer let the runtime exit mid-retry.
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 
   /** Overflow check, then the breaker, around one attempt. */

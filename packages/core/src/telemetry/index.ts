@@ -135,7 +135,10 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     if (record.timer !== undefined) clearTimeout(record.timer);
     const { ctx } = record;
     const durationMs = performance.now() - record.started;
-    const failed = timedOut || error !== undefined || (status !== undefined && status >= 500);
+    // On HTTP a refusal the mesh answers with a 4xx (a bad token, a denied policy, a malformed
+    // request) is the caller's mistake, not the function's: counted, but not as an error.
+    const refused = status !== undefined && status < 500 && error instanceof SidecarlessError;
+    const failed = timedOut || (error !== undefined && !refused) || (status !== undefined && status >= 500);
     record.span?.end(
       status,
       failed ? (timedOut ? 'timeout' : errorType(error, status)) : undefined,
