@@ -27,6 +27,19 @@ export async function writeResponse(
   method: string,
   closeConnection = false,
 ): Promise<void> {
+  await sendResponse(res, response, method, closeConnection);
+}
+
+/**
+ * {@link writeResponse} for the server's hot path: returns undefined when the response went out
+ * synchronously (no body, or one held in memory), so the caller awaits nothing.
+ */
+export function sendResponse(
+  res: ServerResponse,
+  response: Response,
+  method: string,
+  closeConnection: boolean,
+): Promise<void> | undefined {
   const headers: Record<string, string | string[]> = {};
   let cookies: string[] | undefined;
   // Iterating a Headers yields each Set-Cookie on its own (the rest combined), so one pass
@@ -42,8 +55,7 @@ export async function writeResponse(
   if (body === null || method === 'HEAD' || status === 204 || status === 304) {
     res.writeHead(status, headers);
     res.end();
-    if (body !== null) await body.cancel().catch(() => {});
-    return;
+    return body === null ? undefined : body.cancel().catch(() => {});
   }
   const whole = inMemoryBody(response);
   if (whole !== undefined) {
@@ -53,8 +65,17 @@ export async function writeResponse(
     );
     res.writeHead(status, headers);
     res.end(whole);
-    return;
+    return undefined;
   }
+  return streamBody(res, status, headers, body);
+}
+
+async function streamBody(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string | string[]>,
+  body: ReadableStream<Uint8Array>,
+): Promise<void> {
   const reader = body.getReader();
   // Most handler bodies arrive as one chunk (a string, JSON, a buffer). Reading one step ahead lets
   // us send those with a content-length in a single write — no chunked encoding, no second
