@@ -66,7 +66,7 @@ describe('the request a bodiless call gets', () => {
     );
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     const expected = new Request(`http://Example.COM:80${target}`).url;
-    expect(expected).toBe("http://example.com/a/c?q=%27x%27&r=%7e");
+    expect(expected).toBe('http://example.com/a/c?q=%27x%27&r=%7e');
     expect(seen).toEqual({
       isRequest: true,
       url: expected,
@@ -241,7 +241,11 @@ describe('the deadline race', () => {
   });
 
   it('maps a handler that throws before the deadline to a 500, not a 504', async () => {
-    const mesh = createMesh({ service: 'fast-paths', logging: { level: 'silent' }, invocation: { timeout: '2s' } });
+    const mesh = createMesh({
+      service: 'fast-paths',
+      logging: { level: 'silent' },
+      invocation: { timeout: '2s' },
+    });
     const { url } = await start(async () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
       throw new Error('boom');
