@@ -111,7 +111,8 @@ describe('the request a bodiless call gets', () => {
     });
     const response = await fetch(`${url}/item`, { method: 'DELETE', headers: { 'content-length': '0' } });
     expect(response.status).toBe(204);
-    expect(seen).toEqual({ method: 'DELETE', body: '', used: true });
+    // A bodiless Request reads as empty and is not marked used, on every Node version.
+    expect(seen).toEqual({ method: 'DELETE', body: '', used: false });
   });
 });
 
