@@ -89,6 +89,16 @@ describe('createLazyRequest', () => {
     expect(make('ignored', 'GET').request.body).toBeNull();
   });
 
+  it('reads a bodiless request as empty again and again without marking it used, as Request does', async () => {
+    const { request } = make('ignored', 'GET');
+    const real = new Request('https://x/');
+    expect(await request.text()).toBe(await real.text());
+    expect(await request.text()).toBe(await real.text());
+    expect(request.bodyUsed).toBe(real.bodyUsed);
+    expect(request.bodyUsed).toBe(false);
+    expect(request.clone().url).toBe(request.url);
+  });
+
   it('builds the real request for the body stream, the signal and clone()', async () => {
     const { request } = make();
     expect(request.signal).toBeInstanceOf(AbortSignal);

@@ -99,10 +99,11 @@ function defineLazyRequest(): LazyRequestClass {
     }
 
     #takeBody(): string | Uint8Array {
+      const { method, body } = this.#init;
+      // A Request without a body reads as empty any number of times and never reports bodyUsed.
+      if (body === null || method === 'GET' || method === 'HEAD') return '';
       if (this.#used) throw bodyUnusable();
       this.#used = true;
-      const { method, body } = this.#init;
-      if (body === null || method === 'GET' || method === 'HEAD') return '';
       return body;
     }
 

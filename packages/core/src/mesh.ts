@@ -263,11 +263,21 @@ function withCallerDeadline(
 function raceDeadline<T>(pending: Promise<T>, ctx: InvocationContext): Promise<T> {
   const delay = ctx.deadline - Date.now();
   if (delay <= 0) return Promise.reject(deadlineError());
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(deadlineError()), delay);
+  // One promise settled by whichever comes first, rather than Promise.race over a second promise
+  // plus .finally (three more promises and a race per invocation).
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(deadlineError()), delay);
+    pending.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  return Promise.race([pending, expired]).finally(() => clearTimeout(timer));
 }
 
 async function withinBudget(work: Promise<unknown>, budgetMs: number): Promise<void> {

@@ -20,7 +20,7 @@ import type { HttpHandler } from '../pipeline.js';
 import { connectionFacts } from './connection.js';
 import { type NodeServerOptions, normalizeServerOptions, type ServerDefaults } from './options.js';
 import { bodyTooLarge, declaredTooLarge, toRequest } from './request.js';
-import { writeResponse } from './response.js';
+import { sendResponse } from './response.js';
 
 /** What `ctx.raw` holds for a request served by the Node server. */
 export interface NodeRaw {
@@ -139,15 +139,18 @@ export function createNodeServer(
       }
     }
     inFlight++;
-    res.once('close', () => {
-      inFlight--;
-      if (inFlight === 0 && idleWaiter) idleWaiter();
-    });
+    // One listener shared by every response ('close' fires once per response), not a closure each.
+    res.on('close', onResponseClose);
     handle(incoming, res, method).catch((error: unknown) => {
       // Last resort: even writing the error failed. Cut the socket rather than leave it hanging.
       mesh.log.error({ err: error }, 'response could not be written');
       res.destroy();
     });
+  };
+
+  const onResponseClose = (): void => {
+    inFlight--;
+    if (inFlight === 0 && idleWaiter) idleWaiter();
   };
 
   const handle = async (incoming: IncomingMessage, res: ServerResponse, method: string): Promise<void> => {
@@ -161,7 +164,8 @@ export function createNodeServer(
       const response = await serve(request, { request: incoming, response: res });
       if (res.headersSent || res.destroyed) return;
       const mustClose = state === 'draining' || response.headers.get('connection') === 'close';
-      await writeResponse(res, response, method, mustClose);
+      const sending = sendResponse(res, response, method, mustClose);
+      if (sending !== undefined) await sending;
     } catch (error) {
       if (res.headersSent) {
         res.destroy();
