@@ -7,7 +7,7 @@ import type { MeshOptions } from '@sidecarless/core';
 import { craftToken, createSigningKey, nowSeconds, type SigningKey } from '@sidecarless/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapters } from './adapters/index.ts';
-import type { RunningFunction } from './harness.ts';
+import { type RunningFunction, startWithMeshOptions } from './harness.ts';
 
 const base = 'http://contract.test';
 const issuer = 'https://id.contract.test';
@@ -41,14 +41,7 @@ function withToken(path: string, value: string): Request {
 describe.each(adapters)('auth contract on $name', (adapter) => {
   let fn: RunningFunction;
   beforeAll(async () => {
-    const previous = process.env.CONTRACT_MESH_OPTIONS;
-    process.env.CONTRACT_MESH_OPTIONS = JSON.stringify(authOptions);
-    try {
-      fn = await adapter.start();
-    } finally {
-      if (previous === undefined) delete process.env.CONTRACT_MESH_OPTIONS;
-      else process.env.CONTRACT_MESH_OPTIONS = previous;
-    }
+    fn = await startWithMeshOptions(adapter, authOptions);
   });
   afterAll(async () => {
     await fn?.stop();
@@ -109,14 +102,7 @@ describe.each(adapters)('auth contract on $name with a required token', (adapter
     const required: Partial<MeshOptions> = {
       auth: { jwt: [{ issuer, jwks: { keys: [key.jwk] }, audiences: ['contract'], required: true }] },
     };
-    const previous = process.env.CONTRACT_MESH_OPTIONS;
-    process.env.CONTRACT_MESH_OPTIONS = JSON.stringify(required);
-    try {
-      fn = await adapter.start();
-    } finally {
-      if (previous === undefined) delete process.env.CONTRACT_MESH_OPTIONS;
-      else process.env.CONTRACT_MESH_OPTIONS = previous;
-    }
+    fn = await startWithMeshOptions(adapter, required);
   });
   afterAll(async () => {
     await fn?.stop();

@@ -14,3 +14,22 @@ export interface AdapterUnderTest {
   /** Starts the contract function (see function.ts) on this adapter. */
   start(): Promise<RunningFunction>;
 }
+
+/**
+ * Starts `adapter` with extra mesh options. They travel in `CONTRACT_MESH_OPTIONS` (JSON), which
+ * `createContractMesh()` merges, so adapters that run the function in a child process inherit
+ * them; the variable is restored once the function has started.
+ */
+export async function startWithMeshOptions(
+  adapter: AdapterUnderTest,
+  options: object,
+): Promise<RunningFunction> {
+  const previous = process.env.CONTRACT_MESH_OPTIONS;
+  process.env.CONTRACT_MESH_OPTIONS = JSON.stringify(options);
+  try {
+    return await adapter.start();
+  } finally {
+    if (previous === undefined) delete process.env.CONTRACT_MESH_OPTIONS;
+    else process.env.CONTRACT_MESH_OPTIONS = previous;
+  }
+}

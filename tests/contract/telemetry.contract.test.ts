@@ -8,6 +8,7 @@ import type { MeshOptions } from '@sidecarless/core';
 import { type OtlpReceiver, OtlpSpanKind, startOtlpReceiver } from '@sidecarless/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapters } from './adapters/index.ts';
+import { startWithMeshOptions } from './harness.ts';
 
 const base = 'http://contract.test';
 let receiver: OtlpReceiver;
@@ -24,15 +25,7 @@ describe.each(adapters)('telemetry contract on $name', (adapter) => {
     const options: Partial<MeshOptions> = {
       telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url } },
     };
-    const previous = process.env.CONTRACT_MESH_OPTIONS;
-    process.env.CONTRACT_MESH_OPTIONS = JSON.stringify(options);
-    let fn: Awaited<ReturnType<typeof adapter.start>>;
-    try {
-      fn = await adapter.start();
-    } finally {
-      if (previous === undefined) delete process.env.CONTRACT_MESH_OPTIONS;
-      else process.env.CONTRACT_MESH_OPTIONS = previous;
-    }
+    const fn = await startWithMeshOptions(adapter, options);
     const ids: string[] = [];
     try {
       for (let i = 0; i < 3; i++) {

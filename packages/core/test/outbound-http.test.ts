@@ -1,39 +1,8 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { createMesh, type Mesh } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
-import { createUpstreamServer, refusedPort, type UpstreamServer } from '@sidecarless/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { refusedPort } from '@sidecarless/testing';
+import { describe, expect, it } from 'vitest';
 
-const meshes: Mesh[] = [];
-const servers: UpstreamServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(meshes.splice(0).map((mesh) => mesh.close()));
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-
-async function server(name?: string): Promise<UpstreamServer> {
-  const started = await createUpstreamServer(name === undefined ? {} : { name });
-  servers.push(started);
-  return started;
-}
-
-function mesh(upstreams: Record<string, unknown>): Mesh {
-  const created = createMesh({
-    service: 'orders',
-    upstreams: upstreams as never,
-    logging: { level: 'silent' },
-  });
-  meshes.push(created);
-  return created;
-}
-
-function listen<T>(name: string): { messages: T[]; stop(): void } {
-  const messages: T[] = [];
-  const listener = (message: unknown) => messages.push(message as T);
-  subscribe(name, listener);
-  return { messages, stop: () => unsubscribe(name, listener) };
-}
+import { listen, mesh, server } from './outbound-fixture.ts';
 
 describe('upstream fetch', () => {
   it('returns a standard Response with status, headers and body from the endpoint', async () => {

@@ -8,40 +8,9 @@ import {
   TraceFlags,
   trace,
 } from '@opentelemetry/api';
-import { createMesh, type Mesh } from '@sidecarless/core';
-import { createUpstreamServer, type UpstreamServer } from '@sidecarless/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-const meshes: Mesh[] = [];
-const servers: UpstreamServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(meshes.splice(0).map((mesh) => mesh.close()));
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-
-async function server(name?: string): Promise<UpstreamServer> {
-  const started = await createUpstreamServer(name === undefined ? {} : { name });
-  servers.push(started);
-  return started;
-}
-
-function mesh(upstreams: Record<string, unknown>): Mesh {
-  const created = createMesh({
-    service: 'orders',
-    upstreams: upstreams as never,
-    logging: { level: 'silent' },
-  });
-  meshes.push(created);
-  return created;
-}
-
-function listen<T>(name: string): { messages: T[]; stop(): void } {
-  const messages: T[] = [];
-  const listener = (message: unknown) => messages.push(message as T);
-  subscribe(name, listener);
-  return { messages, stop: () => unsubscribe(name, listener) };
-}
+import { listen, mesh, server } from './outbound-fixture.ts';
 
 /**
  * A stand-in for the SDK's W3C propagators (@opentelemetry/core), which this test runner cannot
