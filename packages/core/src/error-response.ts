@@ -5,6 +5,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { ErrorCodes, SidecarlessError } from './errors.js';
+import { LazyResponse } from './lazy-response.js';
 
 /** Problem-details body sent for an error. */
 export interface ProblemBody {
@@ -46,8 +47,11 @@ export function describeError(
   };
 }
 
-/** The `Response` the pipeline answers with when `error` ends an HTTP invocation. */
+/**
+ * The `Response` the pipeline answers with when `error` ends an HTTP invocation. A lazy one:
+ * refusals (401, 403, 429) are a hot path under attack, and the adapters send its body as is.
+ */
 export function errorToResponse(error: unknown, invocationId: string): Response {
   const { status, headers, body } = describeError(error, invocationId);
-  return new Response(JSON.stringify(body), { status, headers });
+  return new LazyResponse(JSON.stringify(body), { status, headers }) as unknown as Response;
 }

@@ -18,6 +18,7 @@ export {
   SidecarlessError,
   type SidecarlessErrorOptions,
 } from './errors.js';
+export { LazyResponse } from './lazy-response.js';
 export type { Logger } from './logger.js';
 export { createMesh, type Mesh } from './mesh.js';
 export type {

@@ -8,7 +8,8 @@
  * method, a header or two and the body as text or JSON.
  *
  * {@link createLazyRequest} returns an object that is `instanceof Request` and answers `url`,
- * `method`, `headers` (a real `Headers`, built on first touch), `text()`, `json()`,
+ * `method`, `headers` (read from the platform's list, a real `Headers` once changed or walked),
+ * `text()`, `json()`,
  * `arrayBuffer()` and `bytes()` straight from the platform's data. Anything else (`body`,
  * `signal`, `blob()`, `formData()`, `clone()`, the other getters) builds the real `Request`
  * once and delegates to it from then on.
@@ -18,6 +19,7 @@
  * runtime's `Request` checks a private brand instead (Node 24), the lazy object would be
  * rejected there, so {@link createLazyRequest} detects that once and builds real requests.
  */
+import { createLazyHeaders, headersFromPairs, realHeaders } from './lazy-headers.js';
 
 /** What an adapter knows about the incoming request. */
 export interface LazyRequestInit {
@@ -25,8 +27,12 @@ export interface LazyRequestInit {
   readonly url: string;
   /** Upper-case method. */
   readonly method: string;
-  /** Builds the headers when the handler first reads them. */
-  readonly headers: () => Headers;
+  /**
+   * Builds the headers when the handler first reads them: a `Headers`, or a flat name/value
+   * list in the shape of Node's `rawHeaders`, which `get`/`has` then read without building a
+   * `Headers` at all (see lazy-headers.ts). A name or value Fetch refuses is a 400.
+   */
+  readonly headers: () => Headers | readonly string[];
   /** The body as the platform gave it (decoded from base64 already), or null. */
   readonly body: string | Uint8Array | null;
 }
@@ -72,7 +78,10 @@ function defineLazyRequest(): LazyRequestClass {
 
     get headers(): Headers {
       if (this.#real) return this.#real.headers;
-      this.#headers ??= this.#init.headers();
+      if (this.#headers === undefined) {
+        const built = this.#init.headers();
+        this.#headers = Array.isArray(built) ? createLazyHeaders(built) : (built as Headers);
+      }
       return this.#headers;
     }
 
@@ -87,7 +96,7 @@ function defineLazyRequest(): LazyRequestClass {
       const carriesBody = method !== 'GET' && method !== 'HEAD' && this.#init.body !== null;
       const real = new Request(url, {
         method,
-        headers: this.headers,
+        headers: realHeaders(this.headers),
         ...(carriesBody ? { body: this.#init.body, duplex: 'half' } : {}),
       } as RequestInit);
       if (this.#used && real.body) {
@@ -239,7 +248,9 @@ function acceptedByRuntime(candidate: LazyRequestClass): boolean {
 
 function realRequest(init: LazyRequestInit): Request {
   const body = init.method === 'GET' || init.method === 'HEAD' ? null : init.body;
-  return new Request(init.url, { method: init.method, headers: init.headers(), body });
+  const built = init.headers();
+  const headers = Array.isArray(built) ? headersFromPairs(built) : (built as Headers);
+  return new Request(init.url, { method: init.method, headers, body });
 }
 
 /**

@@ -128,7 +128,7 @@ export function toRequest(incoming: IncomingMessage, bodyLimit: number): Request
     // took bench/http-server.bench.ts from 71 to 49 µs of server CPU per request on Node 22. On
     // Node 24 createLazyRequest builds a real request.
     try {
-      return createLazyRequest({ url: new URL(url).href, method, headers: () => headersOf(raw), body: null });
+      return createLazyRequest({ url: new URL(url).href, method, headers: () => raw, body: null });
     } catch (error) {
       throw badRequest('the request line or headers are not valid HTTP', error);
     }

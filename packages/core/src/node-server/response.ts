@@ -5,6 +5,7 @@
 import { Buffer } from 'node:buffer';
 import type { ServerResponse } from 'node:http';
 import type { ReadableStreamReadResult } from 'node:stream/web';
+import { type PlainResponse, takePlainResponse } from '../lazy-response.js';
 
 /**
  * Writes `response` to `res`; resolves when it is sent or the client went away. Pass
@@ -40,6 +41,8 @@ export function sendResponse(
   method: string,
   closeConnection: boolean,
 ): Promise<void> | undefined {
+  const plain = takePlainResponse(response);
+  if (plain !== undefined) return sendPlain(res, plain, method, closeConnection);
   const headers: Record<string, string | string[]> = {};
   let cookies: string[] | undefined;
   // Iterating a Headers yields each Set-Cookie on its own (the rest combined), so one pass
@@ -69,6 +72,28 @@ export function sendResponse(
     return undefined;
   }
   return streamBody(res, status, headers, body);
+}
+
+/** A {@link LazyResponse}'s parts: status, fields and body written as they are, in one write. */
+function sendPlain(
+  res: ServerResponse,
+  plain: PlainResponse,
+  method: string,
+  closeConnection: boolean,
+): undefined {
+  const headers: Record<string, string | string[]> = plain.headers;
+  if (plain.cookies) headers['set-cookie'] = plain.cookies;
+  if (closeConnection) headers.connection = 'close';
+  const { status, body } = plain;
+  if (body === null || method === 'HEAD' || status === 204 || status === 304) {
+    res.writeHead(status, headers);
+    res.end();
+    return undefined;
+  }
+  headers['content-length'] ??= String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+  res.writeHead(status, headers);
+  res.end(body);
+  return undefined;
 }
 
 async function streamBody(

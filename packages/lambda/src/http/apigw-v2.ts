@@ -5,7 +5,6 @@
  */
 import type { ApiGatewayProxyEventV2, LambdaProxyResultV2 } from '../types.js';
 import {
-  appendHeader,
   badEvent,
   buildUrl,
   checkMethod,
@@ -45,7 +44,7 @@ function translator(source: string, matches: (event: Record<string, unknown>) =>
         headers: () => {
           const headers = headersFrom(event.headers, undefined);
           if (Array.isArray(event.cookies) && event.cookies.length > 0) {
-            appendHeader(headers, 'cookie', event.cookies.join('; '));
+            headers.push('cookie', event.cookies.join('; '));
           }
           return headers;
         },

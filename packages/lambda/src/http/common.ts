@@ -130,33 +130,28 @@ export function buildUrl(
   return `${scheme}://${authority}${safePath}${query ? `?${query}` : ''}`;
 }
 
-/** Appends one header, turning a value Fetch refuses into a 400 instead of a 500. */
-export function appendHeader(headers: Headers, name: string, value: string): void {
-  try {
-    headers.append(name, value);
-  } catch {
-    throw badEvent(`the request header "${name.slice(0, 64)}" is not valid`);
-  }
-}
-
-/** Headers from single- and/or multi-value maps; multi-value wins where both are present. */
+/**
+ * The request's headers as a flat name/value list (the lazy request reads `get`/`has` from it
+ * without building a `Headers`); multi-value wins where both maps are present. A name or value
+ * Fetch refuses becomes a 400 when the handler first reads the headers.
+ */
 export function headersFrom(
   single: Record<string, string | undefined> | null | undefined,
   multi: Record<string, string[] | undefined> | null | undefined,
-): Headers {
-  const headers = new Headers();
+): string[] {
+  const pairs: string[] = [];
   if (multi) {
     for (const name in multi) {
       const values = multi[name];
-      if (values) for (const value of values) appendHeader(headers, name, String(value));
+      if (values) for (const value of values) pairs.push(name, String(value));
     }
   } else if (single) {
     for (const name in single) {
       const value = single[name];
-      if (value !== undefined && value !== null) appendHeader(headers, name, String(value));
+      if (value !== undefined && value !== null) pairs.push(name, String(value));
     }
   }
-  return headers;
+  return pairs;
 }
 
 /** Reads one header from a single-value map, whatever its case. */

@@ -8,6 +8,7 @@
  * directly. Anything else (streams, Blobs, a runtime without that symbol, such as Node 24) is
  * read from the body stream.
  */
+import { takePlainResponse } from '@sidecarless/core/adapter';
 import type { ResponseParts } from './common.js';
 
 /** Decides whether a response body goes out base64-encoded. */
@@ -90,6 +91,11 @@ export async function responseParts(
   isBinary: BinaryPredicate,
   head: boolean,
 ): Promise<ResponseParts> {
+  const plain = takePlainResponse(response);
+  if (plain !== undefined) {
+    // A LazyResponse: its fields and body as they are, no Headers walk, no stream.
+    return partsOf(plain.status, plain.headers, plain.cookies ?? [], head ? null : plain.body, isBinary);
+  }
   const headers: Record<string, string> = {};
   let cookies: string[] = [];
   for (const [name, value] of response.headers) {
@@ -101,23 +107,26 @@ export async function responseParts(
     await response.body?.cancel().catch(() => {});
     return { status: response.status, headers, cookies, body: '', isBase64Encoded: false };
   }
-  const raw = await bodyBytesOrText(response);
+  return partsOf(response.status, headers, cookies, await bodyBytesOrText(response), isBinary);
+}
+
+function partsOf(
+  status: number,
+  headers: Record<string, string>,
+  cookies: string[],
+  raw: string | Uint8Array | null,
+  isBinary: BinaryPredicate,
+): ResponseParts {
   if (raw === null || raw.length === 0) {
-    return { status: response.status, headers, cookies, body: '', isBase64Encoded: false };
+    return { status, headers, cookies, body: '', isBase64Encoded: false };
   }
   const binary = isBinary(headers['content-type'] ?? '', headers['content-encoding']);
   if (binary) {
     const bytes =
       typeof raw === 'string' ? Buffer.from(raw) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-    return {
-      status: response.status,
-      headers,
-      cookies,
-      body: bytes.toString('base64'),
-      isBase64Encoded: true,
-    };
+    return { status, headers, cookies, body: bytes.toString('base64'), isBase64Encoded: true };
   }
   const body =
     typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
-  return { status: response.status, headers, cookies, body, isBase64Encoded: false };
+  return { status, headers, cookies, body, isBase64Encoded: false };
 }

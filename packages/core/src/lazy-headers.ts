@@ -1,0 +1,158 @@
+/**
+ * The incoming request's headers, read without building a Fetch `Headers`.
+ *
+ * `new Headers` validates every name and value through WebIDL as it is appended: for the nine
+ * headers of an API Gateway event that is ~2.5 µs, a quarter of a whole Lambda invocation
+ * through the adapter, paid as soon as the handler reads one header (bench/lambda-overhead.bench.ts).
+ * Handlers read headers (`get`, `has`) far more than they change or walk them, so reads are
+ * answered from an index of the platform's raw list, built once with the same checks Fetch makes;
+ * anything else (`set`, `append`, `delete`, iteration, `getSetCookie`) builds the real `Headers`
+ * once and answers from it from then on.
+ */
+import { ErrorCodes, SidecarlessError } from './errors.js';
+
+const tokenShape = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const forbiddenInValue = /[\0\r\n]/;
+
+function invalidHeader(name: string, cause?: unknown): SidecarlessError {
+  return new SidecarlessError(
+    ErrorCodes.badRequest,
+    `the request header "${name.slice(0, 64)}" is not valid`,
+    {
+      status: 400,
+      expose: true,
+      cause,
+    },
+  );
+}
+
+/**
+ * A `Headers` from a flat name/value list (Node's `rawHeaders` shape). A value Fetch refuses is
+ * the sender's fault: a 400.
+ */
+export function headersFromPairs(pairs: readonly string[]): Headers {
+  const headers = new Headers();
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = pairs[i]!;
+    try {
+      headers.append(name, pairs[i + 1]!);
+    } catch (error) {
+      throw invalidHeader(name, error);
+    }
+  }
+  return headers;
+}
+
+/** Methods answered by the real `Headers`, built on first use. */
+const delegatedMethods = [
+  'append',
+  'delete',
+  'set',
+  'getSetCookie',
+  'forEach',
+  'entries',
+  'keys',
+  'values',
+] as const;
+
+interface LazyHeadersShape {
+  materialize(): Headers;
+}
+
+type LazyHeadersClass = new (pairs: readonly string[]) => Headers & LazyHeadersShape;
+
+let lazyHeadersClass: LazyHeadersClass | undefined;
+
+function defineLazyHeaders(): LazyHeadersClass {
+  class LazyHeaders {
+    readonly #pairs: readonly string[];
+    #index: Map<string, string> | undefined;
+    #real: Headers | undefined;
+
+    constructor(pairs: readonly string[]) {
+      this.#pairs = pairs;
+    }
+
+    get(name: string): string | null {
+      if (this.#real) return this.#real.get(name);
+      return this.#lookup().get(lowerName(name)) ?? null;
+    }
+
+    has(name: string): boolean {
+      if (this.#real) return this.#real.has(name);
+      return this.#lookup().has(lowerName(name));
+    }
+
+    /** The real `Headers`, built once. */
+    materialize(): Headers {
+      this.#real ??= headersFromPairs(this.#pairs);
+      return this.#real;
+    }
+
+    /** Lower-case name → value as `Headers.get` gives it, with the checks `append` makes. */
+    #lookup(): Map<string, string> {
+      if (this.#index) return this.#index;
+      const index = new Map<string, string>();
+      const pairs = this.#pairs;
+      for (let i = 0; i < pairs.length; i += 2) {
+        const name = pairs[i]!;
+        // Fetch strips leading and trailing HTTP whitespace and refuses NUL, CR and LF.
+        const value = String(pairs[i + 1]).replace(/^[\t ]+|[\t ]+$/g, '');
+        if (!tokenShape.test(name) || forbiddenInValue.test(value)) throw invalidHeader(name);
+        const key = name.toLowerCase();
+        const existing = index.get(key);
+        if (existing === undefined) index.set(key, value);
+        else index.set(key, `${existing}${key === 'cookie' ? '; ' : ', '}${value}`);
+      }
+      this.#index = index;
+      return index;
+    }
+
+    [Symbol.iterator](): ReturnType<Headers[typeof Symbol.iterator]> {
+      return this.materialize()[Symbol.iterator]();
+    }
+
+    toString(): string {
+      return '[object Headers]';
+    }
+  }
+
+  const proto = LazyHeaders.prototype as unknown as Record<PropertyKey, unknown>;
+  for (const name of delegatedMethods) {
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      writable: true,
+      value(this: LazyHeadersShape, ...args: unknown[]) {
+        const real = this.materialize() as unknown as Record<string, (...inner: unknown[]) => unknown>;
+        return real[name]!.apply(real, args);
+      },
+    });
+  }
+  Object.defineProperty(proto, Symbol.toStringTag, { value: 'Headers', configurable: true });
+  Object.setPrototypeOf(LazyHeaders.prototype, Headers.prototype);
+  return LazyHeaders as unknown as LazyHeadersClass;
+}
+
+/** The lookup name `Headers.get` would use; a name that is not a token is refused as Fetch does. */
+function lowerName(name: string): string {
+  const text = String(name);
+  if (!tokenShape.test(text))
+    throw new TypeError(`Headers.get: "${text.slice(0, 64)}" is an invalid header name.`);
+  return text.toLowerCase();
+}
+
+/**
+ * `Headers` over a flat name/value list, `instanceof Headers`, built for real only when
+ * something other than `get`/`has` is asked of it.
+ */
+export function createLazyHeaders(pairs: readonly string[]): Headers {
+  lazyHeadersClass ??= defineLazyHeaders();
+  return new lazyHeadersClass(pairs);
+}
+
+/** The real `Headers` behind `headers`, for handing to Fetch. */
+export function realHeaders(headers: Headers): Headers {
+  return lazyHeadersClass !== undefined && headers instanceof lazyHeadersClass
+    ? headers.materialize()
+    : headers;
+}
