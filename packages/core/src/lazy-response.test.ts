@@ -142,6 +142,8 @@ describe('takePlainResponse', () => {
     const buffer = new Uint8Array([1, 2, 3]);
     const lazy = new LazyResponse(buffer);
     buffer[0] = 9;
-    expect([...(takePlainResponse(lazy)?.body as Uint8Array)]).toEqual([1, 2, 3]);
+    const body = takePlainResponse(lazy)?.body;
+    expect(body).toBeInstanceOf(Uint8Array);
+    expect([...(body as Uint8Array)]).toEqual([1, 2, 3]);
   });
 });

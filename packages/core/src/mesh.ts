@@ -172,7 +172,8 @@ class MeshImpl implements Mesh {
         continue;
       }
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-        (pending ??= []).push(Promise.resolve(result).catch(failed));
+        pending ??= [];
+        pending.push(Promise.resolve(result).catch(failed));
       }
     }
     return pending === undefined ? undefined : Promise.all(pending);
