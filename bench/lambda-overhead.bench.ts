@@ -8,7 +8,7 @@ import middy from '@middy/core';
 import httpEventNormalizer from '@middy/http-event-normalizer';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
-import { createMesh } from '@sidecarless/core';
+import { createMesh, LazyResponse } from '@sidecarless/core';
 import { createLazyRequest } from '@sidecarless/core/adapter';
 import { lambda } from '@sidecarless/lambda';
 import { compare, printComparison } from './lib.ts';
@@ -95,6 +95,13 @@ const wrapped = lambda(mesh, async (request) => {
   return Response.json({ sku: order.sku, qty: order.qty, agent: request.headers.get('user-agent') });
 });
 
+// The same handler answering with LazyResponse.json: a standard Response whose body the adapter
+// takes as it is, without the web stream Response.json builds.
+const wrappedLazy = lambda(mesh, async (request) => {
+  const order = (await request.json()) as Order;
+  return LazyResponse.json({ sku: order.sku, qty: order.qty, agent: request.headers.get('user-agent') });
+});
+
 // The same handler answering through `new Response(string)`, and the wrapper alone (a handler
 // that builds no body), to show what the handler's own `Response` costs.
 const wrappedString = lambda(mesh, async (request) => {
@@ -114,6 +121,7 @@ const results = await compare(
   [
     { name: 'bare handler', run: () => bare(copy()) },
     { name: '@middy/core + 3 http middlewares', run: () => middyHandler(copy() as never, context as never) },
+    { name: 'sidecarless lambda(), LazyResponse.json', run: () => wrappedLazy(copy(), context) },
     { name: 'sidecarless lambda(), Response.json', run: () => wrapped(copy(), context) },
     { name: 'sidecarless lambda(), new Response(string)', run: () => wrappedString(copy(), context) },
     { name: 'sidecarless lambda(), 204 without body', run: () => wrapperOnly(copy(), context) },
@@ -141,6 +149,7 @@ const fetchCosts = await compare(
       name: 'new Request(url, {method, headers, body}) + json()',
       run: () => new Request(url, { method: 'POST', headers: event.headers, body: event.body }).json(),
     },
+    { name: 'LazyResponse.json(data)', run: () => LazyResponse.json({ sku: 'A-1', qty: 2 }) },
     { name: 'Response.json(data)', run: () => Response.json({ sku: 'A-1', qty: 2 }) },
     { name: 'Response.json(data) + await text()', run: () => Response.json({ sku: 'A-1', qty: 2 }).text() },
   ],

@@ -70,3 +70,21 @@ export function onFlush(mesh: Mesh, flusher: Flusher): void {
 export function onClose(mesh: Mesh, closer: Flusher): void {
   meshInternals(mesh).onClose(closer);
 }
+
+/**
+ * {@link Mesh.flush} for an adapter's hot path: undefined when everything was flushed
+ * synchronously, else the promise to await (bounded by `budgetMs`, never rejecting).
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { flushPending } from '@sidecarless/core/adapter';
+ *
+ * const mesh = createMesh({ service: 'orders' });
+ * const pending = flushPending(mesh, 500);
+ * if (pending) await pending;
+ * ```
+ */
+export function flushPending(mesh: Mesh, budgetMs: number): Promise<void> | undefined {
+  return meshInternals(mesh).flushPending(budgetMs);
+}

@@ -5,8 +5,8 @@
  * headers of an API Gateway event that is ~2.5 µs, a quarter of a whole Lambda invocation
  * through the adapter, paid as soon as the handler reads one header (bench/lambda-overhead.bench.ts).
  * Handlers read headers (`get`, `has`) far more than they change or walk them, so reads are
- * answered from an index of the platform's raw list, built once with the same checks Fetch makes;
- * anything else (`set`, `append`, `delete`, iteration, `getSetCookie`) builds the real `Headers`
+ * answered from the platform's raw list, with the checks Fetch makes on what is read; anything
+ * else (`set`, `append`, `delete`, iteration, `getSetCookie`) builds the real `Headers`
  * once and answers from it from then on.
  */
 import { ErrorCodes, SidecarlessError } from './errors.js';
@@ -66,7 +66,6 @@ let lazyHeadersClass: LazyHeadersClass | undefined;
 function defineLazyHeaders(): LazyHeadersClass {
   class LazyHeaders {
     readonly #pairs: readonly string[];
-    #index: Map<string, string> | undefined;
     #real: Headers | undefined;
 
     constructor(pairs: readonly string[]) {
@@ -75,12 +74,12 @@ function defineLazyHeaders(): LazyHeadersClass {
 
     get(name: string): string | null {
       if (this.#real) return this.#real.get(name);
-      return this.#lookup().get(lowerName(name)) ?? null;
+      return this.#find(lowerName(name));
     }
 
     has(name: string): boolean {
       if (this.#real) return this.#real.has(name);
-      return this.#lookup().has(lowerName(name));
+      return this.#find(lowerName(name)) !== null;
     }
 
     /** The real `Headers`, built once. */
@@ -89,23 +88,23 @@ function defineLazyHeaders(): LazyHeadersClass {
       return this.#real;
     }
 
-    /** Lower-case name → value as `Headers.get` gives it, with the checks `append` makes. */
-    #lookup(): Map<string, string> {
-      if (this.#index) return this.#index;
-      const index = new Map<string, string>();
+    /**
+     * The value `Headers.get(key)` would give, found by scanning the list: ~0.04 µs for the
+     * nine headers of an API Gateway event, where indexing them all first (with Fetch's checks
+     * on every pair) cost 0.75 µs and `new Headers` 1.6 µs. Values read are checked as Fetch
+     * checks them; the rest are checked if the real `Headers` is ever built.
+     */
+    #find(key: string): string | null {
       const pairs = this.#pairs;
+      let found: string | null = null;
       for (let i = 0; i < pairs.length; i += 2) {
         const name = pairs[i]!;
-        // Fetch strips leading and trailing HTTP whitespace and refuses NUL, CR and LF.
-        const value = String(pairs[i + 1]).replace(/^[\t ]+|[\t ]+$/g, '');
-        if (!tokenShape.test(name) || forbiddenInValue.test(value)) throw invalidHeader(name);
-        const key = name.toLowerCase();
-        const existing = index.get(key);
-        if (existing === undefined) index.set(key, value);
-        else index.set(key, `${existing}${key === 'cookie' ? '; ' : ', '}${value}`);
+        if (name !== key && (name.length !== key.length || name.toLowerCase() !== key)) continue;
+        const value = trimWhitespace(String(pairs[i + 1]));
+        if (forbiddenInValue.test(value)) throw invalidHeader(name);
+        found = found === null ? value : `${found}${key === 'cookie' ? '; ' : ', '}${value}`;
       }
-      this.#index = index;
-      return index;
+      return found;
     }
 
     [Symbol.iterator](): ReturnType<Headers[typeof Symbol.iterator]> {
@@ -131,6 +130,15 @@ function defineLazyHeaders(): LazyHeadersClass {
   Object.defineProperty(proto, Symbol.toStringTag, { value: 'Headers', configurable: true });
   Object.setPrototypeOf(LazyHeaders.prototype, Headers.prototype);
   return LazyHeaders as unknown as LazyHeadersClass;
+}
+
+/** Leading and trailing spaces and tabs removed; the regular expression only when there are any. */
+function trimWhitespace(value: string): string {
+  if (value === '') return value;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  if (first !== 0x20 && first !== 0x09 && last !== 0x20 && last !== 0x09) return value;
+  return value.replace(/^[\t ]+|[\t ]+$/g, '');
 }
 
 /** The lookup name `Headers.get` would use; a name that is not a token is refused as Fetch does. */

@@ -94,10 +94,14 @@ function fieldsOf(init: HeadersInit | undefined): HeaderFields | Headers {
 
 type HeldBody = string | Uint8Array | null;
 
+const textType = 'text/plain;charset=UTF-8';
+
 /** The body kept as it is, or undefined when only a real `Response` can hold it. */
+const noBody = { value: null };
+
 function holdBody(body: unknown): { value: HeldBody; contentType?: string } | undefined {
-  if (body === undefined || body === null) return { value: null };
-  if (typeof body === 'string') return { value: body, contentType: 'text/plain;charset=UTF-8' };
+  if (body === undefined || body === null) return noBody;
+  if (typeof body === 'string') return { value: body, contentType: textType };
   // A copy, as Fetch takes one: the caller may reuse its buffer after answering.
   if (body instanceof Uint8Array) return { value: new Uint8Array(body) };
   if (body instanceof ArrayBuffer) return { value: new Uint8Array(body.slice(0)) };
@@ -123,26 +127,11 @@ function checkStatus(status: number, statusText: string, hasBody: boolean): void
 /** Reaches a response's private parts; set by the class's static block. */
 let takePlainOf: (response: LazyResponse) => PlainResponse | undefined;
 
-/** `headers` with `content-type: application/json` added unless it names a type already. */
-function withJsonType(headers: HeadersInit | undefined): HeadersInit {
-  const json = 'application/json';
-  if (headers === undefined || headers === null) return { 'content-type': json };
-  if (headers instanceof Headers) {
-    if (headers.has('content-type')) return headers;
-    const copy = new Headers(headers);
-    copy.set('content-type', json);
-    return copy;
-  }
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    const pairs = [...(headers as Iterable<[string, string]>)];
-    const named = pairs.some(
-      (pair) => Array.isArray(pair) && String(pair[0]).toLowerCase() === 'content-type',
-    );
-    return named ? pairs : [...pairs, ['content-type', json]];
-  }
-  const named = Object.keys(headers).some((name) => name.toLowerCase() === 'content-type');
-  return named ? headers : { ...(headers as Record<string, string>), 'content-type': json };
-}
+/**
+ * Set by `LazyResponse.json` for the one constructor call it makes, so that the default content
+ * type is JSON's without copying the caller's headers to add it.
+ */
+let jsonBodyPending = false;
 
 let linkedToResponse = false;
 
@@ -206,6 +195,8 @@ export class LazyResponse {
     const status = init.status ?? 200;
     const statusText = init.statusText === undefined ? '' : String(init.statusText);
     const held = holdBody(body);
+    const defaultType = jsonBodyPending ? 'application/json' : held?.contentType;
+    jsonBodyPending = false;
     checkStatus(status, statusText, body !== undefined && body !== null);
     this.#status = status;
     this.#statusText = statusText;
@@ -222,10 +213,10 @@ export class LazyResponse {
     }
     this.#body = held.value;
     if (fields instanceof Headers) {
-      if (held.contentType && !fields.has('content-type')) fields.set('content-type', held.contentType);
+      if (defaultType && !fields.has('content-type')) fields.set('content-type', defaultType);
       this.#headers = fields;
     } else {
-      if (held.contentType && !fields.has('content-type')) fields.add('content-type', held.contentType);
+      if (defaultType && !fields.has('content-type')) fields.fields['content-type'] = defaultType;
       this.#fields = fields;
     }
   }
@@ -243,7 +234,12 @@ export class LazyResponse {
   static json(data: unknown, init: ResponseInit = {}): Response {
     const text = JSON.stringify(data);
     if (text === undefined) throw new TypeError('Value is not JSON serializable');
-    return new LazyResponse(text, { ...init, headers: withJsonType(init.headers) }) as unknown as Response;
+    jsonBodyPending = true;
+    try {
+      return new LazyResponse(text, init) as unknown as Response;
+    } finally {
+      jsonBodyPending = false;
+    }
   }
 
   /** Same as `Response.redirect` (a real `Response`). */

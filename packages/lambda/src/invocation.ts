@@ -3,7 +3,7 @@
  * flush every wrapper ends with.
  */
 import type { Mesh, Trigger } from '@sidecarless/core';
-import type { InvocationFacts } from '@sidecarless/core/adapter';
+import { flushPending, type InvocationFacts } from '@sidecarless/core/adapter';
 import type { LambdaContext, LambdaRaw } from './types.js';
 
 type TelemetryFacts = NonNullable<InvocationFacts['telemetry']>;
@@ -89,6 +89,63 @@ export function checkContext(context: unknown): asserts context is LambdaContext
   }
 }
 
+/**
+ * `ctx.raw`: the event and context as given, and the trace header read only when asked for.
+ * Reading `process.env` costs ~0.3 µs, a tenth of a warm invocation through the adapter
+ * (bench/lambda-overhead.bench.ts), and most invocations never need the header.
+ */
+class RawFacts<Event> implements LambdaRaw<Event> {
+  #xrayTraceId: string | undefined | null = null;
+
+  constructor(
+    readonly event: Event,
+    readonly context: LambdaContext,
+  ) {}
+
+  get xrayTraceId(): string | undefined {
+    if (this.#xrayTraceId === null) this.#xrayTraceId = traceHeaderOf(this.context);
+    return this.#xrayTraceId;
+  }
+
+  toJSON(): LambdaRaw<Event> {
+    return { event: this.event, context: this.context, xrayTraceId: this.xrayTraceId };
+  }
+}
+
+/**
+ * The telemetry stage's facts: HTTP invocations are SERVER spans, everything else is a
+ * CONSUMER span (OpenTelemetry's FaaS conventions); the X-Ray header is the parent (API Gateway
+ * and Function URLs also forward `traceparent`, which the stage reads from the request first).
+ * The parent is read when tracing asks for it, not before.
+ */
+class LambdaTelemetryFacts {
+  readonly cloud: TelemetryFacts['cloud'];
+  readonly faas: TelemetryFacts['faas'];
+  readonly kind: 'server' | 'consumer';
+  readonly links: TelemetryFacts['links'];
+  readonly spanName: string | undefined;
+  readonly #raw: RawFacts<unknown>;
+
+  constructor(
+    platform: TelemetryFacts,
+    trigger: Trigger,
+    raw: RawFacts<unknown>,
+    extra: ExtraFacts | undefined,
+  ) {
+    this.cloud = platform.cloud;
+    this.faas = platform.faas;
+    this.kind = trigger === 'http' ? 'server' : 'consumer';
+    this.links = extra?.links && extra.links.length > 0 ? extra.links : undefined;
+    this.spanName = extra?.spanName || undefined;
+    this.#raw = raw;
+  }
+
+  get parent(): TraceCarrier | undefined {
+    const xRay = this.#raw.xrayTraceId;
+    return xRay ? { xRay } : undefined;
+  }
+}
+
 /** The kernel's facts for one invocation. */
 export function factsOf<Event>(
   event: Event,
@@ -98,11 +155,11 @@ export function factsOf<Event>(
   extra?: ExtraFacts,
 ): InvocationFacts<LambdaRaw<Event>> {
   const remaining = Math.max(0, context.getRemainingTimeInMillis());
-  const xrayTraceId = traceHeaderOf(context);
-  const raw: LambdaRaw<Event> = { event, context, xrayTraceId };
+  const raw = new RawFacts(event, context);
   const margin =
     timing.safetyMarginMs ??
     (timing.meshSafetyMarginMs > 0 ? timing.meshSafetyMarginMs : adaptiveSafetyMargin(remaining));
+  const connection = extra?.connection;
   return {
     platform: 'aws-lambda',
     trigger,
@@ -110,28 +167,15 @@ export function factsOf<Event>(
     deadline: Date.now() + remaining,
     safetyMarginMs: margin,
     raw,
-    ...extra?.connection,
-    telemetry: telemetryFactsOf(timing.platform.of(context), trigger, xrayTraceId, extra),
-  };
-}
-
-/**
- * The telemetry stage's facts: HTTP invocations are SERVER spans, everything else is a
- * CONSUMER span (OpenTelemetry's FaaS conventions); the X-Ray header is the parent (API Gateway
- * and Function URLs also forward `traceparent`, which the stage reads from the request first).
- */
-function telemetryFactsOf(
-  platform: TelemetryFacts,
-  trigger: Trigger,
-  xRay: string | undefined,
-  extra: ExtraFacts | undefined,
-): TelemetryFacts {
-  return {
-    ...platform,
-    kind: trigger === 'http' ? 'server' : 'consumer',
-    ...(xRay ? { parent: { xRay } } : {}),
-    ...(extra?.links && extra.links.length > 0 ? { links: extra.links } : {}),
-    ...(extra?.spanName ? { spanName: extra.spanName } : {}),
+    sourceIp: connection?.sourceIp,
+    transport: connection?.transport,
+    peerCertificate: connection?.peerCertificate,
+    telemetry: new LambdaTelemetryFacts(
+      timing.platform.of(context),
+      trigger,
+      raw as RawFacts<unknown>,
+      extra,
+    ) as TelemetryFacts,
   };
 }
 
@@ -156,7 +200,9 @@ export function withLinks<Raw>(
   facts: InvocationFacts<Raw>,
   links: readonly TraceCarrier[],
 ): InvocationFacts<Raw> {
-  return { ...facts, telemetry: { ...facts.telemetry, links } };
+  // The parent is a getter, which a spread drops: read it out.
+  const parent = facts.telemetry?.parent;
+  return { ...facts, telemetry: { ...facts.telemetry, ...(parent ? { parent } : {}), links } };
 }
 
 /**
@@ -188,7 +234,7 @@ function attributeText(attribute: unknown): string | undefined {
  * Flushes what the mesh buffered before Lambda freezes the process, never past the time left:
  * 20 ms are kept back for the runtime to post the result.
  */
-export function flushWithin(mesh: Mesh, context: LambdaContext): Promise<void> {
+export function flushWithin(mesh: Mesh, context: LambdaContext): Promise<void> | undefined {
   const budget = Math.min(2_000, Math.max(0, context.getRemainingTimeInMillis() - 20));
-  return mesh.flush(budget);
+  return flushPending(mesh, budget);
 }

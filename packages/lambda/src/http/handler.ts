@@ -200,7 +200,8 @@ export function httpHandler(
       const response = await run(request, facts);
       let parts: ResponseParts;
       try {
-        parts = await responseParts(response, isBinary, init.method === 'HEAD');
+        const read = responseParts(response, isBinary, init.method === 'HEAD');
+        parts = read instanceof Promise ? await read : read;
       } catch (error) {
         if (!wasLogged(error))
           mesh.log.error({ err: error, invocation_id: context.awsRequestId }, 'reading the response failed');
@@ -219,7 +220,8 @@ export function httpHandler(
       }
       return translator.toResult(event as never, parts);
     } finally {
-      await flushWithin(mesh, context);
+      const flushing = flushWithin(mesh, context);
+      if (flushing) await flushing;
     }
   };
 }

@@ -85,17 +85,27 @@ async function bodyBytesOrText(response: Response): Promise<string | Uint8Array 
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }
 
-/** Everything a Lambda result needs from `response`. */
-export async function responseParts(
+/**
+ * Everything a Lambda result needs from `response`; synchronously for a `LazyResponse` (its
+ * fields and body as they are: no Headers walk, no stream, no await).
+ */
+export function responseParts(
+  response: Response,
+  isBinary: BinaryPredicate,
+  head: boolean,
+): ResponseParts | Promise<ResponseParts> {
+  const plain = takePlainResponse(response);
+  if (plain !== undefined) {
+    return partsOf(plain.status, plain.headers, plain.cookies ?? [], head ? null : plain.body, isBinary);
+  }
+  return readResponseParts(response, isBinary, head);
+}
+
+async function readResponseParts(
   response: Response,
   isBinary: BinaryPredicate,
   head: boolean,
 ): Promise<ResponseParts> {
-  const plain = takePlainResponse(response);
-  if (plain !== undefined) {
-    // A LazyResponse: its fields and body as they are, no Headers walk, no stream.
-    return partsOf(plain.status, plain.headers, plain.cookies ?? [], head ? null : plain.body, isBinary);
-  }
   const headers: Record<string, string> = {};
   let cookies: string[] = [];
   for (const [name, value] of response.headers) {
