@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { median, printTable } from './lib.ts';
 
-type Target = 'bare' | 'knative';
+type Target = 'bare' | 'knative' | 'knative-lazy';
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const connections = 16;
@@ -32,10 +32,12 @@ async function serve(target: Target): Promise<void> {
     });
     return;
   }
-  const { createMesh } = await import('@sidecarless/core');
+  const { createMesh, LazyResponse } = await import('@sidecarless/core');
   const { knative } = await import('@sidecarless/knative');
   const mesh = createMesh({ service: 'bench', logging: { level: 'silent' } });
-  const server = knative(mesh, () => new Response('hello'), { port: 0 });
+  // The same handler answering with the standard Response, or with LazyResponse (no web stream).
+  const handler = target === 'knative' ? () => new Response('hello') : () => new LazyResponse('hello');
+  const server = knative(mesh, handler, { port: 0 });
   const { port } = await server.listen();
   process.stdout.write(`${port}\n`);
 }
@@ -81,8 +83,14 @@ async function load(target: { child: ChildProcess; url: string }, duration: numb
   };
 }
 
+const labels: Record<Target, string> = {
+  bare: 'bare node:http',
+  knative: 'knative(mesh, handler), new Response',
+  'knative-lazy': 'knative(mesh, handler), new LazyResponse',
+};
+
 async function main(): Promise<void> {
-  const targets: Target[] = ['bare', 'knative'];
+  const targets: Target[] = ['bare', 'knative', 'knative-lazy'];
   const running = await Promise.all(targets.map(startTarget));
   const results = new Map<Target, Round[]>(targets.map((target) => [target, []]));
   try {
@@ -119,7 +127,7 @@ async function main(): Promise<void> {
       'CPU vs bare',
     ],
     summary.map((row) => [
-      row.target === 'bare' ? 'bare node:http' : 'knative(mesh, handler)',
+      labels[row.target],
       Math.round(row.rps).toString(),
       row.spread,
       row.p50.toFixed(1),

@@ -141,7 +141,6 @@ function takeColdStart(): boolean {
 
 /** The pipeline's implementation of {@link MeshContext}. @internal */
 export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
-  readonly invocationId: string;
   readonly coldStart: boolean;
   readonly deadline: number;
   readonly platform: Platform;
@@ -168,9 +167,10 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
   #controller: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
   #disposed = false;
+  #invocationId: string | undefined;
 
   constructor(facts: InvocationFacts<Raw>, host: ContextHost) {
-    this.invocationId = facts.invocationId || randomUUID();
+    this.#invocationId = facts.invocationId || undefined;
     this.coldStart = takeColdStart();
     this.deadline = facts.deadline ?? Date.now() + host.timeoutMs;
     this.#signalAt = this.deadline - (facts.safetyMarginMs ?? host.safetyMarginMs);
@@ -184,6 +184,15 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     this.telemetryFacts = facts.telemetry;
     this.attributes = facts.attributes ?? noAttributes;
     this.#host = host;
+  }
+
+  /**
+   * The platform's id, or a random UUID made the first time it is read: most invocations on a
+   * server without a request id never read it, and `randomUUID` was ~0.3 µs of each.
+   */
+  get invocationId(): string {
+    this.#invocationId ??= randomUUID();
+    return this.#invocationId;
   }
 
   get log(): Logger {

@@ -72,22 +72,41 @@ function isResponse(value: unknown): value is Response {
 /** Folds the HTTP stages around `handler`. Called once per handler. */
 export function composeHttp(stages: readonly Stage[], handler: HttpHandler<never>): HttpNext {
   const call = handler as HttpHandler<unknown>;
-  let next: HttpNext = async function callHttpHandler(request, ctx) {
-    const result = await call(request, ctx);
-    if (!isResponse(result)) {
-      throw new SidecarlessError(
-        ErrorCodes.invalidHandlerResult,
-        `the handler returned ${describeResult(result)}; HTTP handlers must return a Response (for example Response.json(data))`,
-        { status: 500 },
-      );
+  // Not an async function: a handler that answers synchronously, or with a promise, is passed
+  // through without the extra promise and microtask turn an `await` here would add per call.
+  let next: HttpNext = function callHttpHandler(request, ctx) {
+    let result: Response | Promise<Response>;
+    try {
+      result = call(request, ctx);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return result;
+    if (result instanceof Promise) return result.then(checkedResponse);
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      return Promise.resolve(result).then(checkedResponse);
+    }
+    try {
+      return Promise.resolve(checkedResponse(result));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
   for (let i = stages.length - 1; i >= 0; i--) {
     const wrap = stages[i]!.http;
     if (wrap) next = wrap.call(stages[i], next);
   }
   return next;
+}
+
+function checkedResponse(result: unknown): Response {
+  if (!isResponse(result)) {
+    throw new SidecarlessError(
+      ErrorCodes.invalidHandlerResult,
+      `the handler returned ${describeResult(result)}; HTTP handlers must return a Response (for example Response.json(data))`,
+      { status: 500 },
+    );
+  }
+  return result;
 }
 
 /** Folds the event stages around `handler`. Called once per handler. */

@@ -163,8 +163,9 @@ export function createNodeServer(
       const request = toRequest(incoming, config.bodyLimit);
       const response = await serve(request, { request: incoming, response: res });
       if (res.headersSent || res.destroyed) return;
-      const mustClose = state === 'draining' || response.headers.get('connection') === 'close';
-      const sending = sendResponse(res, response, method, mustClose);
+      // A handler's own `connection: close` is honoured by Node when it writes the head; asking the
+      // response for it here would build a LazyResponse's Headers for nothing.
+      const sending = sendResponse(res, response, method, state === 'draining');
       if (sending !== undefined) await sending;
     } catch (error) {
       if (res.headersSent) {
