@@ -91,9 +91,10 @@ export function createStockEventsHandler(stock: StockTable): CloudEventHandler {
     if (typeof data?.sku !== 'string' || !Number.isInteger(data.delta)) {
       throw badEvent('a stock adjustment needs data { "sku": string, "delta": integer }');
     }
+    const delta = data.delta as number;
     const before = stock.get(data.sku) ?? 0;
-    const after = before + (data.delta as number);
-    if (after < 0) throw badEvent(`${data.sku} has ${before} in stock; it cannot go down by ${-data.delta}`);
+    const after = before + delta;
+    if (after < 0) throw badEvent(`${data.sku} has ${before} in stock; it cannot go down by ${-delta}`);
     stock.set(data.sku, after);
     ctx.log.info({ sku: data.sku, before, after, eventId: event.id }, 'stock adjusted');
   };
