@@ -164,7 +164,7 @@ function handshakes(port: number, identity: Identity): Promise<boolean> {
       socket.end();
       resolve(true);
     });
-    socket.once('error', () => resolve(false));
+    socket.on('error', () => resolve(false));
   });
 }
 
