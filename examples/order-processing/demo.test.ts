@@ -5,6 +5,9 @@
  * function process outlives the demo — after a normal run and after Ctrl-C with `--keep`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -48,6 +51,52 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** Splits a printed curl line into its words (the demo quotes with single quotes only). */
+function words(line: string): string[] {
+  return [...line.matchAll(/'([^']*)'|(\S+)/g)].map((match) => match[1] ?? match[2]!);
+}
+
+/**
+ * Sends the request a printed `curl` line describes (the flags the demo prints: -X, -H, -d,
+ * --cacert, --cert, --key) with Node, so the check needs no curl binary; resolves the status.
+ */
+function replayCurl(line: string): Promise<number> {
+  const args = words(line.replace(/ {3}#.*$/, ''));
+  let method = 'GET';
+  let url = '';
+  let body: string | undefined;
+  const headers: Record<string, string> = {};
+  const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  for (let index = 1; index < args.length; index++) {
+    const arg = args[index]!;
+    const value = () => args[++index]!;
+    if (arg === '-s') continue;
+    else if (arg === '-X') method = value();
+    else if (arg === '-d') body = value();
+    else if (arg === '--cacert') tls.ca = readFileSync(value());
+    else if (arg === '--cert') tls.cert = readFileSync(value());
+    else if (arg === '--key') tls.key = readFileSync(value());
+    else if (arg === '-H') {
+      const [name, ...rest] = value().split(':');
+      headers[name!.trim()] = rest.join(':').trim();
+    } else if (arg.startsWith('http')) url = arg;
+    else throw new Error(`unexpected curl argument ${arg}`);
+  }
+  if (body !== undefined) {
+    method = method === 'GET' ? 'POST' : method;
+    headers['content-type'] ??= 'application/x-www-form-urlencoded'; // what curl -d sends
+  }
+  return new Promise((resolve, reject) => {
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const request = send(url, { method, headers, ...tls, agent: false }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 describe('pnpm demo (examples/order-processing)', () => {
   it('runs every scenario as designed, prints the trace and metrics, and stops every process', async () => {
     const run = runDemo();
@@ -55,7 +104,7 @@ describe('pnpm demo (examples/order-processing)', () => {
     const output = run.output();
     expect(code, output).toBe(0);
     expect(output).toMatch(/demo OK: every scenario behaved as designed in \d+\.\d+s/);
-    expect(output.match(/✓ as designed/g)).toHaveLength(9);
+    expect(output.match(/✓ as designed/g)).toHaveLength(11);
     // The behaviours, one line each.
     expect(output).toMatch(/← 401 .*SCL_ERR_UNAUTHENTICATED/);
     expect(output).toMatch(
@@ -64,8 +113,24 @@ describe('pnpm demo (examples/order-processing)', () => {
     expect(output).toMatch(/← 201 .*"paymentAttempts":3/);
     expect(output).toMatch(/← 503 .*SCL_ERR_CIRCUIT_OPEN/);
     expect(output).toMatch(/payments +warn +charge abandoned at the caller's deadline/);
-    expect(output).toMatch(/← 403 .*SCL_ERR_FORBIDDEN/);
-    expect(output).toMatch(/without one: handshake refused/);
+    // orders → payments over mTLS: payments' principals rule admits orders' certificate…
+    expect(output).toMatch(
+      /payments +info +card charged .*caller=spiffe:\/\/cluster\.local\/ns\/shop\/sa\/orders/,
+    );
+    // …and refuses inventory's, a valid mesh certificate that is not orders'.
+    const denied =
+      /── 8\. mTLS policy[^\n]*\n {3}← 403 [^\n]*SCL_ERR_FORBIDDEN[^\n]*\n(?: {5}[^\n]*\n)*? {5}payments +warn +request denied +reason=policy_denied status=403 peer=cluster\.local\/ns\/shop\/sa\/inventory /;
+    expect(output).toMatch(denied);
+    // The watchdog's plain-HTTP path carries no certificate: refused, never served in plaintext.
+    expect(output).toMatch(
+      /── 9\.[^\n]*\n {3}← 403 [^\n]*\n {5}payments +warn +request denied +reason=mtls_required/,
+    );
+    expect(output).toMatch(
+      /warehouse's certificate: 200; payments' certificate: 403; no certificate: handshake refused/,
+    );
+    // The stock event: sold out, the CloudEvent is accepted, the next order goes through.
+    expect(output).toMatch(/← before: 409 "out of stock"; event: 202; after: 201/);
+    expect(output).toMatch(/inventory +info +stock adjusted +sku=poster-1/);
     // Metrics scraped from the functions, and the waterfall of one order.
     expect(output).toMatch(/^ +orders +\d+ +\d+ +\d+ +[4-9]\d* +closed$/m);
     expect(output).toMatch(/── The trace of alice's order \([0-9a-f]{32}\): \d+ spans/);
@@ -95,6 +160,11 @@ describe('pnpm demo (examples/order-processing)', () => {
     // The functions still answer while the demo waits.
     const front = /curl -s -X POST (http:\/\/127\.0\.0\.1:\d+)\/orders -d/.exec(output)?.[1];
     expect((await fetch(`${front}/orders`, { method: 'POST', body: '{}' })).status).toBe(401);
+    // Every curl line that states its answer gets it: the mTLS pair, the gateway path, the
+    // warehouse's read and its stock event.
+    const stated = [...output.matchAll(/^ +(curl -s .*) {3}# [^\n]*: (\d{3})$/gm)];
+    expect(stated.map((match) => match[2])).toEqual(['401', '201', '403', '403', '200', '202']);
+    for (const [, line, status] of stated) expect(await replayCurl(line!), line).toBe(Number(status));
 
     run.child.kill('SIGINT');
     const { code } = await run.exited;

@@ -4,8 +4,8 @@
  *
  * - orders on AWS Lambda: inside aws-lambda-ric, driven by a Runtime API server, behind a small
  *   API Gateway (HTTP API) front;
- * - inventory on Knative Serving, terminating mTLS;
- * - payments on OpenFaaS, behind the of-watchdog stand-in;
+ * - inventory on Knative Serving (stock queries) and Knative Eventing (stock events), terminating mTLS;
+ * - payments on OpenFaaS, behind the of-watchdog stand-in, and terminating mTLS on its own port;
  * - notifications on Knative Eventing (CloudEvents), terminating mTLS.
  *
  * The demo mints a CA (SPIFFE identities) and a JWT issuer, starts an OTLP receiver, runs the
@@ -17,6 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import {
   createCa,
   createSigningKey,
@@ -28,7 +29,8 @@ import {
   startRuntimeApi,
   startWatchdog,
 } from '@sidecarless/testing';
-import { spiffe } from '../functions/environment.ts';
+import { principal, spiffe } from '../functions/environment.ts';
+import { stockAdjusted } from '../functions/inventory.ts';
 import { startApiGatewayFront } from './api-gateway.ts';
 import { type Sample, scrape, total } from './metrics.ts';
 import { type FunctionProcess, freePorts, ProcessGroup, waitUntil } from './processes.ts';
@@ -75,9 +77,10 @@ async function mintIdentity() {
   };
   const caFile = write('ca.pem', ca.cert);
   const files: Record<string, { cert: string; key: string }> = {};
-  for (const name of ['orders', 'inventory', 'notifications', 'demo'] as const) {
-    const uri = name === 'demo' ? 'spiffe://cluster.local/ns/shop/sa/demo' : spiffe[name];
-    const material = await ca.issue({ commonName: name, uris: [uri], usage: 'both' });
+  // One certificate per workload; `warehouse` is the demo itself, playing the system that
+  // reports stock changes (and may read stock levels).
+  for (const name of ['orders', 'inventory', 'payments', 'notifications', 'warehouse'] as const) {
+    const material = await ca.issue({ commonName: name, uris: [spiffe[name]], usage: 'both' });
     files[name] = { cert: write(`${name}.pem`, material.cert), key: write(`${name}-key.pem`, material.key) };
   }
   const signingKey = createSigningKey('ES256', 'demo-issuer-1');
@@ -91,38 +94,83 @@ async function mintIdentity() {
     files,
     issuer,
     jwksUri: jwks.url,
-    tokens: {
-      alice: await token('alice', 'orders', { scope: 'orders:write' }),
-      orders: await token(spiffe.orders, 'payments'),
-      inventory: await token(spiffe.inventory, 'payments'),
-    },
+    tokens: { alice: await token('alice', 'orders', { scope: 'orders:write' }) },
   };
 }
 
 type Identity = Awaited<ReturnType<typeof mintIdentity>>;
 
-/** GETs `url` over mTLS with the demo's own certificate; resolves the status, or 0 on failure. */
-function mtlsStatus(url: string, identity: Identity, withClientCertificate = true): Promise<number> {
+/**
+ * Sends one request over mTLS, presenting the certificate of workload `as` (none when
+ * undefined), trusting only the demo CA. Resolves the outcome; status 0 when the connection or
+ * the handshake failed.
+ */
+function mtls(
+  url: string,
+  identity: Identity,
+  as: string | undefined,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Outcome> {
+  const at = performance.now();
+  const files = as === undefined ? undefined : identity.files[as];
   return new Promise((resolve) => {
+    const outcome = (status: number, text: string) => {
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        body = text ? { text } : {};
+      }
+      resolve({ status, body, ms: Math.round(performance.now() - at) });
+    };
     const request = httpsRequest(
       url,
       {
+        method: init.method ?? 'GET',
+        headers: init.headers,
         ca: readFileSync(identity.caFile),
-        ...(withClientCertificate
-          ? { cert: readFileSync(identity.files.demo!.cert), key: readFileSync(identity.files.demo!.key) }
-          : {}),
+        ...(files ? { cert: readFileSync(files.cert), key: readFileSync(files.key) } : {}),
         agent: false,
         timeout: 2_000,
       },
       (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        response.on('end', () => outcome(response.statusCode ?? 0, text));
+        response.on('error', () => outcome(0, ''));
       },
     );
-    request.on('error', () => resolve(0));
+    request.on('error', () => outcome(0, ''));
     request.on('timeout', () => request.destroy());
-    request.end();
+    request.end(init.body);
   });
+}
+
+/** True when an mTLS handshake with 127.0.0.1:`port` completes (as the warehouse); sends no request. */
+function handshakes(port: number, identity: Identity): Promise<boolean> {
+  const files = identity.files.warehouse!;
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      ca: readFileSync(identity.caFile),
+      cert: readFileSync(files.cert),
+      key: readFileSync(files.key),
+    });
+    socket.once('secureConnect', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+/** GETs `url` over mTLS as workload `as` (no certificate when undefined); the status, or 0 on failure. */
+async function mtlsStatus(url: string, identity: Identity, as: string | undefined): Promise<number> {
+  return (await mtls(url, identity, as)).status;
 }
 
 // ── Starting the functions ────────────────────────────────────────────────────────────────
@@ -155,34 +203,61 @@ async function startKnativeFunction(
   receiver: OtlpReceiver,
   metricsPort: number,
   port: number,
-): Promise<{ process: FunctionProcess; url: string }> {
+  eventsPort?: number,
+): Promise<{ process: FunctionProcess; url: string; eventsUrl: string | undefined }> {
   const child = group.spawn(name, [join(here, 'platforms', `${name}-knative.ts`)], {
     ...baseEnv(identity, receiver, name, metricsPort),
     PORT: String(port),
+    ...(eventsPort === undefined ? {} : { EVENTS_PORT: String(eventsPort) }),
     K_SERVICE: name,
     K_REVISION: `${name}-00001`,
     K_CONFIGURATION: name,
   });
   const url = `https://127.0.0.1:${port}`;
-  await waitUntil(
-    async () => (await mtlsStatus(`${url}/health/readiness`, identity)) === 200,
-    startupTimeoutMs,
-    name,
-    () => child.exited,
-  );
-  return { process: child, url };
+  const eventsUrl = eventsPort === undefined ? undefined : `https://127.0.0.1:${eventsPort}`;
+  for (const base of [url, eventsUrl]) {
+    if (base === undefined) continue;
+    await waitUntil(
+      async () => (await mtlsStatus(`${base}/health/readiness`, identity, 'warehouse')) === 200,
+      startupTimeoutMs,
+      name,
+      () => child.exited,
+    );
+  }
+  return { process: child, url, eventsUrl };
 }
 
-async function startPayments(identity: Identity, receiver: OtlpReceiver, metricsPort: number) {
+/**
+ * payments: the watchdog stand-in starts the function and proxies the gateway path to its
+ * `http_port`; the function also terminates mTLS on `MESH_PORT`, the path mesh callers use.
+ */
+async function startPayments(
+  identity: Identity,
+  receiver: OtlpReceiver,
+  metricsPort: number,
+  meshPort: number,
+) {
   const watchdog: RunningWatchdog = await startWatchdog({
     command: process.execPath,
     args: [join(here, 'platforms', 'payments-openfaas.ts')],
-    env: { ...baseEnv(identity, receiver, 'payments', metricsPort) } as Record<string, string>,
+    env: { ...baseEnv(identity, receiver, 'payments', metricsPort), MESH_PORT: String(meshPort) } as Record<
+      string,
+      string
+    >,
     execTimeout: '5s',
     startupTimeoutMs,
   });
   const child = group.adopt('payments', watchdog.child, () => watchdog.close());
-  return { process: child, url: watchdog.url };
+  const meshUrl = `https://127.0.0.1:${meshPort}`;
+  // No probe path on OpenFaaS (every path is the function's, and a request would be an
+  // invocation): a completed mTLS handshake means the mesh listener is up.
+  await waitUntil(
+    () => handshakes(meshPort, identity),
+    startupTimeoutMs,
+    'payments (mTLS port)',
+    () => child.exited,
+  );
+  return { process: child, gatewayUrl: watchdog.url, meshUrl };
 }
 
 async function startOrders(
@@ -211,7 +286,6 @@ async function startOrders(
       INVENTORY_URL: upstreams.inventory,
       PAYMENTS_URL: upstreams.payments,
       NOTIFICATIONS_URL: upstreams.notifications,
-      SERVICE_TOKEN: identity.tokens.orders,
     },
     taskRoot,
   );
@@ -257,6 +331,7 @@ function newLogLines(processes: readonly FunctionProcess[]): string[] {
             'card',
             'code',
             'caller',
+            'peer',
             'reason',
             'policy',
             'remainingMs',
@@ -272,6 +347,22 @@ function newLogLines(processes: readonly FunctionProcess[]): string[] {
     }
   }
   return lines;
+}
+
+/** True when `entry` wrote a JSON log line with every field of `fields` at the given value. */
+function logged(entry: FunctionProcess, fields: Record<string, string>): boolean {
+  return entry
+    .output()
+    .split('\n')
+    .some((line) => {
+      if (!line.startsWith('{')) return false;
+      try {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        return Object.entries(fields).every(([key, value]) => record[key] === value);
+      } catch {
+        return false;
+      }
+    });
 }
 
 interface Outcome {
@@ -328,15 +419,25 @@ async function main(): Promise<void> {
   group.onStop(() => receiver.close());
   console.log(`  ✓ OTLP receiver on ${receiver.url}`);
 
-  // Six distinct ports: four for the functions' /metrics, two for the Knative functions.
-  const ports = await freePorts(6);
+  // Eight distinct ports: four for the functions' /metrics, three for the Knative listeners,
+  // one for payments' mTLS listener.
+  const ports = await freePorts(8);
   const port = (index: number) => ports[index]!;
   const metricsPorts = { orders: port(0), inventory: port(1), payments: port(2), notifications: port(3) };
   const inventoryPort = port(4);
   const notificationsPort = port(5);
+  const inventoryEventsPort = port(6);
+  const paymentsMeshPort = port(7);
   const [inventory, notifications, payments] = await Promise.all([
-    timed('inventory on Knative (mTLS)', () =>
-      startKnativeFunction('inventory', identity, receiver, metricsPorts.inventory, inventoryPort),
+    timed('inventory on Knative (stock queries and a CloudEvents sink for stock events, mTLS)', () =>
+      startKnativeFunction(
+        'inventory',
+        identity,
+        receiver,
+        metricsPorts.inventory,
+        inventoryPort,
+        inventoryEventsPort,
+      ),
     ),
     timed('notifications on Knative Eventing (CloudEvents, mTLS)', () =>
       startKnativeFunction(
@@ -347,14 +448,14 @@ async function main(): Promise<void> {
         notificationsPort,
       ),
     ),
-    timed('payments on OpenFaaS (behind the watchdog)', () =>
-      startPayments(identity, receiver, metricsPorts.payments),
+    timed('payments on OpenFaaS (behind the watchdog; mTLS on its own port)', () =>
+      startPayments(identity, receiver, metricsPorts.payments, paymentsMeshPort),
     ),
   ]);
   const orders = await timed('orders on AWS Lambda (aws-lambda-ric + Runtime API + API Gateway front)', () =>
     startOrders(identity, receiver, metricsPorts.orders, {
       inventory: inventory.url,
-      payments: payments.url,
+      payments: payments.meshUrl,
       notifications: notifications.url,
     }),
   );
@@ -364,14 +465,14 @@ async function main(): Promise<void> {
     `Function processes: ${all.map((entry) => `${entry.name} (pid ${entry.child.pid})`).join(', ')}`,
   );
 
-  const placeOrder = (card: string, token: string | undefined = identity.tokens.alice) =>
+  const placeOrder = (card: string, token: string | undefined = identity.tokens.alice, sku = 'book-42') =>
     send(`${orders.url}/orders`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
-      body: JSON.stringify({ sku: 'book-42', quantity: 1, card }),
+      body: JSON.stringify({ sku, quantity: 1, card }),
     });
 
   await scenario(
@@ -382,7 +483,7 @@ async function main(): Promise<void> {
   );
 
   const happy = await scenario(
-    '2. alice places an order: orders → inventory (mTLS) → payments (service token) → notifications (CloudEvent, mTLS)',
+    '2. alice places an order: orders → inventory (mTLS) → payments (mTLS, only orders may charge) → notifications (CloudEvent, mTLS)',
     all,
     () => placeOrder('visa'),
     (o) => {
@@ -394,8 +495,12 @@ async function main(): Promise<void> {
     },
   );
   verify(
-    inventory.process.output().includes(spiffe.orders),
-    "inventory did not see orders' SPIFFE identity on the mTLS connection",
+    logged(inventory.process, { msg: 'stock checked', caller: spiffe.orders }),
+    "inventory did not see orders' SPIFFE identity (ctx.peer) on the mTLS connection",
+  );
+  verify(
+    logged(payments.process, { msg: 'card charged', caller: spiffe.orders }),
+    "payments did not see orders' SPIFFE identity (ctx.peer) on the mTLS connection",
   );
 
   await scenario(
@@ -459,36 +564,98 @@ async function main(): Promise<void> {
     },
   );
 
+  const charge = JSON.stringify({ orderId: 'ord_forged', card: 'visa' });
   await scenario(
-    '8. policy: inventory presents a valid service token to payments — denied, only orders may charge',
+    "8. mTLS policy: inventory, with its own valid mesh certificate, asks payments for a charge — 403, only orders' identity may charge",
     all,
     () =>
-      send(`${payments.url}/charges`, {
+      mtls(`${payments.meshUrl}/charges`, identity, 'inventory', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${identity.tokens.inventory}` },
-        body: JSON.stringify({ orderId: 'ord_forged', card: 'visa' }),
+        headers: { 'content-type': 'application/json' },
+        body: charge,
       }),
-    (o) => (o?.status === 403 ? undefined : `expected 403, got ${o?.status}`),
+    (o) => {
+      if (o?.status !== 403) return `expected 403, got ${o?.status}`;
+      if (!logged(payments.process, { reason: 'policy_denied', peer: principal(spiffe.inventory) }))
+        return "payments did not log the denial with inventory's identity";
+      return undefined;
+    },
   );
 
-  let withCertificate = 0;
-  let withoutCertificate = 0;
   await scenario(
-    '9. mTLS: a client without a mesh certificate cannot reach inventory',
+    '9. the OpenFaaS gateway path (plain HTTP through the watchdog) carries no client certificate — 403, never a plaintext fallback',
+    all,
+    () =>
+      send(`${payments.gatewayUrl}/charges`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: charge,
+      }),
+    (o) => {
+      if (o?.status !== 403) return `expected 403, got ${o?.status}`;
+      if (!logged(payments.process, { reason: 'mtls_required' })) return 'payments did not log mtls_required';
+      return undefined;
+    },
+  );
+
+  const probes: Record<string, number> = {};
+  await scenario(
+    '10. inventory: a reader on its list gets stock, another mesh workload gets 403, a client without a certificate is refused at the handshake',
     all,
     async () => {
-      withCertificate = await mtlsStatus(`${inventory.url}/stock/book-42`, identity);
-      withoutCertificate = await mtlsStatus(`${inventory.url}/stock/book-42`, identity, false);
-      const refused = withoutCertificate === 0 ? 'handshake refused' : String(withoutCertificate);
-      console.log(`   ← with the demo's certificate: ${withCertificate}; without one: ${refused}`);
+      const stockUrl = `${inventory.url}/stock/book-42`;
+      probes.warehouse = await mtlsStatus(stockUrl, identity, 'warehouse');
+      probes.payments = await mtlsStatus(stockUrl, identity, 'payments');
+      probes.none = await mtlsStatus(stockUrl, identity, undefined);
+      const refused = probes.none === 0 ? 'handshake refused' : String(probes.none);
+      console.log(
+        `   ← warehouse's certificate: ${probes.warehouse}; payments' certificate: ${probes.payments}; no certificate: ${refused}`,
+      );
       return undefined;
     },
     () =>
-      withCertificate !== 200
-        ? `expected 200 with a mesh certificate, got ${withCertificate}`
-        : withoutCertificate !== 0
-          ? `inventory answered ${withoutCertificate} to a client without a certificate`
-          : undefined,
+      probes.warehouse !== 200
+        ? `expected 200 for the warehouse, got ${probes.warehouse}`
+        : probes.payments !== 403
+          ? `expected 403 for payments (not on inventory's list), got ${probes.payments}`
+          : probes.none !== 0
+            ? `inventory answered ${probes.none} to a client without a certificate`
+            : undefined,
+  );
+
+  const stockSteps: Outcome[] = [];
+  await scenario(
+    `11. stock event: poster-1 is sold out (409); the warehouse sends inventory a ${stockAdjusted} CloudEvent (202); the next order goes through (201)`,
+    all,
+    async () => {
+      stockSteps.push(await placeOrder('visa', identity.tokens.alice, 'poster-1'));
+      stockSteps.push(
+        await mtls(`${inventory.eventsUrl}/`, identity, 'warehouse', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'ce-specversion': '1.0',
+            'ce-id': 'stock-adjusted-1',
+            'ce-type': stockAdjusted,
+            'ce-source': '/shop/warehouse',
+          },
+          body: JSON.stringify({ sku: 'poster-1', delta: 5 }),
+        }),
+      );
+      stockSteps.push(await placeOrder('visa', identity.tokens.alice, 'poster-1'));
+      const [before, event, after] = stockSteps;
+      console.log(
+        `   ← before: ${before?.status} ${JSON.stringify(before?.body.error)}; event: ${event?.status}; after: ${after?.status}`,
+      );
+      return undefined;
+    },
+    () => {
+      const [before, event, after] = stockSteps.map((step) => step.status);
+      if (before !== 409) return `expected 409 before the event, got ${before}`;
+      if (event !== 202) return `expected inventory to accept the event with 202, got ${event}`;
+      if (after !== 201) return `expected 201 after the event, got ${after}`;
+      return undefined;
+    },
   );
 
   // ── Metrics, scraped from every function ──
@@ -524,7 +691,13 @@ async function main(): Promise<void> {
   if (keep) {
     printCurlLines(
       identity,
-      { orders: orders.url, inventory: inventory.url, payments: payments.url },
+      {
+        orders: orders.url,
+        inventory: inventory.url,
+        inventoryEvents: inventory.eventsUrl ?? '',
+        payments: payments.meshUrl,
+        paymentsGateway: payments.gatewayUrl,
+      },
       metricsPorts,
     );
   }
@@ -559,20 +732,37 @@ async function main(): Promise<void> {
 
 function printCurlLines(
   identity: Identity,
-  urls: { orders: string; inventory: string; payments: string },
+  urls: {
+    orders: string;
+    inventory: string;
+    inventoryEvents: string;
+    payments: string;
+    paymentsGateway: string;
+  },
   metricsPorts: Record<string, number>,
 ): void {
   const dir = join(identity.caFile, '..');
+  // curl presenting workload `name`'s mesh certificate and trusting only the demo CA.
+  const as = (name: string) =>
+    `curl -s --cacert ${dir}/ca.pem --cert ${dir}/${name}.pem --key ${dir}/${name}-key.pem`;
+  const json = `-H 'content-type: application/json'`;
   console.log('\n── Try it by hand (demo tokens, valid for 15 minutes):');
   console.log(
-    `   curl -s -X POST ${urls.orders}/orders -H 'authorization: Bearer ${identity.tokens.alice}' -H 'content-type: application/json' -d '{"sku":"book-42","quantity":1,"card":"visa"}'`,
+    `   curl -s -X POST ${urls.orders}/orders -H 'authorization: Bearer ${identity.tokens.alice}' ${json} -d '{"sku":"book-42","quantity":1,"card":"visa"}'`,
   );
   console.log(`   curl -s -X POST ${urls.orders}/orders -d '{}'   # no token: 401`);
   console.log(
-    `   curl -s -X POST ${urls.payments}/charges -H 'authorization: Bearer ${identity.tokens.inventory}' -d '{}'   # not orders: 403`,
+    `   ${as('orders')} -X POST ${urls.payments}/charges ${json} -d '{"orderId":"by-hand","card":"visa"}'   # as orders: 201`,
   );
   console.log(
-    `   curl -s --cacert ${dir}/ca.pem --cert ${dir}/demo.pem --key ${dir}/demo-key.pem ${urls.inventory}/stock/book-42`,
+    `   ${as('inventory')} -X POST ${urls.payments}/charges ${json} -d '{"orderId":"by-hand","card":"visa"}'   # as inventory: 403`,
+  );
+  console.log(
+    `   curl -s -X POST ${urls.paymentsGateway}/charges -d '{}'   # the gateway path, no certificate: 403`,
+  );
+  console.log(`   ${as('warehouse')} ${urls.inventory}/stock/poster-1   # as the warehouse: 200`);
+  console.log(
+    `   ${as('warehouse')} -X POST ${urls.inventoryEvents}/ -H 'ce-specversion: 1.0' -H 'ce-id: by-hand-1' -H 'ce-type: ${stockAdjusted}' -H 'ce-source: /shop/warehouse' ${json} -d '{"sku":"poster-1","delta":3}'   # a stock event: 202`,
   );
   for (const [name, port] of Object.entries(metricsPorts)) {
     console.log(`   curl -s http://127.0.0.1:${port}/metrics   # ${name}`);

@@ -7,7 +7,8 @@
  * with require(esm) off, as on the nodejs22.x runtime.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
@@ -17,12 +18,14 @@ import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v
 import { RequestAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication';
 import { Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1/Trigger';
 import { Service } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
-import { startJwksServer } from '@sidecarless/testing';
+import { createCa } from '@sidecarless/testing';
 import { build } from 'esbuild';
+import { Service as KubernetesService } from 'kubernetes-models/v1/Service';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { freePorts } from '../demo/processes.ts';
-import { spiffe } from '../functions/environment.ts';
+import { principal, spiffe } from '../functions/environment.ts';
+import { inventoryOptions } from '../functions/inventory.ts';
 import { ordersOptions } from '../functions/orders.ts';
 import { paymentsOptions } from '../functions/payments.ts';
 
@@ -65,10 +68,35 @@ const fakeEnv = {
   JWKS_URI: 'https://id.shop.example.com/.well-known/jwks.json',
   OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:4318/v1/traces',
   INVENTORY_URL: 'http://inventory.shop.svc',
-  PAYMENTS_URL: 'http://payments.openfaas-fn.svc:8080',
+  PAYMENTS_URL: 'https://payments-mesh.shop.example.com:8443',
   NOTIFICATIONS_URL: 'http://notifications.shop.svc',
-  SERVICE_TOKEN: 'not-a-real-token',
 };
+
+/** stack.yml, parsed. */
+const stack = parse(read('stack.yml')) as {
+  version: number;
+  provider: { name: string };
+  functions: Record<
+    string,
+    { lang: string; handler: string; image: string; secrets?: string[]; environment: Record<string, string> }
+  >;
+};
+
+/** POSTs a charge to `port` over mTLS with `material` as the client certificate; resolves the status. */
+function chargeOverMtls(port: number, ca: string, material: { cert: string; key: string }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      `https://127.0.0.1:${port}/charges`,
+      { method: 'POST', ca, cert: material.cert, key: material.key, agent: false },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      },
+    );
+    request.on('error', reject);
+    request.end(JSON.stringify({ orderId: 'ord_deploy_test', card: 'visa' }));
+  });
+}
 
 describe('examples/order-processing/deploy', () => {
   it('validates every Knative document against the Knative schemas', () => {
@@ -77,6 +105,8 @@ describe('examples/order-processing/deploy', () => {
       'Service/inventory',
       'Service/notifications',
       'Trigger/order-created',
+      'Service/inventory-events',
+      'Trigger/stock-adjusted',
     ]);
     for (const doc of docs) {
       const model = doc.kind === 'Trigger' ? new Trigger(doc as never) : new Service(doc as never);
@@ -106,6 +136,27 @@ describe('examples/order-processing/deploy', () => {
     }
   });
 
+  it('believes x-forwarded-client-cert only where the mesh sidecar is injected, and routes stock events to inventory-events', () => {
+    type KnativeService = {
+      spec: {
+        template: {
+          metadata: { annotations: Record<string, string> };
+          spec: { containers: { env: { name: string; value: string }[] }[] };
+        };
+      };
+    };
+    for (const doc of documents('knative.yaml').filter((d) => d.kind === 'Service')) {
+      const { template } = (doc as unknown as KnativeService).spec;
+      const trusts = template.spec.containers[0]!.env.some((entry) => entry.name === 'TRUSTED_PROXIES');
+      const sidecar = template.metadata.annotations['sidecar.istio.io/inject'] === 'true';
+      expect(trusts, doc.metadata.name).toBe(sidecar);
+    }
+    const stockTrigger = documents('knative.yaml').find((doc) => doc.metadata.name === 'stock-adjusted')!
+      .spec as { filter: { attributes: { type: string } }; subscriber: { ref: { name: string } } };
+    expect(stockTrigger.filter.attributes.type).toBe('com.example.stock.adjusted');
+    expect(stockTrigger.subscriber.ref.name).toBe('inventory-events');
+  });
+
   it('validates the mesh policy against the Istio schemas', () => {
     const models: Record<string, (doc: Doc) => { validate(): void }> = {
       RequestAuthentication: (doc) => new RequestAuthentication(doc as never),
@@ -115,13 +166,16 @@ describe('examples/order-processing/deploy', () => {
       DestinationRule: (doc) => new DestinationRule(doc as never),
     };
     const docs = documents('mesh-policy.yaml');
-    expect(docs).toHaveLength(6);
+    expect(docs).toHaveLength(7);
     for (const doc of docs) {
       const model = models[doc.kind];
       expect(model, doc.kind).toBeDefined();
       expect(() => model!(doc).validate(), `${doc.kind}/${doc.metadata.name}`).not.toThrow();
     }
-    const broken = { ...docs[3]!, spec: { mtls: { mode: 'SOMETIMES' } } };
+    const broken = {
+      ...docs.find((doc) => doc.kind === 'PeerAuthentication')!,
+      spec: { mtls: { mode: 'SOMETIMES' } },
+    };
     expect(() => new PeerAuthentication(broken as never).validate()).toThrow();
   });
 
@@ -135,10 +189,14 @@ describe('examples/order-processing/deploy', () => {
     const onlyOrders = byName.get('AuthorizationPolicy/only-orders-may-charge') as unknown as {
       rules: { from: { source: { principals: string[] } }[]; to: { operation: unknown }[] }[];
     };
-    expect(onlyOrders.rules[0]!.from[0]!.source.principals).toEqual([spiffe.orders.replace('spiffe://', '')]);
-    const paymentsRule = payments.auth?.policies?.[0]?.rules?.[0];
-    expect(paymentsRule?.to).toEqual(onlyOrders.rules[0]!.to);
-    expect(paymentsRule?.when).toEqual([{ key: 'request.auth.claims[sub]', values: [spiffe.orders] }]);
+    expect(onlyOrders.rules[0]!.from[0]!.source.principals).toEqual([principal(spiffe.orders)]);
+    // payments enforces the very rule Istio would, on the peer certificate (ctx.peer).
+    expect(payments.auth?.policies?.[0]?.rules).toEqual(onlyOrders.rules);
+    const strict = byName.get('PeerAuthentication/shop-strict-mtls') as unknown as { mtls: { mode: string } };
+    expect(payments.auth?.peerAuthentication?.mtls?.mode).toBe(strict.mtls.mode);
+
+    const stockReaders = byName.get('AuthorizationPolicy/stock-readers') as unknown as { rules: unknown[] };
+    expect(inventoryOptions(fakeEnv).auth?.policies?.[0]?.rules).toEqual(stockReaders.rules);
 
     const shoppers = byName.get('AuthorizationPolicy/shoppers-place-orders') as unknown as {
       rules: unknown[];
@@ -179,30 +237,46 @@ describe('examples/order-processing/deploy', () => {
     const set = Object.keys((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables);
     const reads = variablesRead('functions/orders.ts', 'functions/environment.ts');
     reads.delete('METRICS_PORT'); // optional: without it, Lambda gets EMF metrics
+    reads.delete('TRUSTED_PROXIES'); // inventory's, for a proxy in its pod; orders has none
     expect(set.sort()).toEqual([...reads].sort());
     // Every !Ref names a declared parameter.
     const refs = [...read('template.yaml').matchAll(/!Ref (\w+)/g)].map((match) => match[1]!);
     for (const ref of refs) expect(Object.keys(template.Parameters), ref).toContain(ref);
   });
 
-  it('deploys payments with faas-cli: of-watchdog HTTP mode, the variables payments reads', () => {
-    const stack = parse(read('stack.yml')) as {
-      version: number;
-      provider: { name: string };
-      functions: Record<
-        string,
-        { lang: string; handler: string; image: string; environment: Record<string, string> }
-      >;
-    };
+  it('deploys payments with faas-cli: of-watchdog HTTP mode, its mTLS port and certificate, the variables payments reads', () => {
     expect(stack.provider.name).toBe('openfaas');
     const payments = stack.functions.payments!;
     expect(payments.lang).toBe('dockerfile');
     expect(existsSync(join(here, payments.handler, 'Dockerfile'))).toBe(true);
     expect(payments.environment).toMatchObject({ mode: 'http', upstream_url: 'http://127.0.0.1:3000' });
-    const reads = variablesRead('functions/payments.ts', 'functions/environment.ts');
-    // payments serves plain HTTP behind the watchdog: no mesh certificates.
-    for (const name of ['MESH_CERT_FILE', 'MESH_CA_FILE', 'MESH_KEY_FILE']) reads.delete(name);
+    const reads = variablesRead(
+      'functions/payments.ts',
+      'functions/environment.ts',
+      'platforms/payments-openfaas.ts',
+    );
+    reads.delete('TRUSTED_PROXIES'); // inventory's: payments terminates mTLS itself
     for (const name of reads) expect(Object.keys(payments.environment), name).toContain(name);
+    // The mesh certificate comes from the OpenFaaS secret, mounted under /var/openfaas/secrets/.
+    expect(payments.secrets).toEqual(['payments-mesh']);
+    for (const name of ['MESH_CA_FILE', 'MESH_CERT_FILE', 'MESH_KEY_FILE']) {
+      expect(payments.environment[name], name).toMatch(/^\/var\/openfaas\/secrets\/[\w.-]+$/);
+    }
+  });
+
+  it("exposes payments' mTLS port with a Kubernetes Service that validates against its schema", () => {
+    const docs = documents('payments-mesh.yaml');
+    expect(docs.map((doc) => `${doc.kind}/${doc.metadata.name}`)).toEqual(['Service/payments-mesh']);
+    const service = new KubernetesService(docs[0] as never);
+    expect(() => service.validate()).not.toThrow();
+    // faas-netes labels a function's pods faas_function=<name>; the port is the one payments listens on.
+    expect(service.spec?.selector).toEqual({ faas_function: 'payments' });
+    expect(service.spec?.ports?.[0]?.targetPort).toBe(
+      Number(stack.functions.payments!.environment.MESH_PORT),
+    );
+    expect(service.spec?.ports?.[0]?.protocol).toBe('TCP');
+    const broken = { ...docs[0]!, spec: { ports: [{ port: 'https' }] } };
+    expect(() => new KubernetesService(broken as never).validate()).toThrow();
   });
 
   it('bundles the Lambda entry into CommonJS that loads with require(esm) off', async () => {
@@ -224,7 +298,7 @@ describe('examples/order-processing/deploy', () => {
     expect(output.trim()).toBe('function');
   });
 
-  it('bundles payments into the one ESM file its image runs, and it serves fail-closed', async () => {
+  it("bundles payments into the one ESM file its image runs: orders' certificate charges, any other caller gets 403", async () => {
     const outfile = join(outDir, 'payments.mjs');
     await build({
       entryPoints: [join(root, 'platforms/payments-openfaas.ts')],
@@ -239,25 +313,47 @@ describe('examples/order-processing/deploy', () => {
       outfile,
       logLevel: 'silent',
     });
-    const jwks = await startJwksServer();
-    const [port, metricsPort] = await freePorts(2);
+    const ca = await createCa({ commonName: 'deploy test mesh CA' });
+    const material = {
+      payments: await ca.issue({ commonName: 'payments', uris: [spiffe.payments], usage: 'server' }),
+      orders: await ca.issue({ commonName: 'orders', uris: [spiffe.orders], usage: 'client' }),
+      inventory: await ca.issue({ commonName: 'inventory', uris: [spiffe.inventory], usage: 'client' }),
+    };
+    const file = (name: string, text: string) => {
+      const path = join(outDir, name);
+      writeFileSync(path, text, { mode: 0o600 });
+      return path;
+    };
+    const meshFiles = {
+      MESH_CA_FILE: file('ca.crt', ca.cert),
+      MESH_CERT_FILE: file('tls.crt', material.payments.cert),
+      MESH_KEY_FILE: file('tls.key', material.payments.key),
+    };
+    const [port, meshPort, metricsPort] = await freePorts(3);
+    const env = {
+      PATH: process.env.PATH,
+      OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces',
+      http_port: String(port),
+      METRICS_PORT: String(metricsPort),
+      exec_timeout: '5s',
+      LOG_LEVEL: 'silent',
+      ...meshFiles,
+    };
+
+    // Mesh certificates without a port to terminate mTLS on: it refuses to start rather than
+    // serve the plain path alone.
+    const misconfigured = spawn(process.execPath, [outfile], { env, stdio: 'ignore' });
+    const exitCode = await new Promise<number | null>((resolve) => misconfigured.once('exit', resolve));
+    expect(exitCode).not.toBe(0);
+
     const child = spawn(process.execPath, [outfile], {
-      env: {
-        PATH: process.env.PATH,
-        ISSUER: 'https://id.shop.example.com',
-        JWKS_URI: jwks.url,
-        OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces',
-        http_port: String(port),
-        METRICS_PORT: String(metricsPort),
-        exec_timeout: '5s',
-        LOG_LEVEL: 'silent',
-      },
+      env: { ...env, MESH_PORT: String(meshPort) },
       stdio: 'ignore',
     });
     try {
-      let status = 0;
-      for (let attempt = 0; attempt < 200 && status === 0; attempt++) {
-        status = await fetch(`http://127.0.0.1:${port}/charges`, { method: 'POST', body: '{}' }).then(
+      let plain = 0;
+      for (let attempt = 0; attempt < 200 && plain === 0; attempt++) {
+        plain = await fetch(`http://127.0.0.1:${port}/charges`, { method: 'POST', body: '{}' }).then(
           (response) => response.status,
           async () => {
             await new Promise((resolve) => setTimeout(resolve, 50));
@@ -265,11 +361,20 @@ describe('examples/order-processing/deploy', () => {
           },
         );
       }
-      // No service token: the only-orders policy refuses the charge.
-      expect(status).toBe(403);
+      // The watchdog's path carries no client certificate: STRICT refuses it.
+      expect(plain).toBe(403);
+      let asOrders = 0;
+      for (let attempt = 0; attempt < 100 && asOrders === 0; attempt++) {
+        asOrders = await chargeOverMtls(meshPort!, ca.cert, material.orders).catch(async () => {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return 0;
+        });
+      }
+      expect(asOrders).toBe(201);
+      // Another mesh workload with a valid certificate: the principals rule refuses it.
+      expect(await chargeOverMtls(meshPort!, ca.cert, material.inventory)).toBe(403);
     } finally {
       child.kill('SIGKILL');
-      await jwks.close();
     }
   });
 });

@@ -3,13 +3,25 @@
  * these for the local processes; the manifests in deploy/ set the same names on the platforms.
  */
 
-/** SPIFFE identities of the four functions (the demo CA puts them in the certificates' URI SANs). */
+/**
+ * SPIFFE identities of the four functions, and of `warehouse` — the system outside the functions
+ * that reports stock changes (the demo plays it). The demo CA puts them in the certificates' URI SANs.
+ */
 export const spiffe = {
   orders: 'spiffe://cluster.local/ns/shop/sa/orders',
   inventory: 'spiffe://cluster.local/ns/shop/sa/inventory',
   payments: 'spiffe://cluster.local/ns/shop/sa/payments',
   notifications: 'spiffe://cluster.local/ns/shop/sa/notifications',
+  warehouse: 'spiffe://cluster.local/ns/shop/sa/warehouse',
 } as const;
+
+/**
+ * The principal Istio (and `auth.policies[].rules[].from[].source.principals`) names a workload
+ * by: its SPIFFE ID without the scheme, `cluster.local/ns/shop/sa/orders`.
+ */
+export function principal(spiffeId: string): string {
+  return spiffeId.replace(/^spiffe:\/\//, '');
+}
 
 /** Reads a required variable, naming it when it is missing. */
 export function required(name: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -43,4 +55,17 @@ export function tlsFilesFromEnv(env: NodeJS.ProcessEnv = process.env) {
     cert: required('MESH_CERT_FILE', env),
     key: required('MESH_KEY_FILE', env),
   };
+}
+
+/**
+ * The addresses of proxies whose `x-forwarded-client-cert` header is believed (`TRUSTED_PROXIES`,
+ * comma-separated), for a function that does not terminate mTLS itself and learns its caller
+ * from a proxy in its pod. Empty when unset: then only a TLS connection the function terminated
+ * gives a peer identity.
+ */
+export function trustedProxiesFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
 }

@@ -1,7 +1,8 @@
 /**
  * `orders`: takes an order from an authenticated user, checks stock with `inventory` (mTLS),
- * charges it with `payments` (a service token the payments policy allows; retries, breaker and
- * the shared deadline apply), and announces it to `notifications` as a CloudEvent (mTLS).
+ * charges it with `payments` (mTLS: payments' policy admits orders' certificate identity;
+ * retries, breaker and the shared deadline apply), and announces it to `notifications` as a
+ * CloudEvent (mTLS).
  * Written once; deployed on AWS Lambda (platforms/orders-lambda.mjs).
  */
 import { randomUUID } from 'node:crypto';
@@ -77,13 +78,14 @@ export function ordersOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions
         ...mutual(spiffe.inventory),
       },
       payments: {
-        // OpenFaaS: the gateway and watchdog speak plain HTTP to the function, so this hop is
-        // authenticated with a service token that payments' policy checks (see README).
+        // payments' own mTLS port, not the OpenFaaS gateway: no client certificate crosses the
+        // gateway and the watchdog, and payments authorizes on the certificate (see README).
         endpoints: required('PAYMENTS_URL', env),
         // Kept back from the invocation deadline so orders can still answer its caller.
         deadlineMargin: '300ms',
         retries: { attempts: 2, retryOn: '5xx', backoff: { baseInterval: '20ms' } },
         circuitBreaker: { consecutiveFailures: 3, halfOpenAfter: '1500ms' },
+        ...mutual(spiffe.payments),
       },
       notifications: {
         endpoints: required('NOTIFICATIONS_URL', env),
@@ -115,14 +117,12 @@ export const orders: HttpHandler = async (request, ctx) => {
     return Response.json({ orderId, error: 'out of stock', available }, { status: 409 });
   }
 
-  const serviceToken = required('SERVICE_TOKEN');
   let charge: Response;
   try {
     charge = await ctx.upstream('payments').fetch('/charges', {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        authorization: `Bearer ${serviceToken}`,
         // A POST is retried only when the upstream can deduplicate it.
         'idempotency-key': orderId,
       },

@@ -1,11 +1,12 @@
 /**
- * `payments`: charges a card. Its policy lets only `orders` in: the caller must present a
- * service token from the mesh issuer whose subject is orders' SPIFFE ID. It honours the
- * caller's deadline (`x-sidecarless-deadline-ms`), and it is flaky on purpose for the demo's
- * demo cards. Written once; deployed on OpenFaaS (platforms/payments-openfaas.ts).
+ * `payments`: charges a card. Its policy lets only `orders` in, judged on the caller's mTLS
+ * certificate: payments terminates the mesh's mTLS itself (platforms/payments-openfaas.ts), the
+ * verified certificate's SPIFFE ID becomes `ctx.peer`, and an Istio-style `principals` rule
+ * admits orders' identity alone. It honours the caller's deadline (`x-sidecarless-deadline-ms`),
+ * and it is flaky on purpose for the demo's demo cards. Written once; deployed on OpenFaaS.
  */
 import { createMesh, type HttpHandler, type MeshOptions } from '@sidecarless/core';
-import { required, spiffe, telemetryFromEnv } from './environment.ts';
+import { principal, spiffe, telemetryFromEnv } from './environment.ts';
 
 /** The options of the payments mesh, from the environment. */
 export function paymentsOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions {
@@ -14,15 +15,17 @@ export function paymentsOptions(env: NodeJS.ProcessEnv = process.env): MeshOptio
     // A chain of functions shares one budget: never work past the caller's deadline.
     invocation: { callerDeadline: true, safetyMargin: '20ms' },
     auth: {
-      jwt: [{ issuer: required('ISSUER', env), jwksUri: required('JWKS_URI', env), audiences: ['payments'] }],
+      // Istio's PeerAuthentication STRICT: a request without a verified client certificate (the
+      // watchdog's plain-HTTP path, for one) is refused before any policy is looked at.
+      peerAuthentication: { mtls: { mode: 'STRICT' } },
       policies: [
         {
           name: 'only-orders-may-charge',
           action: 'ALLOW',
           rules: [
             {
+              from: [{ source: { principals: [principal(spiffe.orders)] } }],
               to: [{ operation: { methods: ['POST'], paths: ['/charges'] } }],
-              when: [{ key: 'request.auth.claims[sub]', values: [spiffe.orders] }],
             },
           ],
         },
@@ -69,7 +72,7 @@ export function createPaymentsHandler(): HttpHandler {
       );
       throw ctx.signal.reason;
     }
-    ctx.log.info({ orderId: body?.orderId, attempt, caller: ctx.auth?.claims.sub }, 'card charged');
+    ctx.log.info({ orderId: body?.orderId, attempt, caller: ctx.peer?.spiffeId }, 'card charged');
     return Response.json({ charged: true, attempt }, { status: 201 });
   };
 }
