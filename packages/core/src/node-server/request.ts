@@ -128,7 +128,7 @@ export function toRequest(incoming: IncomingMessage, bodyLimit: number): Request
     // took bench/http-server.bench.ts from 71 to 49 µs of server CPU per request on Node 22. On
     // Node 24 createLazyRequest builds a real request.
     try {
-      return createLazyRequest({ url: new URL(url).href, method, headers: () => raw, body: null });
+      return createLazyRequest({ url: normalizedUrl(url), method, headers: () => raw, body: null });
     } catch (error) {
       throw badRequest('the request line or headers are not valid HTTP', error);
     }
@@ -144,6 +144,25 @@ export function toRequest(incoming: IncomingMessage, bodyLimit: number): Request
   } catch (error) {
     throw badRequest('the request line or headers are not valid HTTP', error);
   }
+}
+
+/**
+ * An origin (lower-case host, a port that is not the scheme's default) and a target made only of
+ * characters the URL parser keeps as they are, with no dot segment: such a URL is already in the
+ * form `new URL(url).href` gives. Checking that costs ~0.05 µs against ~0.8 µs for the parse,
+ * which every other URL still gets.
+ */
+const alreadyNormal =
+  /^https?:\/\/[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::(?!0)\d{1,5})?\/(?:[A-Za-z0-9\-_~!$&()*+,;=:@%]|\/|\.(?![./?]|$))*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*)?$/;
+// Percent-encoded dots are dot segments to the parser too.
+const encodedDot = /%2e/i;
+const defaultPort = /^http:\/\/[^/]*:80\/|^https:\/\/[^/]*:443\//;
+
+function normalizedUrl(url: string): string {
+  if (alreadyNormal.test(url) && !defaultPort.test(url) && !url.includes('/.') && !encodedDot.test(url)) {
+    return url;
+  }
+  return new URL(url).href;
 }
 
 // Appending raw header pairs keeps repeated headers apart; it measured ~0.8 µs cheaper than

@@ -82,6 +82,20 @@ export function serveHttp(mesh: Mesh, handler: HttpHandler<NodeRaw>, factsOf: Fa
   };
 }
 
+/** Which probe `target` asks for, without splitting every request's target to find out. */
+function probePath(target: string, ...paths: readonly (string | undefined)[]): string | undefined {
+  for (const path of paths) {
+    if (
+      path !== undefined &&
+      target.startsWith(path) &&
+      (target.length === path.length || target[path.length] === '?')
+    ) {
+      return path;
+    }
+  }
+  return undefined;
+}
+
 // Refusals made before the pipeline runs still carry an id, so a caller can quote it in a report.
 function writeProblem(res: ServerResponse, error: unknown, method: string, invocationId: string): void {
   const { status, headers, body } = describeError(error, invocationId);
@@ -127,8 +141,8 @@ export function createNodeServer(
   const onRequest = (incoming: IncomingMessage, res: ServerResponse): void => {
     const method = incoming.method ?? 'GET';
     if ((method === 'GET' || method === 'HEAD') && (config.readinessPath || config.livenessPath)) {
-      const path = (incoming.url ?? '/').split('?', 1)[0];
-      if (path === config.readinessPath || path === config.livenessPath) {
+      const path = probePath(incoming.url ?? '/', config.readinessPath, config.livenessPath);
+      if (path !== undefined) {
         const up = path === config.readinessPath ? state === 'ready' : state !== 'failed';
         res.writeHead(up ? 200 : 503, {
           'content-type': 'text/plain; charset=utf-8',
