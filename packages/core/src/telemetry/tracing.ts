@@ -1,7 +1,7 @@
 /**
  * The span side of the telemetry stage, imported only when `telemetry.tracing` is configured —
- * the only part of the stage that loads `@opentelemetry/api` (and, through `tracer.ts`, the SDK
- * when an exporter is configured).
+ * the only part of the stage that loads `@opentelemetry/api` (and, through `tracer.ts`, the
+ * light tracer when an exporter is configured).
  */
 import {
   type Attributes,
@@ -81,7 +81,10 @@ export async function createSpanSupport(
 ): Promise<SpanSupport> {
   const resource: Record<string, string> = { 'service.name': options.tracing.serviceName };
   if (options.version !== undefined) resource['service.version'] = options.version;
-  const handle = await resolveTracer(options.tracing, resource);
+  // Called once per run of failed exports: a collector that is down must not flood the logs.
+  const handle = await resolveTracer(options.tracing, resource, (reason) =>
+    host.log.warn({ err: reason }, 'span export failed'),
+  );
   host.onFlush(() => handle.flush());
   host.onClose(() => handle.shutdown());
   const tracer: Tracer = handle.tracer;
