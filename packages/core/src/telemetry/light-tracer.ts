@@ -11,8 +11,8 @@
 import {
   type Attributes,
   type Context,
-  context as otelContext,
   isSpanContextValid,
+  context as otelContext,
   propagation,
   type Span,
   type SpanContext,
@@ -118,7 +118,11 @@ class LightTracer implements Tracer {
   }
 
   startActiveSpan<F extends (span: Span) => unknown>(name: string, fn: F): ReturnType<F>;
-  startActiveSpan<F extends (span: Span) => unknown>(name: string, options: SpanOptions, fn: F): ReturnType<F>;
+  startActiveSpan<F extends (span: Span) => unknown>(
+    name: string,
+    options: SpanOptions,
+    fn: F,
+  ): ReturnType<F>;
   startActiveSpan<F extends (span: Span) => unknown>(
     name: string,
     options: SpanOptions,
@@ -144,7 +148,12 @@ class LightTracer implements Tracer {
       fn = c!;
     }
     const span = this.startSpan(name, options, parent);
-    return otelContext.with(trace.setSpan(parent, span), fn as (span: Span) => ReturnType<F>, undefined, span);
+    return otelContext.with(
+      trace.setSpan(parent, span),
+      fn as (span: Span) => ReturnType<F>,
+      undefined,
+      span,
+    );
   }
 }
 

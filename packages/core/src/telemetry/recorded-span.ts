@@ -135,7 +135,9 @@ export class RecordedSpan implements Span, ReadableSpan {
       return this;
     }
     const isTime =
-      typeof attributesOrTime === 'number' || attributesOrTime instanceof Date || Array.isArray(attributesOrTime);
+      typeof attributesOrTime === 'number' ||
+      attributesOrTime instanceof Date ||
+      Array.isArray(attributesOrTime);
     const attributes: Attributes = {};
     const dropped = isTime ? 0 : copyAttributes(attributes, attributesOrTime as Attributes | undefined);
     const at = isTime ? (attributesOrTime as TimeInput) : time;
