@@ -8,6 +8,7 @@
  * comparison is of the work done, not of terminal speed. Powertools writes through
  * `process.stdout`, which is swapped for the sink while timing.
  */
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createMesh, type MeshOptions } from '@sidecarless/core';
 import { prepareHttp } from '@sidecarless/core/adapter';
 import { compare, median, printComparison, printTable, times, us } from './lib.ts';
@@ -66,7 +67,20 @@ const unsampled = sidecarless({
   metrics: { exporter: 'emf' },
 });
 const sampled = sidecarless({ tracing: { exporter: discardSpans }, metrics: { exporter: 'emf' } });
-await Promise.all([kernel.mesh.ready(), unsampled.mesh.ready(), sampled.mesh.ready()]);
+// The OpenTelemetry SDK path (taken when a span processor is passed), for comparison with the
+// light tracer every other configuration uses.
+const sampledSdk = sidecarless({
+  tracing: {
+    spanProcessor: new BatchSpanProcessor(discardSpans, { maxQueueSize: 4096, maxExportBatchSize: 512 }),
+  },
+  metrics: { exporter: 'emf' },
+});
+await Promise.all([
+  kernel.mesh.ready(),
+  unsampled.mesh.ready(),
+  sampled.mesh.ready(),
+  sampledSdk.mesh.ready(),
+]);
 
 muteStdout();
 const { default: middy } = await import('@middy/core');
@@ -114,6 +128,7 @@ const results = await compare(
       name: 'Middy + Powertools Logger/Metrics/Tracer, 1 log + 1 metric',
       run: () => powertools(lambdaEvent, lambdaContext()),
     },
+    { name: 'kernel + telemetry, sampled through the SDK, EMF, 1 log + access', run: sampledSdk.run },
   ],
   { rounds: 7, iterations: 3_000, warmup: 2_000 },
 );
@@ -138,6 +153,11 @@ printTable(
       'Sidecarless telemetry alone, sampled (vs kernel)',
       us(at(3) - at(1)),
       times((at(3) - at(1)) / (at(5) - at(4))),
+    ],
+    [
+      'Sidecarless telemetry, sampled through the SDK (vs bare handler)',
+      us(at(6) - at(0)),
+      times((at(6) - at(0)) / (at(5) - at(4))),
     ],
     ['Powertools under Middy (vs bare Lambda handler)', us(at(5) - at(4)), times(1)],
   ],
@@ -172,4 +192,9 @@ printComparison(
 );
 
 console.log(`\n(${sunk} bytes of log and EMF output went to the in-memory sink)`);
-await Promise.all([kernel.mesh.close(), unsampled.mesh.close(), sampled.mesh.close()]);
+await Promise.all([
+  kernel.mesh.close(),
+  unsampled.mesh.close(),
+  sampled.mesh.close(),
+  sampledSdk.mesh.close(),
+]);

@@ -118,6 +118,20 @@ describe('the light tracer', () => {
     expect(Math.abs(startS * 1000 - Date.now())).toBeLessThan(60_000);
   });
 
+  it('keeps at most 128 attributes per span and counts the rest as dropped', () => {
+    const span = provider(1)
+      .provider.getTracer('unit')
+      .startSpan('wide', { attributes: { first: 0 } });
+    const many: Record<string, number> = {};
+    for (let i = 0; i < 200; i++) many[`key${i}`] = i;
+    span.setAttributes(many);
+    span.setAttribute('first', 1); // replacing a kept attribute is not a new one
+    const readable = span as unknown as ReadableSpan;
+    expect(Object.keys(readable.attributes)).toHaveLength(128);
+    expect(readable.attributes.first).toBe(1);
+    expect(readable.droppedAttributesCount).toBe(73);
+  });
+
   it('exports a full batch at once, without waiting for a flush', () => {
     const { exported, exporter } = keepingExporter();
     const tracer = provider(1, exporter).provider.getTracer('unit');
@@ -172,15 +186,18 @@ describe('the light tracer', () => {
       },
     );
     const tracer = new LightTracerProvider({ resource: {}, ratio: 1, batcher }).getTracer('unit');
-    tracer.startSpan('a').end();
-    tracer.startSpan('b').end();
+    const exportOne = async (name: string) => {
+      tracer.startSpan(name).end();
+      await batcher.forceFlush();
+    };
+    await exportOne('a');
+    await exportOne('b');
     expect(failures).toHaveLength(1);
     fail = false;
-    tracer.startSpan('c').end();
+    await exportOne('c');
     fail = true;
-    tracer.startSpan('d').end();
+    await exportOne('d');
     expect(failures).toHaveLength(2);
-    await batcher.forceFlush();
   });
 
   it('registers the async-local context and W3C propagation, as the SDK does', async () => {

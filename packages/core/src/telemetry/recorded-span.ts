@@ -22,6 +22,9 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 
 const limit = 128;
 
+/** The end time and duration of a span not yet ended (shared: never written to). */
+const notEnded: HrTime = [0, 0];
+
 /** The tracer's name and version, as the SDK's `InstrumentationScope`. */
 export type InstrumentationScope = ReadableSpan['instrumentationScope'];
 
@@ -42,25 +45,8 @@ function timeToMs(time: TimeInput): number {
   return time[0] * 1000 + time[1] / 1e6;
 }
 
-/** Copies valid attributes into `target`, up to the limit; returns how many were dropped. */
-export function copyAttributes(target: Attributes, source: Attributes | undefined): number {
-  if (source === undefined) return 0;
-  let dropped = 0;
-  let count = Object.keys(target).length;
-  for (const key of Object.keys(source)) {
-    const value = source[key];
-    if (value === undefined || value === null || key.length === 0) continue;
-    if (!(key in target)) {
-      if (count >= limit) {
-        dropped++;
-        continue;
-      }
-      count++;
-    }
-    target[key] = value;
-  }
-  return dropped;
-}
+const isValid = (key: string, value: AttributeValue | undefined): value is AttributeValue =>
+  value !== undefined && value !== null && key.length > 0;
 
 /** Where ended spans go. */
 export interface SpanSink {
@@ -78,14 +64,15 @@ export class RecordedSpan implements Span, ReadableSpan {
   readonly instrumentationScope: InstrumentationScope;
   status: SpanStatus = { code: SpanStatusCode.UNSET };
   startTime: HrTime;
-  endTime: HrTime = [0, 0];
-  duration: HrTime = [0, 0];
+  endTime: HrTime = notEnded;
+  duration: HrTime = notEnded;
   ended = false;
   droppedAttributesCount = 0;
   droppedEventsCount = 0;
   droppedLinksCount = 0;
   readonly #context: SpanContext;
   readonly #startMs: number;
+  #attributeCount = 0;
   readonly #sink: SpanSink;
 
   constructor(
@@ -114,17 +101,23 @@ export class RecordedSpan implements Span, ReadableSpan {
   }
 
   setAttribute(key: string, value: AttributeValue): this {
-    if (this.ended || value === undefined || value === null || key.length === 0) return this;
-    if (!(key in this.attributes) && Object.keys(this.attributes).length >= limit) {
-      this.droppedAttributesCount++;
-      return this;
+    if (this.ended || !isValid(key, value)) return this;
+    if (this.attributes[key] === undefined) {
+      if (this.#attributeCount >= limit) {
+        this.droppedAttributesCount++;
+        return this;
+      }
+      this.#attributeCount++;
     }
     this.attributes[key] = value;
     return this;
   }
 
   setAttributes(attributes: Attributes): this {
-    if (!this.ended) this.droppedAttributesCount += copyAttributes(this.attributes, attributes);
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (isValid(key, value)) this.setAttribute(key, value);
+    }
     return this;
   }
 
@@ -139,7 +132,19 @@ export class RecordedSpan implements Span, ReadableSpan {
       attributesOrTime instanceof Date ||
       Array.isArray(attributesOrTime);
     const attributes: Attributes = {};
-    const dropped = isTime ? 0 : copyAttributes(attributes, attributesOrTime as Attributes | undefined);
+    let count = 0;
+    let dropped = 0;
+    if (!isTime && attributesOrTime !== undefined) {
+      const source = attributesOrTime as Attributes;
+      for (const key in source) {
+        const value = source[key];
+        if (!isValid(key, value)) continue;
+        if (count < limit) {
+          attributes[key] = value;
+          count++;
+        } else dropped++;
+      }
+    }
     const at = isTime ? (attributesOrTime as TimeInput) : time;
     this.events.push({
       name,

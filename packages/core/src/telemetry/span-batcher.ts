@@ -71,27 +71,12 @@ export class SpanBatcher implements SpanSink {
       batch = this.#queue;
       this.#queue = [];
     } else batch = this.#queue.splice(0, max);
-    const work = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#failed(new Error(`span export timed out after ${this.#options.exportTimeoutMs} ms`));
-        resolve();
-      }, this.#options.exportTimeoutMs);
-      timer.unref();
-      try {
-        this.#exporter.export(batch, (result) => {
-          clearTimeout(timer);
-          if (result.code === 0) this.#failing = false;
-          else this.#failed(result.error ?? new Error('span export failed'));
-          resolve();
-        });
-      } catch (error) {
-        clearTimeout(timer);
-        this.#failed(error);
-        resolve();
-      }
+    const work = exportOnce(this.#exporter, batch, this.#options.exportTimeoutMs).then((failure) => {
+      if (failure === undefined) this.#failing = false;
+      else this.#failed(failure);
+      this.#pending.delete(work);
     });
     this.#pending.add(work);
-    void work.then(() => this.#pending.delete(work));
   }
 
   #failed(reason: unknown): void {
@@ -99,4 +84,27 @@ export class SpanBatcher implements SpanSink {
     this.#failing = true;
     this.#options.onExportFailure(reason);
   }
+}
+
+/**
+ * One export, bounded by `timeoutMs`; resolves with the failure, or undefined on success. A
+ * function of its own so that nothing waiting on the result keeps the batch alive.
+ */
+function exportOnce(exporter: SpanExporter, batch: ReadableSpan[], timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(
+      () => resolve(new Error(`span export timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    timer.unref();
+    try {
+      exporter.export(batch, (result) => {
+        clearTimeout(timer);
+        resolve(result.code === 0 ? undefined : (result.error ?? new Error('span export failed')));
+      });
+    } catch (error) {
+      clearTimeout(timer);
+      resolve(error);
+    }
+  });
 }
