@@ -11,7 +11,7 @@
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createMesh, type MeshOptions } from '@sidecarless/core';
 import { prepareHttp } from '@sidecarless/core/adapter';
-import { compare, median, printComparison, printTable, times, us } from './lib.ts';
+import { compare, printComparison, printTable, times, us } from './lib.ts';
 
 // Powertools only traces inside Lambda: give it Lambda's environment (X-Ray segments go over
 // UDP to 127.0.0.1:2000, as to the daemon on Lambda).

@@ -198,13 +198,19 @@ export class LightTracerProvider implements TracerProvider {
     return this.#batcher.shutdown();
   }
 
-  /**
-   * Registers this provider, an async-local context manager and the W3C propagator with the api,
-   * as the SDK's `register()` does; each is left alone when something is registered already.
-   */
+  /** Registers this provider, with the context manager and propagator (see {@link registerGlobals}). */
   register(): void {
-    trace.setGlobalTracerProvider(this);
-    otelContext.setGlobalContextManager(new AsyncLocalContextManager());
-    propagation.setGlobalPropagator(new W3CPropagator());
+    registerGlobals(this);
   }
+}
+
+/**
+ * Registers `provider`, an async-local context manager and the W3C propagator with the api, as
+ * the SDK's `NodeTracerProvider.register()` does; the api leaves each global alone when one is
+ * registered already.
+ */
+export function registerGlobals(provider: TracerProvider): void {
+  trace.setGlobalTracerProvider(provider);
+  otelContext.setGlobalContextManager(new AsyncLocalContextManager());
+  propagation.setGlobalPropagator(new W3CPropagator());
 }

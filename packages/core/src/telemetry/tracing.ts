@@ -72,6 +72,8 @@ interface SpanSupportOptions {
   readonly version: string | undefined;
   readonly traceContextInLogs: boolean;
   readonly registry: MetricsRegistry | undefined;
+  /** EMF is on: each invocation tallies its outbound and auth counts for its own EMF lines. */
+  readonly tallied: boolean;
 }
 
 /** Resolves the tracer (loading the SDK only if it is ours to set up) and registers its hooks. */
@@ -88,7 +90,7 @@ export async function createSpanSupport(
   host.onFlush(() => handle.flush());
   host.onClose(() => handle.shutdown());
   const tracer: Tracer = handle.tracer;
-  const { registry, service, version, traceContextInLogs } = options;
+  const { registry, service, version, traceContextInLogs, tallied } = options;
 
   return {
     flush: () => handle.flush(),
@@ -101,7 +103,7 @@ export async function createSpanSupport(
       const attributes = spanAttributes(service, version, ctx, method, path, headers);
       const links = linksOf(ctx);
       const span = tracer.startSpan(name, links ? { kind, attributes, links } : { kind, attributes }, parent);
-      ctx.telemetry = new InvocationTelemetryImpl(span, tracer, parent, registry);
+      ctx.telemetry = new InvocationTelemetryImpl(span, tracer, parent, registry, tallied);
       const spanContext = span.spanContext();
       // A no-op tracer (nothing registered yet) hands back an invalid context: no ids to log.
       if (traceContextInLogs && isSpanContextValid(spanContext)) {
