@@ -1,11 +1,10 @@
 /**
  * A span exporter speaking OTLP/HTTP with the JSON encoding (`POST /v1/traces`,
- * `application/json`), on `node:http` with a keep-alive agent.
+ * `application/json`), on `node:http` (or `node:https`) with a keep-alive agent.
  *
  * Why our own and not `@opentelemetry/exporter-trace-otlp-http`: that package pulls in the
  * OTLP transformer, which loads the metrics and logs SDKs too — measured, it costs as much to
- * import as the whole tracing SDK (bench/telemetry.bench.ts, cold start), and cold start is the
- * product. The wire format is small and stable; this file is the whole of it. Each export is
+ * import as the whole tracing SDK, and cold start is the product. The wire format is small and stable; this file is the whole of it. Each export is
  * bounded by `timeoutMs` and never retried: on Lambda the remaining time is the budget.
  */
 import type * as Http from 'node:http';
