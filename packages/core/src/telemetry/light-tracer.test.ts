@@ -169,6 +169,36 @@ describe('the light tracer', () => {
     for (const done of held) done({ code: 0 });
   });
 
+  it('exports what is queued on shutdown, shuts the exporter once and takes no spans after', async () => {
+    let shutdowns = 0;
+    const exported: string[] = [];
+    const batcher = new SpanBatcher(
+      {
+        export: (spans, done) => {
+          exported.push(...spans.map((span) => span.name));
+          done({ code: 0 });
+        },
+        shutdown: async () => {
+          shutdowns++;
+        },
+      },
+      {
+        maxQueueSize: 8,
+        maxExportBatchSize: 4,
+        scheduledDelayMs: 60_000,
+        exportTimeoutMs: 50,
+        onExportFailure: () => {},
+      },
+    );
+    const tracer = new LightTracerProvider({ resource: {}, ratio: 1, batcher }).getTracer('unit');
+    tracer.startSpan('before').end();
+    await Promise.all([batcher.shutdown(), batcher.shutdown()]);
+    tracer.startSpan('after').end();
+    await batcher.forceFlush();
+    expect(exported).toEqual(['before']);
+    expect(shutdowns).toBe(1);
+  });
+
   it('reports a failing exporter once per run of failures', async () => {
     const failures: unknown[] = [];
     let fail = true;

@@ -23,6 +23,7 @@ export class SpanBatcher implements SpanSink {
   readonly #pending = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #failing = false;
+  #shutDown = false;
   /** Spans dropped because the queue was full. */
   dropped = 0;
 
@@ -32,6 +33,9 @@ export class SpanBatcher implements SpanSink {
   }
 
   onEnd(span: ReadableSpan): void {
+    // After shutdown the exporter is closed: spans ended later (an invocation still running
+    // at SIGTERM) are dropped, as the SDK's batch processor drops them.
+    if (this.#shutDown) return;
     if (this.#queue.length >= this.#options.maxQueueSize) {
       this.dropped++;
       return;
@@ -52,6 +56,8 @@ export class SpanBatcher implements SpanSink {
   }
 
   async shutdown(): Promise<void> {
+    if (this.#shutDown) return;
+    this.#shutDown = true;
     await this.forceFlush();
     await this.#exporter.shutdown();
   }
