@@ -1,21 +1,17 @@
 /**
  * Telemetry cost: per-invocation overhead of tracing (sampled and unsampled) + metrics (EMF) +
  * one log line + the access line, against the bare handler and against the same handler under
- * Middy with Powertools Logger + Metrics + Tracer (X-Ray); and the cold-start cost of turning
- * tracing on against the Powertools stack's import time.
+ * Middy with Powertools Logger + Metrics + Tracer (X-Ray). The cold-start cost of turning tracing
+ * on is in telemetry-cold-start.bench.ts.
  *
  * Every candidate's log and EMF output goes to the same in-memory sink (no syscalls), so the
  * comparison is of the work done, not of terminal speed. Powertools writes through
  * `process.stdout`, which is swapped for the sink while timing.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createMesh, type MeshOptions } from '@sidecarless/core';
 import { prepareHttp } from '@sidecarless/core/adapter';
-import { build } from 'esbuild';
-import { compare, median, printComparison, printTable, times, us } from './lib.ts';
+import { compare, printComparison, printTable, times, us } from './lib.ts';
 
 // Powertools only traces inside Lambda: give it Lambda's environment (X-Ray segments go over
 // UDP to 127.0.0.1:2000, as to the daemon on Lambda).
@@ -71,7 +67,20 @@ const unsampled = sidecarless({
   metrics: { exporter: 'emf' },
 });
 const sampled = sidecarless({ tracing: { exporter: discardSpans }, metrics: { exporter: 'emf' } });
-await Promise.all([kernel.mesh.ready(), unsampled.mesh.ready(), sampled.mesh.ready()]);
+// The OpenTelemetry SDK path (taken when a span processor is passed), for comparison with the
+// light tracer every other configuration uses.
+const sampledSdk = sidecarless({
+  tracing: {
+    spanProcessor: new BatchSpanProcessor(discardSpans, { maxQueueSize: 4096, maxExportBatchSize: 512 }),
+  },
+  metrics: { exporter: 'emf' },
+});
+await Promise.all([
+  kernel.mesh.ready(),
+  unsampled.mesh.ready(),
+  sampled.mesh.ready(),
+  sampledSdk.mesh.ready(),
+]);
 
 muteStdout();
 const { default: middy } = await import('@middy/core');
@@ -119,6 +128,7 @@ const results = await compare(
       name: 'Middy + Powertools Logger/Metrics/Tracer, 1 log + 1 metric',
       run: () => powertools(lambdaEvent, lambdaContext()),
     },
+    { name: 'kernel + telemetry, sampled through the SDK, EMF, 1 log + access', run: sampledSdk.run },
   ],
   { rounds: 7, iterations: 3_000, warmup: 2_000 },
 );
@@ -143,6 +153,11 @@ printTable(
       'Sidecarless telemetry alone, sampled (vs kernel)',
       us(at(3) - at(1)),
       times((at(3) - at(1)) / (at(5) - at(4))),
+    ],
+    [
+      'Sidecarless telemetry, sampled through the SDK (vs bare handler)',
+      us(at(6) - at(0)),
+      times((at(6) - at(0)) / (at(5) - at(4))),
     ],
     ['Powertools under Middy (vs bare Lambda handler)', us(at(5) - at(4)), times(1)],
   ],
@@ -176,90 +191,10 @@ printComparison(
   ),
 );
 
-// --- cold start ---------------------------------------------------------------------------
-// Each sample is a fresh Node process that imports the stack and makes it ready to serve;
-// candidates are interleaved, and the time is measured inside the child (imports + setup only).
-const benchDir = fileURLToPath(new URL('.', import.meta.url));
-const coldScripts: Record<string, string> = {
-  'Sidecarless kernel, no telemetry': `
-    const { createMesh } = await import('@sidecarless/core');
-    await createMesh({ service: 'cold', logging: { level: 'silent' } }).ready();`,
-  'Sidecarless + metrics (EMF), no tracing': `
-    const { createMesh } = await import('@sidecarless/core');
-    await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { metrics: { exporter: 'emf' } } }).ready();`,
-  'Sidecarless + tracing (SDK + OTLP/HTTP) + EMF': `
-    const { createMesh } = await import('@sidecarless/core');
-    await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { tracing: { exporter: 'otlp', endpoint: 'http://127.0.0.1:4318/v1/traces' }, metrics: { exporter: 'emf' } } }).ready();`,
-  'Middy + Powertools Logger/Metrics/Tracer': `
-    const [{ default: middy }, { Logger }, { injectLambdaContext }, { Metrics }, { logMetrics }, { Tracer }, { captureLambdaHandler }] = await Promise.all([
-      import('@middy/core'), import('@aws-lambda-powertools/logger'), import('@aws-lambda-powertools/logger/middleware'),
-      import('@aws-lambda-powertools/metrics'), import('@aws-lambda-powertools/metrics/middleware'),
-      import('@aws-lambda-powertools/tracer'), import('@aws-lambda-powertools/tracer/middleware')]);
-    const tracer = new Tracer(); const metrics = new Metrics(); const logger = new Logger();
-    middy(async () => ({})).use(captureLambdaHandler(tracer)).use(logMetrics(metrics)).use(injectLambdaContext(logger));`,
-};
-// Each stack twice: from node_modules, and as one minified esbuild bundle (what Lambda users
-// deploy; PERF-NOTES: bundling dominates cold start).
-const tmpDir = join(benchDir, '..', '.bench-tmp', 'telemetry-cold');
-mkdirSync(tmpDir, { recursive: true });
-interface ColdCandidate {
-  readonly stack: string;
-  readonly form: 'node_modules' | 'bundled';
-  readonly file: string;
-}
-const coldCandidates: ColdCandidate[] = [];
-for (const [index, [stack, body]] of Object.entries(coldScripts).entries()) {
-  const source = join(benchDir, `.cold-${index}.mjs`);
-  writeFileSync(
-    source,
-    `const t0 = performance.now();${body}\nprocess.stdout.write(String(performance.now() - t0));`,
-  );
-  const bundled = join(tmpDir, `cold-${index}.mjs`);
-  await build({
-    entryPoints: [source],
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    outfile: bundled,
-    logLevel: 'error',
-    // CommonJS dependencies (pino, Powertools' X-Ray SDK) need a require() inside an ESM bundle.
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-  });
-  coldCandidates.push(
-    { stack, form: 'node_modules', file: source },
-    { stack, form: 'bundled', file: bundled },
-  );
-}
-const coldSamples = coldCandidates.map(() => [] as number[]);
-for (let round = 0; round < 9; round++) {
-  for (const [index, candidate] of coldCandidates.entries()) {
-    const child = spawnSync(process.execPath, [candidate.file], {
-      cwd: benchDir,
-      env: process.env,
-      encoding: 'utf8',
-    });
-    if (child.status !== 0) throw new Error(`${candidate.stack} (${candidate.form}) failed: ${child.stderr}`);
-    coldSamples[index]!.push(Number(child.stdout.trim().split('\n').pop()));
-  }
-}
-for (const candidate of coldCandidates) if (candidate.form === 'node_modules') rmSync(candidate.file);
-const coldMedian = (stack: string, form: ColdCandidate['form']) =>
-  median(coldSamples[coldCandidates.findIndex((c) => c.stack === stack && c.form === form)]!);
-const powertoolsStack = Object.keys(coldScripts).at(-1)!;
-printTable(
-  'Cold start: import + ready, median of 9 fresh processes (ESM), interleaved',
-  ['stack', 'node_modules', 'vs Powertools', 'bundled', 'vs Powertools bundled'],
-  Object.keys(coldScripts).map((stack) => [
-    stack,
-    `${coldMedian(stack, 'node_modules').toFixed(1)} ms`,
-    times(coldMedian(stack, 'node_modules') / coldMedian(powertoolsStack, 'node_modules')),
-    `${coldMedian(stack, 'bundled').toFixed(1)} ms`,
-    times(coldMedian(stack, 'bundled') / coldMedian(powertoolsStack, 'bundled')),
-  ]),
-);
 console.log(`\n(${sunk} bytes of log and EMF output went to the in-memory sink)`);
-await Promise.all([kernel.mesh.close(), unsampled.mesh.close(), sampled.mesh.close()]);
+await Promise.all([
+  kernel.mesh.close(),
+  unsampled.mesh.close(),
+  sampled.mesh.close(),
+  sampledSdk.mesh.close(),
+]);

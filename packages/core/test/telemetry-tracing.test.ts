@@ -2,7 +2,12 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, propagation, trace } from '@opentelemetry/api';
-import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { createMesh, type HttpHandler, type Mesh, type MeshOptions } from '@sidecarless/core';
 import { prepareEvent, prepareHttp } from '@sidecarless/core/adapter';
 import { invoke } from '@sidecarless/core/local';
@@ -318,6 +323,67 @@ describe('tracing through a real OTLP/HTTP receiver', () => {
     expect(span!.status).toEqual({ code: 2, message: 'Error' });
     expect(span!.attributes['http.response.status_code']).toBe(500);
     expect(JSON.stringify(span)).not.toContain('hunter2');
+  });
+});
+
+describe('exporters and span processors the application passes', () => {
+  it('hands the invocation spans to an exporter object, flushed by mesh.flush', async () => {
+    const exporter = new InMemorySpanExporter();
+    const mesh = createMesh({
+      service: 'vendor-exporter',
+      logging: { level: 'silent' },
+      telemetry: { tracing: { exporter } },
+    });
+    meshes.push(mesh);
+    await invoke(mesh, () => new Response('ok', { status: 202 }), 'http://localhost/jobs');
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    await mesh.flush();
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.name).toBe('GET');
+    expect(span!.resource.attributes['service.name']).toBe('vendor-exporter');
+    expect(span!.attributes).toMatchObject({
+      'faas.name': 'vendor-exporter',
+      'http.response.status_code': 202,
+    });
+    expect(span!.instrumentationScope.name).toBe('@sidecarless/core');
+  });
+
+  it('runs the invocation spans through a span processor (on the SDK)', async () => {
+    const exporter = new InMemorySpanExporter();
+    const mesh = createMesh({
+      service: 'processor',
+      logging: { level: 'silent' },
+      telemetry: { tracing: { spanProcessor: new SimpleSpanProcessor(exporter) } },
+    });
+    meshes.push(mesh);
+    await invoke(mesh, () => new Response('ok'), 'http://localhost/');
+    await mesh.flush();
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.attributes['faas.name']).toBe('processor');
+    expect(span!.resource.attributes['service.name']).toBe('processor');
+  });
+
+  it('makes the invocation span active for handler code and exports its children', async () => {
+    const { mesh } = tracedMesh('handler-spans');
+    const response = await invoke(
+      mesh,
+      async (_request, ctx) => {
+        await sleep(1);
+        expect(trace.getActiveSpan()).toBe(ctx.telemetry!.span);
+        const child = trace.getTracer('orders-app').startSpan('load order');
+        child.end();
+        return new Response('ok');
+      },
+      'http://localhost/orders',
+    );
+    expect(response.status).toBe(200);
+    await mesh.flush();
+    const spans = await receiver.waitForSpans(2);
+    const server = spans.find((span) => span.kind === OtlpSpanKind.server)!;
+    const child = spans.find((span) => span.name === 'load order')!;
+    expect(child.traceId).toBe(server.traceId);
+    expect(child.parentSpanId).toBe(server.spanId);
+    expect(child.kind).toBe(OtlpSpanKind.internal);
   });
 });
 

@@ -15,7 +15,12 @@ import type { FeatureHost } from '../features.js';
 import type { NormalizedTelemetry } from '../options/telemetry.js';
 import type { EventNext, HttpNext, Stage } from '../pipeline.js';
 import { type AccessLogger, createAccessLogger } from './access-log.js';
-import { createEmfRenderer, type InvocationSeries, MetricsRegistry } from './metrics.js';
+import {
+  createEmfRenderer,
+  createEmfTallyRenderer,
+  type InvocationSeries,
+  MetricsRegistry,
+} from './metrics.js';
 import type { InvocationSpan, SpanSupport } from './tracing.js';
 import { UntracedTelemetry } from './untraced-telemetry.js';
 
@@ -45,6 +50,7 @@ export async function loadTelemetry(host: FeatureHost): Promise<Stage> {
       version: host.options.version,
       traceContextInLogs: options.logging.traceContext,
       registry,
+      tallied: options.metrics.exporter === 'emf',
     });
   }
 
@@ -90,8 +96,11 @@ class InvocationRecord {
 function createTelemetryStage(runtime: TelemetryRuntime): Stage {
   const { options, registry, spans } = runtime;
   const renderEmf = createEmfRenderer(options.metrics.namespace, runtime.service);
-  // Without tracing, one hooks object serves every invocation (it holds no invocation state).
+  const renderEmfTally = createEmfTallyRenderer(options.metrics.namespace, runtime.service);
+  // Without tracing, one hooks object serves every invocation (it holds no invocation state) —
+  // unless EMF reports each invocation's outbound and auth counts: then each gets its own.
   const untraced = new UntracedTelemetry(registry);
+  const tallied = runtime.emf !== undefined;
   // Series are cached per (platform, trigger); most functions see exactly one pair, so keep the
   // last one at hand and skip even the map lookups.
   let lastSeries: InvocationSeries | undefined;
@@ -115,7 +124,7 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
   ): InvocationRecord => {
     let span: InvocationSpan | undefined;
     if (spans) span = spans.start(ctx, headers, method, path);
-    else ctx.telemetry = untraced;
+    else ctx.telemetry = tallied ? new UntracedTelemetry(registry, true) : untraced;
     const record = new InvocationRecord(ctx, span, method, path);
     // The watchdog: shortly before the platform's deadline, end the span as timed out and flush.
     const delay = ctx.deadline - options.timeoutMarginMs - Date.now();
@@ -146,17 +155,19 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     );
     seriesFor(ctx)?.record(durationMs / 1000, failed, ctx.coldStart, timedOut);
     if (runtime.emf) {
+      const tally = (ctx.telemetry as UntracedTelemetry | undefined)?.tally;
       runtime.emf(
-        renderEmf({
-          platform: ctx.platform,
-          trigger: ctx.trigger,
-          durationMs,
-          failed,
-          coldStart: ctx.coldStart,
-          timedOut,
-          invocationId: ctx.invocationId,
-          traceId: ctx.traceLogFields?.trace_id,
-        }),
+        (tally === undefined ? '' : renderEmfTally(tally, ctx.invocationId)) +
+          renderEmf({
+            platform: ctx.platform,
+            trigger: ctx.trigger,
+            durationMs,
+            failed,
+            coldStart: ctx.coldStart,
+            timedOut,
+            invocationId: ctx.invocationId,
+            traceId: ctx.traceLogFields?.trace_id,
+          }),
       );
     }
     runtime.accessLog?.(ctx, {

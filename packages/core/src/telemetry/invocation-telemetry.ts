@@ -20,14 +20,14 @@ class ClientSpanImpl implements ClientSpan {
   readonly #span: Span;
   readonly #upstream: string;
   readonly #parent: Context;
-  readonly #registry: MetricsRegistry | undefined;
+  readonly #telemetry: UntracedTelemetry;
   #ended = false;
 
-  constructor(span: Span, upstream: string, parent: Context, registry: MetricsRegistry | undefined) {
+  constructor(span: Span, upstream: string, parent: Context, telemetry: UntracedTelemetry) {
     this.#span = span;
     this.#upstream = upstream;
     this.#parent = parent;
-    this.#registry = registry;
+    this.#telemetry = telemetry;
   }
 
   inject(headers: HeaderSetter): void {
@@ -38,7 +38,7 @@ class ClientSpanImpl implements ClientSpan {
     if (this.#ended) return;
     this.#ended = true;
     const code = outcome.status !== undefined ? String(outcome.status) : errorCode(outcome.error);
-    this.#registry?.upstreamRequest(this.#upstream, code);
+    this.#telemetry.upstreamRequest(this.#upstream, code);
     const span = this.#span;
     if (!span.isRecording()) return;
     if (outcome.status !== undefined) span.setAttribute('http.response.status_code', outcome.status);
@@ -56,8 +56,14 @@ export class InvocationTelemetryImpl extends UntracedTelemetry {
   readonly #tracer: Tracer;
   readonly #parent: Context;
 
-  constructor(span: Span, tracer: Tracer, parent: Context, registry: MetricsRegistry | undefined) {
-    super(registry);
+  constructor(
+    span: Span,
+    tracer: Tracer,
+    parent: Context,
+    registry: MetricsRegistry | undefined,
+    tallied: boolean,
+  ) {
+    super(registry, tallied);
     this.span = span;
     this.#tracer = tracer;
     this.#parent = parent;
@@ -79,6 +85,6 @@ export class InvocationTelemetryImpl extends UntracedTelemetry {
       },
       trace.setSpan(this.#parent, this.span),
     );
-    return new ClientSpanImpl(span, attempt.upstream, this.#parent, this.registry);
+    return new ClientSpanImpl(span, attempt.upstream, this.#parent, this);
   }
 }

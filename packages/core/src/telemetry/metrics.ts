@@ -232,3 +232,45 @@ export function createEmfRenderer(
     return `${line}}\n`;
   };
 }
+
+/** The outbound and auth counts of one invocation (see `InvocationTally`). */
+export interface EmfTally {
+  readonly upstreamRequests: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  readonly upstreamRetries: ReadonlyMap<string, number>;
+  readonly authDenied: ReadonlyMap<string, number>;
+}
+
+/**
+ * Renders an invocation's outbound and auth counts as EMF lines, one per label set: an EMF line
+ * holds one value per dimension, so two upstreams (or two result codes) need two lines. Written
+ * only for invocations that made outbound calls or were refused; the dimensions match the
+ * Prometheus labels (`function, upstream, code`; `function, upstream`; `function, reason`).
+ */
+export function createEmfTallyRenderer(
+  namespace: string,
+  functionName: string,
+): (tally: EmfTally, invocationId: string) => string {
+  const directive = (metric: string, dimensions: readonly string[]) =>
+    JSON.stringify([
+      { Namespace: namespace, Dimensions: [dimensions], Metrics: [{ Name: metric, Unit: 'Count' }] },
+    ]);
+  const requests = directive('serverless_upstream_requests_total', ['function', 'upstream', 'code']);
+  const retries = directive('serverless_upstream_retries_total', ['function', 'upstream']);
+  const denied = directive('serverless_auth_denied_total', ['function', 'reason']);
+  const fn = JSON.stringify(functionName);
+  return (tally, invocationId) => {
+    const head = `{"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":`;
+    const tail = `,"invocation_id":${JSON.stringify(invocationId)}}\n`;
+    let out = '';
+    for (const [upstream, byCode] of tally.upstreamRequests) {
+      const name = JSON.stringify(upstream);
+      for (const [code, count] of byCode)
+        out += `${head}${requests}},"function":${fn},"upstream":${name},"code":${JSON.stringify(code)},"serverless_upstream_requests_total":${count}${tail}`;
+    }
+    for (const [upstream, count] of tally.upstreamRetries)
+      out += `${head}${retries}},"function":${fn},"upstream":${JSON.stringify(upstream)},"serverless_upstream_retries_total":${count}${tail}`;
+    for (const [reason, count] of tally.authDenied)
+      out += `${head}${denied}},"function":${fn},"reason":${JSON.stringify(reason)},"serverless_auth_denied_total":${count}${tail}`;
+    return out;
+  };
+}

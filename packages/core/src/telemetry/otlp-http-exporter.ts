@@ -1,15 +1,13 @@
 /**
  * A span exporter speaking OTLP/HTTP with the JSON encoding (`POST /v1/traces`,
- * `application/json`), on `node:http` with a keep-alive agent.
+ * `application/json`), on `node:http` (or `node:https`) with a keep-alive agent.
  *
  * Why our own and not `@opentelemetry/exporter-trace-otlp-http`: that package pulls in the
  * OTLP transformer, which loads the metrics and logs SDKs too — measured, it costs as much to
- * import as the whole tracing SDK (bench/telemetry.bench.ts, cold start), and cold start is the
- * product. The wire format is small and stable; this file is the whole of it. Each export is
+ * import as the whole tracing SDK, and cold start is the product. The wire format is small and stable; this file is the whole of it. Each export is
  * bounded by `timeoutMs` and never retried: on Lambda the remaining time is the budget.
  */
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type * as Http from 'node:http';
 import type { Attributes, AttributeValue, HrTime } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 
@@ -125,11 +123,14 @@ export interface OtlpHttpExporterOptions {
 export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): SpanExporter {
   const url = new URL(options.url);
   const secure = url.protocol === 'https:';
+  // Only the module the endpoint needs is loaded: the kernel has `node:http` already, and
+  // `node:https` is not worth loading for a collector on plain HTTP (a sidecar, localhost).
+  const transport: Pick<typeof Http, 'Agent' | 'request'> = secure
+    ? process.getBuiltinModule('node:https')
+    : process.getBuiltinModule('node:http');
   // Keep-alive: a Lambda flush per invocation reuses the connection instead of a new handshake.
-  const agent = secure
-    ? new HttpsAgent({ keepAlive: true, maxSockets: 4 })
-    : new HttpAgent({ keepAlive: true, maxSockets: 4 });
-  const send = secure ? httpsRequest : httpRequest;
+  const agent = new transport.Agent({ keepAlive: true, maxSockets: 4 });
+  const send = transport.request;
   const pending = new Set<Promise<void>>();
 
   const post = (body: string): Promise<boolean> =>

@@ -11,6 +11,9 @@ import {
   propagation,
   ROOT_CONTEXT,
   type SpanContext,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
   TraceFlags,
   trace,
 } from '@opentelemetry/api';
@@ -118,6 +121,14 @@ export function formatTraceparent(spanContext: SpanContext): string {
   return `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags & TraceFlags.SAMPLED}`;
 }
 
+/** Serialises api baggage as a W3C `baggage` header value ("" when empty). */
+function formatBaggage(baggage: Baggage): string {
+  return baggage
+    .getAllEntries()
+    .map(([key, entry]) => `${key}=${encodeURIComponent(entry.value)}`)
+    .join(',');
+}
+
 /** Writes `traceparent`, `tracestate` and `baggage` for `spanContext` into `headers`. */
 export function injectInto(
   headers: HeaderSetter,
@@ -129,10 +140,47 @@ export function injectInto(
   const state = spanContext.traceState?.serialize();
   if (state) headers.set('tracestate', state);
   if (baggage) {
-    const members = baggage
-      .getAllEntries()
-      .map(([key, entry]) => `${key}=${encodeURIComponent(entry.value)}`)
-      .join(',');
+    const members = formatBaggage(baggage);
     if (members) headers.set('baggage', members);
+  }
+}
+
+const firstValue = (value: string | string[] | undefined): string | undefined =>
+  Array.isArray(value) ? value[0] : value;
+
+/**
+ * W3C Trace Context and Baggage as one api propagator: what the mesh registers globally when it
+ * sets up tracing itself, so `propagation.inject`/`extract` (the outbound client, the
+ * application's own instrumentations) speak the same headers as the invocation stage.
+ */
+export class W3CPropagator implements TextMapPropagator {
+  inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
+    const spanContext = trace.getSpanContext(context);
+    if (spanContext && isSpanContextValid(spanContext)) {
+      setter.set(carrier, 'traceparent', formatTraceparent(spanContext));
+      const state = spanContext.traceState?.serialize();
+      if (state) setter.set(carrier, 'tracestate', state);
+    }
+    const baggage = propagation.getBaggage(context);
+    if (baggage) {
+      const members = formatBaggage(baggage);
+      if (members) setter.set(carrier, 'baggage', members);
+    }
+  }
+
+  extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
+    let result = context;
+    const parent = parseTraceparent(
+      firstValue(getter.get(carrier, 'traceparent')),
+      firstValue(getter.get(carrier, 'tracestate')),
+    );
+    if (parent) result = trace.setSpanContext(result, parent);
+    const baggage = parseBaggage(firstValue(getter.get(carrier, 'baggage')));
+    if (baggage) result = propagation.setBaggage(result, baggage);
+    return result;
+  }
+
+  fields(): string[] {
+    return ['traceparent', 'tracestate', 'baggage'];
   }
 }

@@ -1,23 +1,27 @@
 /**
- * The OpenTelemetry SDK setup — the only module that imports the SDK (and our OTLP exporter).
- * It is imported (lazily, by the telemetry feature) only when `telemetry.tracing` names an
- * exporter or span processor and the application has not registered a tracer provider of its
- * own: the SDK and exporter cost tens of milliseconds to load, which a function that does not
- * export spans must not pay.
+ * The OpenTelemetry SDK setup — the only module that imports the SDK. It is imported (lazily,
+ * by the telemetry feature) only when `telemetry.tracing` passes a span processor of the
+ * application's (which expects SDK spans) and the application has not registered a tracer
+ * provider of its own. Every other configuration uses the light tracer (light-tracer.ts): the
+ * SDK chain costs 30–40 ms to import and set up even bundled (bench/telemetry-cold-start.bench.ts).
+ *
+ * `BasicTracerProvider` from sdk-trace-base, not sdk-trace-node's `NodeTracerProvider`: the only
+ * thing the latter adds is registering `@opentelemetry/context-async-hooks`' context manager and
+ * the W3C propagators, and the light tracer's own (context-manager.ts, propagation.ts) do that.
  */
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
+  BasicTracerProvider,
   BatchSpanProcessor,
-  NodeTracerProvider,
   ParentBasedSampler,
   type SpanProcessor,
   TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-node';
+} from '@opentelemetry/sdk-trace-base';
 import type { NormalizedTracing } from '../options/telemetry.js';
+import { registerGlobals, staticResource } from './light-tracer.js';
 import { createOtlpHttpExporter } from './otlp-http-exporter.js';
 import { markOwnProvider, registeredProvider, type TracerHandle, tracerName } from './tracer.js';
 
-/** Builds the mesh's tracer provider. Registers it globally only when none is registered yet. */
+/** Builds the mesh's SDK tracer provider. Registers it globally only when none is registered yet. */
 export function startTracerProvider(
   tracing: NormalizedTracing,
   resource: Record<string, string>,
@@ -36,8 +40,6 @@ export function startTracerProvider(
         : tracing.exporter;
     spanProcessors.push(
       new BatchSpanProcessor(exporter, {
-        // Lambda flushes at the end of every invocation, so the queue rarely holds more than
-        // one invocation's spans; servers export every second.
         maxQueueSize: 4096,
         maxExportBatchSize: 512,
         scheduledDelayMillis: 1_000,
@@ -45,16 +47,14 @@ export function startTracerProvider(
       }),
     );
   }
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes(resource),
+  const provider = new BasicTracerProvider({
+    resource: staticResource(resource),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(tracing.ratio) }),
     spanProcessors,
   });
   markOwnProvider(provider);
-  // Registering makes `trace.getActiveSpan()` work in handler code (async-local context) and lets
-  // instrumentations the application adds export through us. A second mesh in the same process
-  // keeps its own provider unregistered: the first one owns the globals.
-  if (registeredProvider() === undefined) provider.register();
+  // As with the light tracer: the first mesh registers its provider, context and propagator.
+  if (registeredProvider() === undefined) registerGlobals(provider);
   return {
     tracer: provider.getTracer(tracerName),
     flush: () => provider.forceFlush(),

@@ -1,7 +1,8 @@
 /**
- * Choosing the tracer: ours (the SDK, loaded lazily) when an exporter is configured and the
- * application registered none; the application's registered provider otherwise — and that one
- * is flushed too, because a frozen Lambda loses whatever it still buffers.
+ * Choosing the tracer: ours when an exporter is configured and the application registered none
+ * (the light tracer; the OpenTelemetry SDK only when a span processor is passed, both loaded
+ * lazily); the application's registered provider otherwise — and that one is flushed too,
+ * because a frozen Lambda loses whatever it still buffers.
  */
 import { type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import type { NormalizedTracing } from '../options/telemetry.js';
@@ -15,8 +16,11 @@ export interface TracerHandle {
   readonly tracer: Tracer;
   flush(): Promise<void>;
   shutdown(): Promise<void>;
-  /** `sdk`: our provider; `application`: the provider the application registered; `none`: api only. */
-  readonly source: 'sdk' | 'application' | 'none';
+  /**
+   * `light`: our own provider; `sdk`: the SDK's, for a passed span processor; `application`: the
+   * provider the application registered; `none`: the api's proxy only.
+   */
+  readonly source: 'light' | 'sdk' | 'application' | 'none';
 }
 
 /** Marks a provider as made by a mesh, so another mesh does not mistake it for the application's. */
@@ -56,6 +60,7 @@ function flushOf(provider: TracerProvider): () => Promise<void> {
 export async function resolveTracer(
   tracing: NormalizedTracing,
   resource: Record<string, string>,
+  onExportFailure: (reason: unknown) => void,
 ): Promise<TracerHandle> {
   const application = applicationProvider();
   if (application) {
@@ -77,6 +82,10 @@ export async function resolveTracer(
       shutdown: async () => {},
       source: 'none',
     };
+  }
+  if (tracing.spanProcessor === undefined) {
+    const light = await import('./light-setup.js');
+    return light.startLightTracer(tracing, resource, onExportFailure);
   }
   const sdk = await import('./sdk.js');
   return sdk.startTracerProvider(tracing, resource);

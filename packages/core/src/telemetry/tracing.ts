@@ -1,7 +1,7 @@
 /**
  * The span side of the telemetry stage, imported only when `telemetry.tracing` is configured —
- * the only part of the stage that loads `@opentelemetry/api` (and, through `tracer.ts`, the SDK
- * when an exporter is configured).
+ * the only part of the stage that loads `@opentelemetry/api` (and, through `tracer.ts`, the
+ * light tracer when an exporter is configured).
  */
 import {
   type Attributes,
@@ -72,6 +72,8 @@ interface SpanSupportOptions {
   readonly version: string | undefined;
   readonly traceContextInLogs: boolean;
   readonly registry: MetricsRegistry | undefined;
+  /** EMF is on: each invocation tallies its outbound and auth counts for its own EMF lines. */
+  readonly tallied: boolean;
 }
 
 /** Resolves the tracer (loading the SDK only if it is ours to set up) and registers its hooks. */
@@ -81,11 +83,14 @@ export async function createSpanSupport(
 ): Promise<SpanSupport> {
   const resource: Record<string, string> = { 'service.name': options.tracing.serviceName };
   if (options.version !== undefined) resource['service.version'] = options.version;
-  const handle = await resolveTracer(options.tracing, resource);
+  // Called once per run of failed exports: a collector that is down must not flood the logs.
+  const handle = await resolveTracer(options.tracing, resource, (reason) =>
+    host.log.warn({ err: reason }, 'span export failed'),
+  );
   host.onFlush(() => handle.flush());
   host.onClose(() => handle.shutdown());
   const tracer: Tracer = handle.tracer;
-  const { registry, service, version, traceContextInLogs } = options;
+  const { registry, service, version, traceContextInLogs, tallied } = options;
 
   return {
     flush: () => handle.flush(),
@@ -98,7 +103,7 @@ export async function createSpanSupport(
       const attributes = spanAttributes(service, version, ctx, method, path, headers);
       const links = linksOf(ctx);
       const span = tracer.startSpan(name, links ? { kind, attributes, links } : { kind, attributes }, parent);
-      ctx.telemetry = new InvocationTelemetryImpl(span, tracer, parent, registry);
+      ctx.telemetry = new InvocationTelemetryImpl(span, tracer, parent, registry, tallied);
       const spanContext = span.spanContext();
       // A no-op tracer (nothing registered yet) hands back an invalid context: no ids to log.
       if (traceContextInLogs && isSpanContextValid(spanContext)) {

@@ -1,7 +1,8 @@
 /**
  * `ctx.telemetry` without tracing: the upstream and auth counters, and CLIENT "spans" that only
- * count. Free of `@opentelemetry/api`, so a mesh with metrics but no tracing never loads it. One
- * instance serves every invocation of a mesh: it holds no per-invocation state.
+ * count. Free of `@opentelemetry/api`, so a mesh with metrics but no tracing never loads it.
+ * Without EMF one instance serves every invocation of a mesh (it holds no invocation state);
+ * with EMF each invocation gets its own, which tallies what the invocation's EMF lines report.
  */
 import type { MetricsRegistry } from './metrics.js';
 import type { ClientSpan, HeaderSetter, InvocationTelemetry, OutboundAttempt } from './types.js';
@@ -14,15 +15,30 @@ export function errorCode(error: unknown): string {
   return 'error';
 }
 
+/**
+ * The outbound and auth counts of one invocation, for its EMF lines (CloudWatch sums the lines;
+ * the process-wide totals stay in the registry for Prometheus).
+ */
+export class InvocationTally {
+  /** `upstream` → `code` → attempts. */
+  readonly upstreamRequests = new Map<string, Map<string, number>>();
+  readonly upstreamRetries = new Map<string, number>();
+  readonly authDenied = new Map<string, number>();
+}
+
+function increment(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
 /** An outbound attempt that is counted but not traced. */
 class CountedAttempt implements ClientSpan {
   readonly #upstream: string;
-  readonly #registry: MetricsRegistry | undefined;
+  readonly #telemetry: UntracedTelemetry;
   #ended = false;
 
-  constructor(upstream: string, registry: MetricsRegistry | undefined) {
+  constructor(upstream: string, telemetry: UntracedTelemetry) {
     this.#upstream = upstream;
-    this.#registry = registry;
+    this.#telemetry = telemetry;
   }
 
   inject(_headers: HeaderSetter): void {
@@ -32,7 +48,7 @@ class CountedAttempt implements ClientSpan {
   end(outcome: { readonly status?: number; readonly error?: unknown }): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#registry?.upstreamRequest(
+    this.#telemetry.upstreamRequest(
       this.#upstream,
       outcome.status !== undefined ? String(outcome.status) : errorCode(outcome.error),
     );
@@ -43,17 +59,45 @@ class CountedAttempt implements ClientSpan {
 export class UntracedTelemetry implements InvocationTelemetry {
   readonly span: InvocationTelemetry['span'] = undefined;
   protected readonly registry: MetricsRegistry | undefined;
+  /** Created at the first count when `tallied` (EMF): most invocations never need one. */
+  tally: InvocationTally | undefined = undefined;
+  readonly #tallied: boolean;
 
-  constructor(registry: MetricsRegistry | undefined) {
+  constructor(registry: MetricsRegistry | undefined, tallied = false) {
     this.registry = registry;
+    this.#tallied = tallied && registry !== undefined;
+  }
+
+  #tallyFor(): InvocationTally | undefined {
+    if (!this.#tallied) return undefined;
+    this.tally ??= new InvocationTally();
+    return this.tally;
   }
 
   startClientSpan(attempt: OutboundAttempt): ClientSpan {
-    return new CountedAttempt(attempt.upstream, this.registry);
+    return new CountedAttempt(attempt.upstream, this);
+  }
+
+  /** Counts `serverless_upstream_requests_total{upstream, code}` (the client spans call it). */
+  upstreamRequest(upstream: string, code: string): void {
+    if (!this.registry) return;
+    this.registry.upstreamRequest(upstream, code);
+    const tally = this.#tallyFor();
+    if (tally) {
+      let byCode = tally.upstreamRequests.get(upstream);
+      if (byCode === undefined) {
+        byCode = new Map();
+        tally.upstreamRequests.set(upstream, byCode);
+      }
+      increment(byCode, code);
+    }
   }
 
   upstreamRetry(upstream: string): void {
-    if (this.registry) this.registry.increment(this.registry.upstreamRetries, upstream);
+    if (!this.registry) return;
+    this.registry.increment(this.registry.upstreamRetries, upstream);
+    const tally = this.#tallyFor();
+    if (tally) increment(tally.upstreamRetries, upstream);
   }
 
   circuitState(upstream: string, open: boolean): void {
@@ -65,6 +109,9 @@ export class UntracedTelemetry implements InvocationTelemetry {
   }
 
   authDenied(reason: string): void {
-    if (this.registry) this.registry.increment(this.registry.authDenied, reason);
+    if (!this.registry) return;
+    this.registry.increment(this.registry.authDenied, reason);
+    const tally = this.#tallyFor();
+    if (tally) increment(tally.authDenied, reason);
   }
 }
