@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DeadlineWatch } from './deadline-watch.js';
-import type { SidecarlessError } from './errors.js';
+import { SidecarlessError } from './errors.js';
 
 const never = new Promise<never>(() => {});
 const after = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
@@ -23,18 +23,20 @@ describe('DeadlineWatch', () => {
     const watch = new DeadlineWatch();
     const start = Date.now();
     const calls: string[] = [];
-    const results = await Promise.all([
+    const [fast, hung, failed, late] = await Promise.all([
       outcome(watch, after(10, 'fast'), start + 200),
       outcome(watch, never, start + 60),
       outcome(watch, Promise.reject(new Error('handler failed')), start + 200),
       outcome(watch, after(120, 'too late'), start + 40),
     ]);
-    expect(results[0]?.value).toBe('fast');
-    expect((results[1]?.error as SidecarlessError).status).toBe(504);
-    expect(results[1]!.at - start).toBeGreaterThanOrEqual(59);
-    expect((results[2]?.error as Error).message).toBe('handler failed');
-    expect((results[3]?.error as SidecarlessError).status).toBe(504);
-    expect(results[3]!.at - start).toBeLessThan(110);
+    expect(fast.value).toBe('fast');
+    expect(hung.error).toBeInstanceOf(SidecarlessError);
+    expect((hung.error as SidecarlessError).status).toBe(504);
+    expect(hung.at - start).toBeGreaterThanOrEqual(59);
+    expect(failed.error).toBeInstanceOf(Error);
+    expect((failed.error as Error).message).toBe('handler failed');
+    expect((late.error as SidecarlessError).status).toBe(504);
+    expect(late.at - start).toBeLessThan(110);
     // The late value arriving after its deadline calls nothing.
     watch.watch(
       after(30, 'ignored'),
