@@ -5,7 +5,8 @@
  *
  * Each server runs in its own child process (so the load generator does not share its event
  * loop); rounds alternate bare, knative, bare, knative… so machine drift hits both alike.
- * Quoted: the median round's req/s and latency percentiles, knative/bare throughput, and the
+ * Quoted: the median round's req/s and latency percentiles, knative/bare throughput (of the
+ * medians, and the median of each round's own ratio, steadier when the machine drifts), and the
  * server process's CPU time per request (user + system, read over IPC after each round), which
  * is far steadier than req/s on a shared machine.
  */
@@ -114,6 +115,11 @@ async function main(): Promise<void> {
     };
   });
   const bare = summary[0]!.rps;
+  // Each round runs the servers back to back, so a round's ratio compares like with like while the
+  // machine's speed drifts between rounds: the median of those ratios is the figure to quote.
+  const bareRounds = results.get('bare')!;
+  const roundRatio = (target: Target, of: (round: Round) => number) =>
+    median(results.get(target)!.map((round, index) => of(round) / of(bareRounds[index]!)));
   printTable(
     `trivial handler on loopback: ${connections} connections, ${rounds} × ${seconds}s rounds interleaved, Node ${process.version}`,
     [
@@ -123,8 +129,9 @@ async function main(): Promise<void> {
       'p50 ms',
       'p99 ms',
       'vs bare',
+      'vs bare, per round',
       'server CPU/req',
-      'CPU vs bare',
+      'CPU vs bare, per round',
     ],
     summary.map((row) => [
       labels[row.target],
@@ -133,8 +140,9 @@ async function main(): Promise<void> {
       row.p50.toFixed(1),
       row.p99.toFixed(1),
       `${((row.rps / bare) * 100).toFixed(1)}%`,
+      `${(roundRatio(row.target, (round) => round.rps) * 100).toFixed(1)}%`,
       `${row.cpuUs.toFixed(1)} µs`,
-      `${(row.cpuUs / summary[0]!.cpuUs).toFixed(2)}×`,
+      `${roundRatio(row.target, (round) => round.cpuUs).toFixed(2)}×`,
     ]),
   );
 }

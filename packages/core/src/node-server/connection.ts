@@ -13,8 +13,8 @@ export type ConnectionFacts = Pick<InvocationFacts, 'sourceIp' | 'transport' | '
 
 // The certificate does not change for the life of a connection: parse it once per socket, not
 // once per keep-alive request (getPeerX509Certificate builds a new X509Certificate every call).
-const certificateOfSocket = Symbol('sidecarless.peer-certificate');
-type CachingSocket = TLSSocket & { [certificateOfSocket]?: PeerCertificateFact | null };
+const factsOfSocket = Symbol('sidecarless.connection-facts');
+type CachingSocket = TLSSocket & { [factsOfSocket]?: ConnectionFacts };
 
 /**
  * The connection facts of `incoming`: `sourceIp` from the socket's remote address, `transport`
@@ -34,15 +34,24 @@ type CachingSocket = TLSSocket & { [certificateOfSocket]?: PeerCertificateFact |
  */
 export function connectionFacts(incoming: IncomingMessage): ConnectionFacts {
   const socket = incoming.socket as CachingSocket;
+  // A connection's facts do not change between its keep-alive requests: made once per socket.
+  const known = socket[factsOfSocket];
+  if (known !== undefined) return known;
   const sourceIp = socket.remoteAddress;
-  if (socket.encrypted !== true) return { sourceIp, transport: 'plaintext' };
-  let certificate = socket[certificateOfSocket];
-  if (certificate === undefined) {
+  let facts: ConnectionFacts;
+  if (socket.encrypted !== true) {
+    facts = Object.freeze({ sourceIp, transport: 'plaintext' as const });
+  } else {
     const x509 = socket.getPeerX509Certificate();
-    certificate = x509 ? { certificate: x509, source: 'tls', verified: socket.authorized } : null;
-    socket[certificateOfSocket] = certificate;
+    const certificate: PeerCertificateFact | undefined = x509
+      ? { certificate: x509, source: 'tls', verified: socket.authorized }
+      : undefined;
+    facts = Object.freeze(
+      certificate
+        ? { sourceIp, transport: 'tls' as const, peerCertificate: certificate }
+        : { sourceIp, transport: 'tls' as const },
+    );
   }
-  return certificate
-    ? { sourceIp, transport: 'tls', peerCertificate: certificate }
-    : { sourceIp, transport: 'tls' };
+  socket[factsOfSocket] = facts;
+  return facts;
 }
