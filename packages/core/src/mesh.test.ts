@@ -190,6 +190,29 @@ describe('the invocation pipeline (local adapter)', () => {
     expect(await hidden.json()).not.toHaveProperty('detail');
   });
 
+  it('answers the same for a synchronous and an async handler, with and without a stage', async () => {
+    const passThrough: Stage = { name: 'pass', http: (next) => (request, ctx) => next(request, ctx) };
+    const sync = () => new Response('sync', { status: 201 });
+    const async = async () => new Response('async', { status: 202 });
+    const throwing = () => {
+      throw new Error('sync failure');
+    };
+    for (const middleware of [[], [passThrough]]) {
+      const { mesh, logs } = meshWithLogs({ middleware });
+      const a = await invoke(mesh, sync, 'http://localhost/');
+      expect([a.status, await a.text()]).toEqual([201, 'sync']);
+      const b = await invoke(mesh, async, 'http://localhost/');
+      expect([b.status, await b.text()]).toEqual([202, 'async']);
+      const c = await invoke(mesh, throwing, 'http://localhost/');
+      expect(c.status).toBe(500);
+      expect(logs.lines().filter((line) => line.msg === 'handler threw')).toHaveLength(1);
+      // A deadline already gone when the invocation starts is a 504, even for a handler that
+      // answers at once.
+      const d = await invoke(mesh, sync, 'http://localhost/', { deadline: Date.now() - 1 });
+      expect(d.status).toBe(504);
+    }
+  });
+
   it('refuses a handler result that is not a Response', async () => {
     const { mesh, logs } = meshWithLogs();
     const handler = (() => ({ ok: true })) as unknown as () => Response;

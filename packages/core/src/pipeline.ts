@@ -77,25 +77,35 @@ export function composeHttp(stages: readonly Stage[], handler: HttpHandler<never
   let next: HttpNext = function callHttpHandler(request, ctx) {
     let result: Response | Promise<Response>;
     try {
-      result = call(request, ctx);
+      result = callHandler(call, request, ctx);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (result instanceof Promise) return result.then(checkedResponse);
-    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      return Promise.resolve(result).then(checkedResponse);
-    }
-    try {
-      return Promise.resolve(checkedResponse(result));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return result instanceof Promise ? result : Promise.resolve(result);
   };
   for (let i = stages.length - 1; i >= 0; i--) {
     const wrap = stages[i]!.http;
     if (wrap) next = wrap.call(stages[i], next);
   }
   return next;
+}
+
+/**
+ * Calls `handler` and checks it answered with a `Response`: the checked response itself when the
+ * handler answered synchronously, else a promise of it. Throws synchronously what a synchronous
+ * handler throws, or a 500 for anything but a `Response`.
+ */
+export function callHandler<Raw>(
+  handler: HttpHandler<Raw>,
+  request: Request,
+  ctx: MeshContext<Raw>,
+): Response | Promise<Response> {
+  const result = handler(request, ctx);
+  if (result instanceof Promise) return result.then(checkedResponse);
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    return Promise.resolve(result).then(checkedResponse);
+  }
+  return checkedResponse(result);
 }
 
 function checkedResponse(result: unknown): Response {
