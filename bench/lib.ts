@@ -94,3 +94,17 @@ export function printComparison(title: string, results: readonly Result[]): void
     ]),
   );
 }
+
+/**
+ * What Powertools needs to believe it runs inside Lambda (its Tracer only sets itself up there;
+ * X-Ray segments then go over UDP to 127.0.0.1:2000, as to the daemon on Lambda).
+ */
+export const lambdaEnvironment: Readonly<Record<string, string>> = {
+  AWS_LAMBDA_FUNCTION_NAME: 'bench',
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+  LAMBDA_TASK_ROOT: '/var/task',
+  AWS_REGION: 'eu-west-1',
+  _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
+  POWERTOOLS_SERVICE_NAME: 'bench',
+  POWERTOOLS_METRICS_NAMESPACE: 'Bench',
+};

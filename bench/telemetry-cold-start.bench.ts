@@ -12,19 +12,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { median, printTable, times } from './lib.ts';
+import { lambdaEnvironment, median, printTable, times } from './lib.ts';
 
 // Powertools' Tracer only sets itself up inside Lambda: give every child Lambda's environment.
-const env = {
-  ...process.env,
-  AWS_LAMBDA_FUNCTION_NAME: 'bench',
-  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
-  LAMBDA_TASK_ROOT: '/var/task',
-  AWS_REGION: 'eu-west-1',
-  _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
-  POWERTOOLS_SERVICE_NAME: 'bench',
-  POWERTOOLS_METRICS_NAMESPACE: 'Bench',
-};
+const env = { ...process.env, ...lambdaEnvironment };
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const coldScripts: Record<string, string> = {

@@ -11,19 +11,10 @@
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createMesh, type MeshOptions } from '@sidecarless/core';
 import { prepareHttp } from '@sidecarless/core/adapter';
-import { compare, printComparison, printTable, times, us } from './lib.ts';
+import { compare, lambdaEnvironment, printComparison, printTable, times, us } from './lib.ts';
 
-// Powertools only traces inside Lambda: give it Lambda's environment (X-Ray segments go over
-// UDP to 127.0.0.1:2000, as to the daemon on Lambda).
-Object.assign(process.env, {
-  AWS_LAMBDA_FUNCTION_NAME: 'bench',
-  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
-  LAMBDA_TASK_ROOT: '/var/task',
-  AWS_REGION: 'eu-west-1',
-  _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
-  POWERTOOLS_SERVICE_NAME: 'bench',
-  POWERTOOLS_METRICS_NAMESPACE: 'Bench',
-});
+// Powertools only traces inside Lambda: give it Lambda's environment.
+Object.assign(process.env, lambdaEnvironment);
 
 let sunk = 0;
 const sink = {

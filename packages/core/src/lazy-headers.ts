@@ -10,9 +10,7 @@
  * once and answers from it from then on.
  */
 import { ErrorCodes, SidecarlessError } from './errors.js';
-
-const tokenShape = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const forbiddenInValue = /[\0\r\n]/;
+import { forbiddenInValue, tokenShape } from './http-syntax.js';
 
 function invalidHeader(name: string, cause?: unknown): SidecarlessError {
   return new SidecarlessError(

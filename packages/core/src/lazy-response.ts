@@ -13,6 +13,8 @@
  * `Response` has.
  */
 
+import { forbiddenInValue, tokenShape } from './http-syntax.js';
+
 /** What an adapter writes for a response whose body is held in memory. */
 export interface PlainResponse {
   readonly status: number;
@@ -27,9 +29,6 @@ export interface PlainResponse {
 type HeadersInit = NonNullable<ResponseInit['headers']>;
 type BodyInit = NonNullable<ConstructorParameters<typeof Response>[0]>;
 
-const tokenShape = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Fetch refuses NUL, CR and LF in a value, and strips leading and trailing HTTP whitespace.
-const forbiddenInValue = /[\0\r\n]/;
 const reasonShape = /^[\t\x20-\x7e\x80-\xff]*$/;
 const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
 
