@@ -3,7 +3,7 @@
  * at the end — on success, on failure, and on Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 /** A function process the demo started. */
 export interface FunctionProcess {
@@ -92,14 +92,28 @@ export class ProcessGroup {
 }
 
 /**
- * `count` distinct ports that were free a moment ago on 127.0.0.1. They are held open together
- * and released together: asked for one at a time, the system may hand out the same port twice.
+ * `count` distinct ports that were free a moment ago on 127.0.0.1, picked below the range the
+ * system hands out for `listen(0)` and outgoing connections (Linux: 32768–60999). Between this
+ * call and the moment a function binds its port, a port from that range can be taken by any other
+ * process on the machine (a test binding port 0 did, in CI); one below it cannot. They are held
+ * open together and released together, so no port is handed out twice.
  */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  await Promise.all(
-    servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))),
-  );
+  const servers: Server[] = [];
+  const low = 20_000;
+  const high = 32_767;
+  let candidate = low + Math.floor(Math.random() * (high - low));
+  for (let tried = 0; servers.length < count; tried++) {
+    if (tried > 2_000) throw new Error(`no ${count} free ports between ${low} and ${high} on 127.0.0.1`);
+    if (candidate > high) candidate = low;
+    const server = createServer();
+    const port = candidate++;
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) servers.push(server);
+  }
   const ports = servers.map((server) => (server.address() as { port: number }).port);
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   return ports;
