@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import type { ServerResponse } from 'node:http';
 import type { ReadableStreamReadResult } from 'node:stream/web';
-import { type PlainResponse, takePlainResponse } from '../lazy-response.js';
+import { takePlainResponse } from '../lazy-response.js';
 
 /**
  * Writes `response` to `res`; resolves when it is sent or the client went away. Pass
@@ -42,58 +42,70 @@ export function sendResponse(
   closeConnection: boolean,
 ): Promise<void> | undefined {
   const plain = takePlainResponse(response);
-  if (plain !== undefined) return sendPlain(res, plain, method, closeConnection);
-  const headers: Record<string, string | string[]> = {};
+  if (plain !== undefined) {
+    // A LazyResponse: its status, fields and body as they are.
+    const headers = withConnectionFields(plain.headers, plain.cookies, closeConnection);
+    writeWhole(res, plain.status, headers, sendsBody(method, plain.status) ? plain.body : null);
+    return undefined;
+  }
+  const fields: Record<string, string | string[]> = {};
   let cookies: string[] | undefined;
   // Iterating a Headers yields each Set-Cookie on its own (the rest combined), so one pass
   // collects both without a getSetCookie() call.
   for (const [name, value] of response.headers) {
-    if (name !== 'set-cookie') headers[name] = value;
+    if (name !== 'set-cookie') fields[name] = value;
     else if (cookies) cookies.push(value);
     else cookies = [value];
   }
-  if (cookies) headers['set-cookie'] = cookies;
-  if (closeConnection) headers.connection = 'close';
+  const headers = withConnectionFields(fields, cookies, closeConnection);
   const status = response.status;
   const body = response.body;
-  if (body === null || method === 'HEAD' || status === 204 || status === 304) {
-    res.writeHead(status, headers);
-    res.end();
+  if (body === null || !sendsBody(method, status)) {
+    writeWhole(res, status, headers, null);
     return body === null ? undefined : body.cancel().catch(() => {});
   }
   const whole = inMemoryBody(response);
   if (whole !== undefined) {
-    // One write, as a bare server does: a string goes out concatenated with the head.
-    headers['content-length'] ??= String(
-      typeof whole === 'string' ? Buffer.byteLength(whole) : whole.byteLength,
-    );
-    res.writeHead(status, headers);
-    res.end(whole);
+    writeWhole(res, status, headers, whole);
     return undefined;
   }
   return streamBody(res, status, headers, body);
 }
 
-/** A {@link LazyResponse}'s parts: status, fields and body written as they are, in one write. */
-function sendPlain(
-  res: ServerResponse,
-  plain: PlainResponse,
-  method: string,
+/** False for the answers that carry no body whatever the handler gave: HEAD, 204 and 304. */
+function sendsBody(method: string, status: number): boolean {
+  return method !== 'HEAD' && status !== 204 && status !== 304;
+}
+
+/** The header fields with every Set-Cookie on its own and, when asked, `connection: close`. */
+function withConnectionFields(
+  fields: Record<string, string | string[]>,
+  cookies: string[] | undefined,
   closeConnection: boolean,
-): undefined {
-  const headers: Record<string, string | string[]> = plain.headers;
-  if (plain.cookies) headers['set-cookie'] = plain.cookies;
-  if (closeConnection) headers.connection = 'close';
-  const { status, body } = plain;
-  if (body === null || method === 'HEAD' || status === 204 || status === 304) {
-    res.writeHead(status, headers);
-    res.end();
-    return undefined;
+): Record<string, string | string[]> {
+  if (cookies) fields['set-cookie'] = cookies;
+  if (closeConnection) fields.connection = 'close';
+  return fields;
+}
+
+/**
+ * The head and a body held in memory (or none), in one write as a bare server does: a string
+ * goes out concatenated with the head.
+ */
+function writeWhole(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string | string[]>,
+  body: string | Uint8Array | null,
+): void {
+  if (body !== null) {
+    headers['content-length'] ??= String(
+      typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+    );
   }
-  headers['content-length'] ??= String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
   res.writeHead(status, headers);
-  res.end(body);
-  return undefined;
+  if (body === null) res.end();
+  else res.end(body);
 }
 
 async function streamBody(
