@@ -36,6 +36,7 @@ export { createLazyRequest, isLazyRequest, type LazyRequestInit } from './lazy-r
 export { type PlainResponse, takePlainResponse } from './lazy-response.js';
 export type { EventInvoker, Flusher, HttpInvoker, PrepareOptions } from './mesh.js';
 export { wasLogged } from './mesh.js';
+export { inMemoryBody } from './response-source.js';
 
 /**
  * Prepares `handler` to run through `mesh`'s pipeline. Call once per handler, at wrap time; the

@@ -3,12 +3,12 @@
  *
  * `await response.text()` goes through a web stream: ~60–130 µs per call on Node 22 for a
  * small JSON body (bench/lambda-overhead.bench.ts, "read body" rows), more than the whole rest
- * of the adapter. Node 22's Fetch keeps the value the `Response` was built from (a string or
- * bytes) under an internal `state` symbol; when the body has not been touched we take that value
- * directly. Anything else (streams, Blobs, a runtime without that symbol, such as Node 24) is
- * read from the body stream.
+ * of the adapter. A `LazyResponse` hands its body over as it is; for a standard one Node 22's
+ * Fetch keeps the value it was built from (a string or bytes), which `inMemoryBody` from the
+ * adapter kit takes when the body has not been touched. Anything else (streams, Blobs, Node 24,
+ * which keeps that state private) is read from the body stream.
  */
-import { takePlainResponse } from '@sidecarless/core/adapter';
+import { inMemoryBody, takePlainResponse } from '@sidecarless/core/adapter';
 import type { ResponseParts } from './common.js';
 
 /** Decides whether a response body goes out base64-encoded. */
@@ -38,37 +38,9 @@ export const isBinaryByDefault: BinaryPredicate = (contentType, contentEncoding)
   return !textType.test(contentType);
 };
 
-interface BodySource {
-  readonly source: unknown;
-  readonly stream?: { readonly locked?: boolean };
-}
-
-let stateSymbol: symbol | null | undefined;
-
-function findStateSymbol(response: Response): symbol | null {
-  const found = Object.getOwnPropertySymbols(response).find((symbol) => symbol.description === 'state');
-  return found ?? null;
-}
-
-/** The value the response was built from, when it is still unread and plain; else undefined. */
-function plainSource(response: Response): string | Uint8Array | null | undefined {
-  if (stateSymbol === undefined) stateSymbol = findStateSymbol(response);
-  if (stateSymbol === null || response.bodyUsed) return undefined;
-  const state = (response as unknown as Record<symbol, { body?: BodySource | null } | undefined>)[
-    stateSymbol
-  ];
-  if (!state || typeof state !== 'object') return undefined;
-  const body = state.body;
-  if (body === null) return null;
-  if (!body || body.stream?.locked) return undefined;
-  const source = body.source;
-  if (typeof source === 'string' || source instanceof Uint8Array) return source;
-  return undefined;
-}
-
 async function bodyBytesOrText(response: Response): Promise<string | Uint8Array | null> {
-  const plain = plainSource(response);
-  if (plain !== undefined) return plain;
+  const whole = inMemoryBody(response);
+  if (whole !== undefined) return whole;
   const body = response.body;
   if (body === null) return null;
   // Reading the stream ourselves is 10–25% cheaper than `arrayBuffer()` on Node 22 and 24 for a
