@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCodes, SidecarlessError } from '../errors.js';
+import { headersFromPairs } from '../lazy-headers.js';
 import { createLazyRequest } from '../lazy-request.js';
 
 /**
@@ -134,7 +135,9 @@ export function toRequest(incoming: IncomingMessage, bodyLimit: number): Request
     }
   }
   try {
-    const headers = headersOf(raw);
+    // Appending the raw pairs keeps repeated headers apart; it measured ~0.8 µs cheaper than
+    // handing Request an array of pairs.
+    const headers = headersFromPairs(raw);
     return new Request(
       url,
       hasBody
@@ -163,18 +166,4 @@ function normalizedUrl(url: string): string {
     return url;
   }
   return new URL(url).href;
-}
-
-// Appending raw header pairs keeps repeated headers apart; it measured ~0.8 µs cheaper than
-// handing Request an array of pairs.
-// A header Node's parser let through but Fetch refuses is the client's fault: a 400, also when
-// the lazy request builds its headers only once the handler reads them.
-function headersOf(raw: readonly string[]): Headers {
-  const headers = new Headers();
-  try {
-    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  } catch (error) {
-    throw badRequest('the request line or headers are not valid HTTP', error);
-  }
-  return headers;
 }
