@@ -3,10 +3,10 @@
  * pipeline; the parts that cost something (the child logger, the deadline timer and its
  * `AbortSignal`) are built only when the handler first touches them.
  */
-import { randomUUID } from 'node:crypto';
 import type { AuthInfo, PeerCertificateFact, PeerIdentity } from './auth-types.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
 import type { Logger } from './logger.js';
+import { nodeBuiltin } from './node-builtin.js';
 import type { InvocationTelemetry, TelemetryFacts } from './telemetry/types.js';
 import type { UpstreamClient, UpstreamProvider } from './upstream-types.js';
 
@@ -191,7 +191,8 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
    * server without a request id never read it, and `randomUUID` was ~0.3 µs of each.
    */
   get invocationId(): string {
-    this.#invocationId ??= randomUUID();
+    // node:crypto is fetched here, not imported: see nodeBuiltin in node-builtin.ts.
+    this.#invocationId ??= nodeBuiltin('node:crypto').randomUUID();
     return this.#invocationId;
   }
 

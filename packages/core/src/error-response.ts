@@ -3,9 +3,9 @@
  * `SidecarlessError` marked `expose`) say what went wrong; everything else is a bare 500 that
  * leaks no message and no stack. The body is RFC 9457 problem details.
  */
-import { STATUS_CODES } from 'node:http';
 import { ErrorCodes, SidecarlessError } from './errors.js';
 import { LazyResponse } from './lazy-response.js';
+import { nodeBuiltin } from './node-builtin.js';
 
 /** Problem-details body sent for an error. */
 export interface ProblemBody {
@@ -22,7 +22,7 @@ export interface ProblemBody {
  * older one. Exported for adapters that need a status line (ALB's `statusDescription`).
  */
 export function reasonPhrase(status: number): string | undefined {
-  return status === 413 ? 'Content Too Large' : STATUS_CODES[status];
+  return status === 413 ? 'Content Too Large' : nodeBuiltin('node:http').STATUS_CODES[status];
 }
 
 /** The status, headers and problem body for `error`, without building a `Response`. */

@@ -3,7 +3,6 @@
  * Binary, structured and batch HTTP modes, parsed by the `cloudevents` SDK after the strict
  * checks in strict-event.ts. A returned CloudEvent goes back in binary mode.
  */
-import { randomUUID } from 'node:crypto';
 import type { Mesh, MeshContext } from '@sidecarless/core';
 import { SidecarlessError } from '@sidecarless/core';
 import { describeError, type InvocationFacts, prepareEvent } from '@sidecarless/core/adapter';
@@ -17,6 +16,15 @@ import type { CloudEvent, CloudEventV1 } from 'cloudevents';
 import { cloudEventParent } from './facts.js';
 import { defaultProbes, type KnativeOptions, knativeSettings } from './server.js';
 import { whyInvalid, withoutNulls } from './strict-event.js';
+
+/**
+ * A fresh id for a problem response. `node:crypto` is fetched on use rather than imported: an
+ * ES-module import of it builds a facade that loads Web Crypto at start (see the core's
+ * node-builtin.ts).
+ */
+function newEventId(): string {
+  return process.getBuiltinModule('node:crypto').randomUUID();
+}
 
 /** What a CloudEvents handler may return: a reply event, or nothing. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing is typed `void`.
@@ -166,14 +174,14 @@ export function knativeCloudEvents(
           headers: { allow: 'POST' },
         },
       );
-      return problem(error, randomUUID());
+      return problem(error, newEventId());
     }
     let events: CloudEvent<unknown>[];
     const cloudevents = await loadSdk();
     try {
       events = await readEvents(cloudevents, request);
     } catch (error) {
-      return problem(error, randomUUID());
+      return problem(error, newEventId());
     }
     const replies: CloudEventV1<unknown>[] = [];
     for (const event of events) {
@@ -222,7 +230,7 @@ export function knativeCloudEvents(
         { status: 500, cause: error },
       );
       mesh.log.error({ err: error }, 'reply event refused');
-      return problem(refused, events[0]?.id ?? randomUUID());
+      return problem(refused, events[0]?.id ?? newEventId());
     }
   };
   return createNodeServer(mesh, serveEvents, settings.server, { port: settings.port, probes: defaultProbes });

@@ -6,12 +6,13 @@
  * (401 on an invalid token, or a missing one when a rule is `required`), policy (403), then the
  * request is rewritten (token removed unless forwarded, claims copied to headers) and handed on.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { PeerIdentity } from '../auth-types.js';
 import type { InvocationContext, MeshContext } from '../context.js';
 import { SidecarlessError } from '../errors.js';
 import type { FeatureHost } from '../features.js';
 import type { Logger } from '../logger.js';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { NormalizedAuth, NormalizedJwtRule } from '../options/auth.js';
 import type { HttpNext, Stage } from '../pipeline.js';
 import { type AuthEvents, authEvents } from './events.js';
@@ -214,7 +215,7 @@ export class AuthStage implements Stage {
     const spaceDelimited = new Set(auth.jwt.flatMap((rule) => rule.spaceDelimitedClaims));
     if (spaceDelimited.size === 0) for (const claim of ['scope', 'scp']) spaceDelimited.add(claim);
     this.#evaluate = auth.policies.length > 0 ? compilePolicies(auth.policies, spaceDelimited) : undefined;
-    this.#bundle = auth.trustBundle.map((pem) => new X509Certificate(pem));
+    this.#bundle = auth.trustBundle.map((pem) => new (nodeBuiltin('node:crypto').X509Certificate)(pem));
     this.#trustedProxy = auth.trustedProxies.length > 0 ? ipMatcher(auth.trustedProxies) : () => false;
     this.#outputHeaders = [
       ...new Set(

@@ -9,7 +9,10 @@
  * refused, `jku`/`x5u`/`jwk`/`x5c` never followed, key type bound to the algorithm. jose is what
  * the tests sign with, so the verifier is checked against an independent implementation.
  */
-import { constants, createHmac, type KeyObject, timingSafeEqual, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { nodeBuiltin } from '../node-builtin.js';
+
+const { constants, createHmac, timingSafeEqual, verify } = nodeBuiltin('node:crypto');
 
 /** Why a token was refused. Stable codes: they go to logs and metrics, never to the caller. */
 export type TokenFailure =

@@ -3,13 +3,15 @@
  * (keys.ts), Istio's claim rules, and a bounded cache of verified tokens so a warm function
  * verifies a repeated token in microseconds (Envoy's `jwt_cache_config` idea).
  */
-import { hash } from 'node:crypto';
 import type { AuthInfo } from '../auth-types.js';
 import type { Logger } from '../logger.js';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { NormalizedAuth, NormalizedJwtRule } from '../options/auth.js';
 import type { AuthEvents } from './events.js';
 import { type ParsedJws, parseCompactJws, TokenError, verifyParsed } from './jws.js';
 import { IssuerKeys } from './keys.js';
+
+const { hash } = nodeBuiltin('node:crypto');
 
 /** A verified token: the identity and what the stage needs to rewrite the request. */
 export interface VerifiedToken {

@@ -10,11 +10,14 @@
  * 190–220 ms on our noisy 2-core machine, and init + ready() of a mesh with auth dropped from
  * ~490 ms to 245–315 ms without it (a mesh without auth: 180–340 ms in the same runs).
  */
-import { createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { JsonWebKey, KeyObject } from 'node:crypto';
 import type { Logger } from '../logger.js';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { NormalizedJwtRule } from '../options/auth.js';
 import type { AuthEvents } from './events.js';
 import type { VerificationKey } from './jws.js';
+
+const { createPublicKey, createSecretKey } = nodeBuiltin('node:crypto');
 
 const curveKinds: Readonly<Record<string, string>> = {
   prime256v1: 'ec-P-256',

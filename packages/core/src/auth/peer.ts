@@ -4,8 +4,9 @@
  * only when — the request came from a proxy the configuration trusts. A SPIFFE URI SAN becomes
  * Istio's principal, `cluster.local/ns/<ns>/sa/<sa>`.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { PeerCertificateFact, PeerIdentity } from '../auth-types.js';
+import { nodeBuiltin } from '../node-builtin.js';
 
 /** Istio's principal and namespace from a SPIFFE id, or undefined when it is not one. */
 export function fromSpiffeId(uri: string): { principal: string; namespace: string | undefined } | undefined {
@@ -70,7 +71,9 @@ export function checkCertificate(
   let certificate: X509Certificate;
   try {
     certificate =
-      typeof fact.certificate === 'string' ? new X509Certificate(fact.certificate) : fact.certificate;
+      typeof fact.certificate === 'string'
+        ? new (nodeBuiltin('node:crypto').X509Certificate)(fact.certificate)
+        : fact.certificate;
   } catch {
     return undefined;
   }
@@ -147,7 +150,7 @@ export function identityFromXfcc(
     if (element.cert === undefined) return undefined;
     let certificate: X509Certificate;
     try {
-      certificate = new X509Certificate(decodeURIComponent(element.cert));
+      certificate = new (nodeBuiltin('node:crypto').X509Certificate)(decodeURIComponent(element.cert));
     } catch {
       return undefined;
     }

@@ -3,14 +3,16 @@
  * a matching DENY policy denies; then, if any ALLOW policy exists, the request must match one;
  * AUDIT policies only log. Anything that cannot be evaluated denies.
  */
-import { BlockList, isIPv6 } from 'node:net';
 import type { AuthInfo, PeerIdentity } from '../auth-types.js';
+import { nodeBuiltin } from '../node-builtin.js';
 import type {
   NormalizedOperation,
   NormalizedPolicy,
   NormalizedRule,
   NormalizedSource,
 } from '../options/auth.js';
+
+const { BlockList, isIPv6 } = nodeBuiltin('node:net');
 
 /** What a policy can look at, gathered once per request. */
 export interface RequestAttributes {

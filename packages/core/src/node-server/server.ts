@@ -3,19 +3,13 @@
  * runtime): translation in and out, body limits, probes, timeouts, and drain on SIGTERM.
  * Adapters add only their platform's facts through the `serve` function they pass in.
  */
-import { randomUUID } from 'node:crypto';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { prepareHttp } from '../adapter.js';
 import type { InvocationFacts } from '../context.js';
 import { describeError } from '../error-response.js';
 import type { Mesh } from '../mesh.js';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { HttpHandler } from '../pipeline.js';
 import { connectionFacts } from './connection.js';
 import { type NodeServerOptions, normalizeServerOptions, type ServerDefaults } from './options.js';
@@ -171,7 +165,7 @@ export function createNodeServer(
     try {
       if (declaredTooLarge(incoming, config.bodyLimit)) {
         // Refused before the handler runs and before a byte of the body is read.
-        writeProblem(res, bodyTooLarge(config.bodyLimit), method, randomUUID());
+        writeProblem(res, bodyTooLarge(config.bodyLimit), method, nodeBuiltin('node:crypto').randomUUID());
         return;
       }
       const request = toRequest(incoming, config.bodyLimit);
@@ -187,7 +181,7 @@ export function createNodeServer(
         return;
       }
       mesh.log.warn({ err: error }, 'request could not be served');
-      writeProblem(res, error, method, randomUUID());
+      writeProblem(res, error, method, nodeBuiltin('node:crypto').randomUUID());
     }
   };
 
@@ -200,8 +194,8 @@ export function createNodeServer(
     connectionsCheckingInterval: Math.max(100, Math.min(1_000, config.headersTimeoutMs)),
   };
   const server: Server = config.tls
-    ? (createHttpsServer({ ...config.tls, ...timeouts }, onRequest) as unknown as Server)
-    : createHttpServer(timeouts, onRequest);
+    ? (nodeBuiltin('node:https').createServer({ ...config.tls, ...timeouts }, onRequest) as unknown as Server)
+    : nodeBuiltin('node:http').createServer(timeouts, onRequest);
 
   const onSignal = (signal: NodeJS.Signals): void => {
     mesh.log.info(

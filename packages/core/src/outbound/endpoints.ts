@@ -2,11 +2,13 @@
  * The endpoints of one upstream: a keep-alive pool each, load balancing, outlier detection, and
  * DNS discovery. Everything here lives on the upstream (and so on the mesh instance).
  */
-import { lookup, Resolver } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import type { Pool } from 'undici';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { NormalizedUpstream } from '../options/upstreams.js';
 import { ejectionChannel } from './events.js';
+
+const { lookup, Resolver } = nodeBuiltin('node:dns/promises');
+const { isIP } = nodeBuiltin('node:net');
 
 /** One address the upstream is reached at. */
 export interface Endpoint {

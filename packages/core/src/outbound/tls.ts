@@ -6,13 +6,17 @@
  * material and is reported; it never drops to plaintext.
  */
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
-import { isIP } from 'node:net';
 import { basename, dirname } from 'node:path';
-import { checkServerIdentity, createSecureContext, type PeerCertificate, type TLSSocket } from 'node:tls';
-import { buildConnector } from 'undici';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { buildConnector as BuildConnectorType } from 'undici';
 import { ConfigError } from '../errors.js';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { NormalizedUpstream } from '../options/upstreams.js';
 import { tlsReloadChannel } from './events.js';
+import { buildConnector } from './undici-parts.js';
+
+const { isIP } = nodeBuiltin('node:net');
+const { checkServerIdentity, createSecureContext } = nodeBuiltin('node:tls');
 
 type TlsConfig = NonNullable<NormalizedUpstream['tls']>;
 
@@ -56,7 +60,7 @@ export function serverIdentityCheck(expectedHost: string, subjectAltNames: reado
   };
 }
 
-type Connector = ReturnType<typeof buildConnector>;
+type Connector = ReturnType<typeof BuildConnectorType>;
 type Material = { ca?: string; cert?: string; key?: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
 
 /**
@@ -112,7 +116,7 @@ export class TlsConnector {
           ...(servername === undefined ? {} : { servername }),
           rejectUnauthorized: true,
           checkServerIdentity,
-        } as buildConnector.BuildOptions);
+        } as BuildConnectorType.BuildOptions);
         builtVersion = this.#version;
       }
       if (this.#config.mode !== 'MUTUAL') return built(options, callback);

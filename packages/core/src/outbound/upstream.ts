@@ -29,7 +29,7 @@ import {
   handleWhen,
   SamplingBreaker,
 } from 'cockatiel';
-import { Agent, Pool } from 'undici';
+import type { Agent as AgentType, Pool as PoolType } from 'undici';
 import type { MeshContext } from '../context.js';
 import type { NormalizedUpstream } from '../options/upstreams.js';
 import type { UpstreamCallContext, UpstreamClient } from '../upstream-types.js';
@@ -49,6 +49,7 @@ import { injectTraceContext, outgoingHeaders } from './propagation.js';
 import { backoffDelay, mayRepeat, retriableFailure, retriableStatus, withinBudget } from './retry-policy.js';
 import { TlsConnector } from './tls.js';
 import { type AttemptRequest, type AttemptResult, dispatchAttempt } from './transport.js';
+import { Agent, Pool } from './undici-parts.js';
 
 const circuitStates = ['closed', 'open', 'half-open', 'isolated'] as const;
 
@@ -91,11 +92,11 @@ export class Upstream {
   readonly endpoints: EndpointSet;
   readonly breaker: CircuitBreakerPolicy | undefined;
   readonly #tls: TlsConnector | undefined;
-  readonly #poolOptions: Pool.Options;
+  readonly #poolOptions: PoolType.Options;
   readonly #origins: ReadonlySet<string>;
   /** `[maxConnections, http1MaxPendingRequests]` when both are set: attempts beyond them fail fast. */
   readonly #caps: readonly [number, number] | undefined;
-  #agent: Agent | undefined;
+  #agent: AgentType | undefined;
   #activeRequests = 0;
   #lastTelemetry: MeshContext['telemetry'];
   #activeRetries = 0;
@@ -602,12 +603,12 @@ export class Upstream {
     return { origin: undefined, path, url: base.origin + path };
   }
 
-  #createPool(origin: string, expectedHost: string): Pool {
+  #createPool(origin: string, expectedHost: string): PoolType {
     const connect = this.#tls ? this.#tls.connectFor(expectedHost) : this.#poolOptions.connect;
     return new Pool(origin, { ...this.#poolOptions, ...(connect === undefined ? {} : { connect }) });
   }
 
-  #passthroughAgent(): Agent {
+  #passthroughAgent(): AgentType {
     this.#agent ??= new Agent({ keepAliveTimeout: this.config.connectionPool.idleTimeoutMs });
     return this.#agent;
   }

@@ -3,8 +3,9 @@
  * of-watchdog owns 8081 in the same container), started only when `metrics.exporter` is
  * `"prometheus"`. It answers `GET /metrics` and nothing else.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { nodeBuiltin } from '../node-builtin.js';
 import { type MetricsRegistry, renderPrometheus } from './metrics.js';
 
 export interface MetricsServer {
@@ -19,7 +20,7 @@ export function startMetricsServer(
   host: string,
   port: number,
 ): Promise<MetricsServer> {
-  const server: Server = createServer((request, response) => {
+  const server: Server = nodeBuiltin('node:http').createServer((request, response) => {
     const path = request.url?.split('?')[0];
     if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('metrics are at GET /metrics\n');
