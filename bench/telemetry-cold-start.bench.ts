@@ -36,9 +36,8 @@ const coldScripts: Record<string, string> = {
   'Sidecarless + tracing (OTLP/HTTP) + EMF': `
     const { createMesh } = await import('@sidecarless/core');
     await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { tracing: { exporter: 'otlp', endpoint: 'http://127.0.0.1:4318/v1/traces' }, metrics: { exporter: 'emf' } } }).ready();`,
-  // The OpenTelemetry SDK path, taken when the application passes a span processor: what every
-  // traced mesh loaded before the light tracer.
-  'Sidecarless + tracing via the SDK (span processor passed) + EMF': `
+  // An application that brings the SDK's BatchSpanProcessor: the SDK is its import, not the mesh's.
+  "Sidecarless + tracing into the SDK's BatchSpanProcessor (app imports the SDK) + EMF": `
     const { createMesh } = await import('@sidecarless/core');
     const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
     const exporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };

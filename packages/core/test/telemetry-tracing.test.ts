@@ -6,7 +6,9 @@ import {
   BasicTracerProvider,
   BatchSpanProcessor,
   InMemorySpanExporter,
+  type ReadableSpan,
   SimpleSpanProcessor,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { createMesh, type HttpHandler, type Mesh, type MeshOptions } from '@sidecarless/core';
 import { prepareEvent, prepareHttp } from '@sidecarless/core/adapter';
@@ -348,7 +350,102 @@ describe('exporters and span processors the application passes', () => {
     expect(span!.instrumentationScope.name).toBe('@sidecarless/core');
   });
 
-  it('runs the invocation spans through a span processor (on the SDK)', async () => {
+  it("hands a span processor (the SDK's batch processor) every span, exported at mesh.flush", async () => {
+    const exporter = new InMemorySpanExporter();
+    const mesh = createMesh({
+      service: 'batched-processor',
+      logging: { level: 'silent' },
+      telemetry: {
+        // A long delay: only the mesh's flush gets these spans out.
+        tracing: { spanProcessor: new BatchSpanProcessor(exporter, { scheduledDelayMillis: 60_000 }) },
+      },
+    });
+    meshes.push(mesh);
+    const response = await invoke(
+      mesh,
+      () => {
+        trace.getTracer('orders-app').startSpan('load order').end();
+        return new Response('ok');
+      },
+      'http://localhost/orders',
+    );
+    expect(response.status).toBe(200);
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    await mesh.flush();
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((span) => span.name).sort()).toEqual(['GET', 'load order']);
+    const server = spans.find((span) => span.name === 'GET')!;
+    const child = spans.find((span) => span.name === 'load order')!;
+    expect(child.spanContext().traceId).toBe(server.spanContext().traceId);
+    expect(child.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+    expect(server.resource.attributes['service.name']).toBe('batched-processor');
+    expect(server.attributes['http.response.status_code']).toBe(200);
+    expect(server.ended).toBe(true);
+  });
+
+  it("calls a span processor's onStart with the started span and its parent context, and onEnd once", async () => {
+    const started: { name: string; faasName: unknown; parentSpanId: string | undefined }[] = [];
+    const ended: string[] = [];
+    const processor: SpanProcessor = {
+      onStart: (span, parentContext) => {
+        started.push({
+          name: (span as unknown as ReadableSpan).name,
+          faasName: (span as unknown as ReadableSpan).attributes['faas.name'],
+          parentSpanId: trace.getSpanContext(parentContext)?.spanId,
+        });
+      },
+      onEnd: (span) => void ended.push(span.name),
+      forceFlush: async () => {},
+      shutdown: async () => {},
+    };
+    const mesh = createMesh({
+      service: 'start-hooks',
+      logging: { level: 'silent' },
+      telemetry: { tracing: { spanProcessor: processor } },
+    });
+    meshes.push(mesh);
+    let serverSpanId: string | undefined;
+    await invoke(
+      mesh,
+      (_request, ctx) => {
+        serverSpanId = ctx.telemetry!.span!.spanContext().spanId;
+        trace.getTracer('orders-app').startSpan('load order').end();
+        return new Response('ok');
+      },
+      'http://localhost/',
+    );
+    expect(started).toEqual([
+      { name: 'GET', faasName: 'start-hooks', parentSpanId: undefined },
+      { name: 'load order', faasName: undefined, parentSpanId: serverSpanId },
+    ]);
+    expect(ended).toEqual(['load order', 'GET']);
+  });
+
+  it('keeps the invocation whole when a span processor throws, and still feeds the exporter', async () => {
+    const exporter = new InMemorySpanExporter();
+    const failing: SpanProcessor = {
+      onStart: () => {
+        throw new Error('processor bug on start');
+      },
+      onEnd: () => {
+        throw new Error('processor bug on end');
+      },
+      forceFlush: async () => {},
+      shutdown: async () => {},
+    };
+    const mesh = createMesh({
+      service: 'failing-processor',
+      logging: { level: 'silent' },
+      telemetry: { tracing: { spanProcessor: failing, exporter } },
+    });
+    meshes.push(mesh);
+    const response = await invoke(mesh, () => new Response('ok'), 'http://localhost/');
+    expect(response.status).toBe(200);
+    await mesh.flush();
+    expect(exporter.getFinishedSpans().map((span) => span.name)).toEqual(['GET']);
+  });
+
+  it("runs the invocation spans through a span processor (the SDK's simple processor)", async () => {
     const exporter = new InMemorySpanExporter();
     const mesh = createMesh({
       service: 'processor',

@@ -2,7 +2,6 @@
  * OpenFaaS secrets: each one is a file under `/var/openfaas/secrets/<name>`, mounted from a
  * Kubernetes secret listed under `secrets:` in stack.yml.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SidecarlessError } from '@sidecarless/core';
 
@@ -63,7 +62,8 @@ export function secrets(options: { directory?: string } = {}): OpenFaasSecrets {
   const readBytes = (name: string): Buffer => {
     const file = path(name);
     try {
-      return readFileSync(file);
+      // Fetched, not imported: an ES-module import of node:fs loads its file streams at start.
+      return process.getBuiltinModule('node:fs').readFileSync(file);
     } catch (error) {
       // The message names the secret and the fix, never its content.
       throw new SidecarlessError(

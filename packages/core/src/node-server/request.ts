@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCodes, SidecarlessError } from '../errors.js';
-import { headersFromPairs } from '../lazy-headers.js';
+import { requestFromPairs } from '../lazy-headers.js';
 import { createLazyRequest } from '../lazy-request.js';
 
 /**
@@ -137,12 +137,12 @@ export function toRequest(incoming: IncomingMessage, bodyLimit: number): Request
   try {
     // Appending the raw pairs keeps repeated headers apart; it measured ~0.8 µs cheaper than
     // handing Request an array of pairs.
-    const headers = headersFromPairs(raw);
-    return new Request(
+    return requestFromPairs(
       url,
       hasBody
-        ? ({ method, headers, body: bodyStream(incoming, bodyLimit), duplex: 'half' } as RequestInit)
-        : { method, headers },
+        ? ({ method, body: bodyStream(incoming, bodyLimit), duplex: 'half' } as RequestInit)
+        : { method },
+      raw,
     );
   } catch (error) {
     throw badRequest('the request line or headers are not valid HTTP', error);

@@ -5,7 +5,7 @@
  * connections finish undisturbed. A reload that fails (a half-written file) keeps the previous
  * material and is reported; it never drops to plaintext.
  */
-import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { buildConnector as BuildConnectorType } from 'undici';
@@ -15,6 +15,7 @@ import type { NormalizedUpstream } from '../options/upstreams.js';
 import { tlsReloadChannel } from './events.js';
 import { buildConnector } from './undici-parts.js';
 
+const { readFileSync, watch } = nodeBuiltin('node:fs');
 const { isIP } = nodeBuiltin('node:net');
 const { checkServerIdentity, createSecureContext } = nodeBuiltin('node:tls');
 

@@ -9,9 +9,9 @@
  * 45 µs for a one-field line and ~100 µs for the access line with the kernel's 60-odd wildcard
  * redaction paths, against ~3 µs for this hand-built line (bench/telemetry.bench.ts).
  */
-import { writeSync } from 'node:fs';
 import type { InvocationContext } from '../context.js';
 import type { Logger } from '../logger.js';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { NormalizedOptions } from '../options/index.js';
 
 /** One invocation's outcome, as the access line reports it. */
@@ -31,7 +31,7 @@ export function createAccessLogger(options: NormalizedOptions, log: Logger): Acc
   const destination = options.logging.destination;
   const write = destination
     ? (line: string) => void destination.write(line)
-    : (line: string) => void writeSync(1, line);
+    : (line: string) => void nodeBuiltin('node:fs').writeSync(1, line);
   const upper = options.logging.upperCaseLevels;
   // The fixed part after `time`, serialised once.
   let base = `,"service":${JSON.stringify(options.service)}`;

@@ -8,10 +8,10 @@
  * This module does not import `@opentelemetry/api`: a mesh with metrics and logs but no tracing
  * never loads it. The span side lives in `tracing.ts`, imported only when tracing is on.
  */
-import { writeSync } from 'node:fs';
 import type { InvocationContext } from '../context.js';
 import { SidecarlessError } from '../errors.js';
 import type { FeatureHost } from '../features.js';
+import { nodeBuiltin } from '../node-builtin.js';
 import type { NormalizedTelemetry } from '../options/telemetry.js';
 import type { EventNext, HttpNext, Stage } from '../pipeline.js';
 import { type AccessLogger, createAccessLogger } from './access-log.js';
@@ -64,7 +64,9 @@ export async function loadTelemetry(host: FeatureHost): Promise<Stage> {
   if (options.metrics.exporter === 'emf') {
     const destination = host.options.logging.destination;
     // Synchronous, like the logger: an EMF line written after the response must survive the freeze.
-    emf = destination ? (line) => void destination.write(line) : (line) => void writeSync(1, line);
+    emf = destination
+      ? (line) => void destination.write(line)
+      : (line) => void nodeBuiltin('node:fs').writeSync(1, line);
   }
   const accessLog = options.logging.accessLog ? createAccessLogger(host.options, host.log) : undefined;
   return createTelemetryStage({ options, service, spans, registry, emf, accessLog, host });

@@ -1,11 +1,13 @@
 /**
- * Sets up the mesh's light tracer (light-tracer.ts) behind `telemetry.tracing.exporter`: our
- * OTLP/HTTP exporter for `"otlp"`, or the exporter object the application passed, batched.
+ * Sets up the mesh's light tracer (light-tracer.ts) behind `telemetry.tracing`: spans go to the
+ * configured exporter (our OTLP/HTTP exporter for `"otlp"`, or the exporter object the
+ * application passed), batched, and to the application's span processor when one is passed.
  */
 import type { NormalizedTracing } from '../options/telemetry.js';
 import { LightTracerProvider } from './light-tracer.js';
 import { createOtlpHttpExporter } from './otlp-http-exporter.js';
 import { SpanBatcher } from './span-batcher.js';
+import { fanOut, processorPipeline, type SpanPipeline } from './span-pipeline.js';
 import { markOwnProvider, registeredProvider, type TracerHandle, tracerName } from './tracer.js';
 
 /** Builds the provider; registers it globally only when no provider is registered yet. */
@@ -14,25 +16,32 @@ export function startLightTracer(
   resource: Record<string, string>,
   onExportFailure: (reason: unknown) => void,
 ): TracerHandle {
-  const exporter =
-    tracing.exporter === 'otlp' || tracing.exporter === undefined
-      ? createOtlpHttpExporter({
-          // Checked at createMesh: set whenever the exporter is "otlp".
-          url: tracing.endpoint!,
-          headers: tracing.headers,
-          timeoutMs: tracing.exportTimeoutMs,
-        })
-      : tracing.exporter;
-  const batcher = new SpanBatcher(exporter, {
-    // Lambda flushes at the end of every invocation, so the queue rarely holds more than one
-    // invocation's spans; servers export every second.
-    maxQueueSize: 4096,
-    maxExportBatchSize: 512,
-    scheduledDelayMs: 1_000,
-    exportTimeoutMs: tracing.exportTimeoutMs,
-    onExportFailure,
-  });
-  const provider = new LightTracerProvider({ resource, ratio: tracing.ratio, batcher });
+  const pipelines: SpanPipeline[] = [];
+  if (tracing.spanProcessor !== undefined)
+    pipelines.push(processorPipeline(tracing.spanProcessor, onExportFailure));
+  if (tracing.exporter !== undefined) {
+    const exporter =
+      tracing.exporter === 'otlp'
+        ? createOtlpHttpExporter({
+            // Checked at createMesh: set whenever the exporter is "otlp".
+            url: tracing.endpoint!,
+            headers: tracing.headers,
+            timeoutMs: tracing.exportTimeoutMs,
+          })
+        : tracing.exporter;
+    pipelines.push(
+      new SpanBatcher(exporter, {
+        // Lambda flushes at the end of every invocation, so the queue rarely holds more than one
+        // invocation's spans; servers export every second.
+        maxQueueSize: 4096,
+        maxExportBatchSize: 512,
+        scheduledDelayMs: 1_000,
+        exportTimeoutMs: tracing.exportTimeoutMs,
+        onExportFailure,
+      }),
+    );
+  }
+  const provider = new LightTracerProvider({ resource, ratio: tracing.ratio, pipeline: fanOut(pipelines) });
   markOwnProvider(provider);
   // Registering makes `trace.getActiveSpan()` work in handler code (async-local context) and lets
   // instrumentations the application adds export through us. A second mesh in the same process

@@ -35,7 +35,7 @@ function provider(ratio = 1, exporter: SpanExporter = keepingExporter().exporter
     onExportFailure: () => {},
   });
   return {
-    provider: new LightTracerProvider({ resource: { 'service.name': 'unit' }, ratio, batcher }),
+    provider: new LightTracerProvider({ resource: { 'service.name': 'unit' }, ratio, pipeline: batcher }),
     batcher,
   };
 }
@@ -159,7 +159,9 @@ describe('the light tracer', () => {
         onExportFailure: () => {},
       },
     );
-    const stuckTracer = new LightTracerProvider({ resource: {}, ratio: 1, batcher: stuck }).getTracer('unit');
+    const stuckTracer = new LightTracerProvider({ resource: {}, ratio: 1, pipeline: stuck }).getTracer(
+      'unit',
+    );
     for (let i = 0; i < 5; i++) stuckTracer.startSpan('s').end();
     expect(stuck.dropped).toBe(3);
     // An exporter that never answers is abandoned after the export timeout.
@@ -190,7 +192,7 @@ describe('the light tracer', () => {
         onExportFailure: () => {},
       },
     );
-    const tracer = new LightTracerProvider({ resource: {}, ratio: 1, batcher }).getTracer('unit');
+    const tracer = new LightTracerProvider({ resource: {}, ratio: 1, pipeline: batcher }).getTracer('unit');
     tracer.startSpan('before').end();
     await Promise.all([batcher.shutdown(), batcher.shutdown()]);
     tracer.startSpan('after').end();
@@ -215,7 +217,7 @@ describe('the light tracer', () => {
         onExportFailure: (reason) => failures.push(reason),
       },
     );
-    const tracer = new LightTracerProvider({ resource: {}, ratio: 1, batcher }).getTracer('unit');
+    const tracer = new LightTracerProvider({ resource: {}, ratio: 1, pipeline: batcher }).getTracer('unit');
     const exportOne = async (name: string) => {
       tracer.startSpan(name).end();
       await batcher.forceFlush();

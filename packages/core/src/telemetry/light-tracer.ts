@@ -29,7 +29,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { AsyncLocalContextManager } from './context-manager.js';
 import { W3CPropagator } from './propagation.js';
 import { type InstrumentationScope, RecordedSpan } from './recorded-span.js';
-import type { SpanBatcher } from './span-batcher.js';
+import type { SpanPipeline } from './span-pipeline.js';
 
 // Ids are written into one reused buffer and read back as hex: measured about ten times faster
 // than formatting Math.random() numbers with toString(16), which takes V8's slow path for the
@@ -74,13 +74,13 @@ export function staticResource(attributes: Attributes): Resource {
 }
 
 class LightTracer implements Tracer {
-  readonly #batcher: SpanBatcher;
+  readonly #pipeline: SpanPipeline;
   readonly #resource: Resource;
   readonly #scope: InstrumentationScope;
   readonly #ratio: number;
 
-  constructor(batcher: SpanBatcher, resource: Resource, scope: InstrumentationScope, ratio: number) {
-    this.#batcher = batcher;
+  constructor(pipeline: SpanPipeline, resource: Resource, scope: InstrumentationScope, ratio: number) {
+    this.#pipeline = pipeline;
     this.#resource = resource;
     this.#scope = scope;
     this.#ratio = ratio;
@@ -108,13 +108,14 @@ class LightTracer implements Tracer {
       options.kind ?? SpanKind.INTERNAL,
       spanContext,
       parent,
-      this.#batcher,
+      this.#pipeline,
       this.#resource,
       this.#scope,
       options.startTime,
     );
     if (options.attributes !== undefined) span.setAttributes(options.attributes);
     if (options.links !== undefined) span.addLinks(options.links);
+    this.#pipeline.onStart?.(span, context);
     return span;
   }
 
@@ -161,19 +162,20 @@ class LightTracer implements Tracer {
 export interface LightTracerProviderOptions {
   readonly resource: Attributes;
   readonly ratio: number;
-  readonly batcher: SpanBatcher;
+  /** Where ended spans go (and started ones, for a span processor's `onStart`). */
+  readonly pipeline: SpanPipeline;
 }
 
 export class LightTracerProvider implements TracerProvider {
   readonly #tracers = new Map<string, Tracer>();
   readonly #resource: Resource;
   readonly #ratio: number;
-  readonly #batcher: SpanBatcher;
+  readonly #pipeline: SpanPipeline;
 
   constructor(options: LightTracerProviderOptions) {
     this.#resource = staticResource(options.resource);
     this.#ratio = options.ratio;
-    this.#batcher = options.batcher;
+    this.#pipeline = options.pipeline;
   }
 
   getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
@@ -185,18 +187,18 @@ export class LightTracerProvider implements TracerProvider {
         ...(version === undefined ? {} : { version }),
         ...(options?.schemaUrl === undefined ? {} : { schemaUrl: options.schemaUrl }),
       };
-      tracer = new LightTracer(this.#batcher, this.#resource, scope, this.#ratio);
+      tracer = new LightTracer(this.#pipeline, this.#resource, scope, this.#ratio);
       this.#tracers.set(key, tracer);
     }
     return tracer;
   }
 
   forceFlush(): Promise<void> {
-    return this.#batcher.forceFlush();
+    return this.#pipeline.forceFlush();
   }
 
   shutdown(): Promise<void> {
-    return this.#batcher.shutdown();
+    return this.#pipeline.shutdown();
   }
 
   /** Registers this provider, with the context manager and propagator (see {@link registerGlobals}). */

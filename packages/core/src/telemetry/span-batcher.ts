@@ -5,7 +5,7 @@
  * drops new spans (counted) rather than growing without bound.
  */
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { SpanSink } from './recorded-span.js';
+import type { SpanPipeline } from './span-pipeline.js';
 
 export interface SpanBatcherOptions {
   readonly maxQueueSize: number;
@@ -16,7 +16,7 @@ export interface SpanBatcherOptions {
   readonly onExportFailure: (reason: unknown) => void;
 }
 
-export class SpanBatcher implements SpanSink {
+export class SpanBatcher implements SpanPipeline {
   readonly #exporter: SpanExporter;
   readonly #options: SpanBatcherOptions;
   #queue: ReadableSpan[] = [];

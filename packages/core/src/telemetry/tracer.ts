@@ -1,8 +1,8 @@
 /**
- * Choosing the tracer: ours when an exporter is configured and the application registered none
- * (the light tracer; the OpenTelemetry SDK only when a span processor is passed, both loaded
- * lazily); the application's registered provider otherwise — and that one is flushed too,
- * because a frozen Lambda loses whatever it still buffers.
+ * Choosing the tracer: ours (the light tracer, loaded lazily) when an exporter or a span
+ * processor is configured and the application registered no provider; the application's
+ * registered provider otherwise — and that one is flushed too, because a frozen Lambda loses
+ * whatever it still buffers.
  */
 import { type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import type { NormalizedTracing } from '../options/telemetry.js';
@@ -17,10 +17,10 @@ export interface TracerHandle {
   flush(): Promise<void>;
   shutdown(): Promise<void>;
   /**
-   * `light`: our own provider; `sdk`: the SDK's, for a passed span processor; `application`: the
-   * provider the application registered; `none`: the api's proxy only.
+   * `light`: our own provider; `application`: the provider the application registered; `none`:
+   * the api's proxy only.
    */
-  readonly source: 'light' | 'sdk' | 'application' | 'none';
+  readonly source: 'light' | 'application' | 'none';
 }
 
 /** Marks a provider as made by a mesh, so another mesh does not mistake it for the application's. */
@@ -83,10 +83,6 @@ export async function resolveTracer(
       source: 'none',
     };
   }
-  if (tracing.spanProcessor === undefined) {
-    const light = await import('./light-setup.js');
-    return light.startLightTracer(tracing, resource, onExportFailure);
-  }
-  const sdk = await import('./sdk.js');
-  return sdk.startTracerProvider(tracing, resource);
+  const light = await import('./light-setup.js');
+  return light.startLightTracer(tracing, resource, onExportFailure);
 }
