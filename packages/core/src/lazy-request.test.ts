@@ -39,6 +39,41 @@ describe('createLazyRequest', () => {
     expect(headersBuilt()).toBe(1);
   });
 
+  it("carries the sender's header fields from a raw list, repeats apart, and no guessed content type", async () => {
+    const request = createLazyRequest({
+      url: 'https://example.com/notes',
+      method: 'POST',
+      headers: () => ['X-Tag', 'a', 'x-tag', 'b', 'Accept', 'text/plain'],
+      body: 'plain words',
+    });
+    // `new Request(url, { body: string })` would add text/plain;charset=UTF-8: the sender sent none.
+    expect(request.headers.get('content-type')).toBeNull();
+    expect(request.headers.get('x-tag')).toBe('a, b');
+    expect([...request.headers.keys()]).toEqual(['accept', 'x-tag']);
+    expect(await request.text()).toBe('plain words');
+  });
+
+  it('keeps a content type the sender gave with a string body, once', () => {
+    const request = createLazyRequest({
+      url: 'https://example.com/notes',
+      method: 'POST',
+      headers: () => ['content-type', 'application/json'],
+      body: '{}',
+    });
+    expect(request.headers.get('content-type')).toBe('application/json');
+  });
+
+  it('refuses a header value Fetch refuses, as a 400, on every runtime', () => {
+    const build = () =>
+      createLazyRequest({
+        url: 'https://example.com/',
+        method: 'POST',
+        headers: () => ['x-bad', 'a\u0000b'],
+        body: 'x',
+      }).headers.get('x-bad');
+    expect(build).toThrow(expect.objectContaining({ status: 400 }));
+  });
+
   it('can be passed to new Request() and fetch() as it is, on every runtime', async () => {
     const server = createServer((req, res) => {
       let body = '';
