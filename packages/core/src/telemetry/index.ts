@@ -11,9 +11,9 @@
 import type { InvocationContext } from '../context.js';
 import { SidecarlessError } from '../errors.js';
 import type { FeatureHost } from '../features.js';
-import { nodeBuiltin } from '../node-builtin.js';
 import type { NormalizedTelemetry } from '../options/telemetry.js';
 import type { EventNext, HttpNext, Stage } from '../pipeline.js';
+import { writeToStdout } from '../stdout.js';
 import { type AccessLogger, createAccessLogger } from './access-log.js';
 import {
   createEmfRenderer,
@@ -64,9 +64,7 @@ export async function loadTelemetry(host: FeatureHost): Promise<Stage> {
   if (options.metrics.exporter === 'emf') {
     const destination = host.options.logging.destination;
     // Synchronous, like the logger: an EMF line written after the response must survive the freeze.
-    emf = destination
-      ? (line) => void destination.write(line)
-      : (line) => void nodeBuiltin('node:fs').writeSync(1, line);
+    emf = destination ? (line) => void destination.write(line) : writeToStdout;
   }
   const accessLog = options.logging.accessLog ? createAccessLogger(host.options, host.log) : undefined;
   return createTelemetryStage({ options, service, spans, registry, emf, accessLog, host });
