@@ -9,6 +9,8 @@
  * else (`set`, `append`, `delete`, iteration, `getSetCookie`) builds the real `Headers`
  * once and answers from it from then on.
  */
+
+import { inheritOnDemand } from './deferred-prototype.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
 import { forbiddenInValue, tokenShape } from './http-syntax.js';
 
@@ -144,7 +146,8 @@ function defineLazyHeaders(): LazyHeadersClass {
     });
   }
   Object.defineProperty(proto, Symbol.toStringTag, { value: 'Headers', configurable: true });
-  Object.setPrototypeOf(LazyHeaders.prototype, Headers.prototype);
+  // `instanceof Headers` without loading Fetch until something asks (deferred-prototype.ts).
+  inheritOnDemand(LazyHeaders.prototype, () => Headers.prototype);
   return LazyHeaders as unknown as LazyHeadersClass;
 }
 

@@ -19,6 +19,7 @@
  * runtime's `Request` checks a private brand instead (Node 24), the lazy object would be
  * rejected there, so {@link createLazyRequest} detects that once and builds real requests.
  */
+import { inheritOnDemand } from './deferred-prototype.js';
 import { createLazyHeaders, realHeaders, requestFromPairs } from './lazy-headers.js';
 
 /** What an adapter knows about the incoming request. */
@@ -185,18 +186,23 @@ function defineLazyRequest(): LazyRequestClass {
       },
     });
   }
-  // Node 22's undici keeps a request's state under symbols; forwarding them lets `fetch(lazy)`
-  // and `new Request(lazy)` read the real request's state.
-  for (const symbol of Object.getOwnPropertySymbols(new Request('http://localhost/'))) {
-    Object.defineProperty(proto, symbol, {
-      configurable: true,
-      get(this: LazyRequestShape) {
-        return (this.materialize() as unknown as Record<symbol, unknown>)[symbol];
-      },
-    });
-  }
   Object.defineProperty(proto, Symbol.toStringTag, { value: 'Request', configurable: true });
-  Object.setPrototypeOf(LazyRequest.prototype, Request.prototype);
+  // `instanceof Request` without loading Fetch until something asks (deferred-prototype.ts).
+  // `fetch(lazy)` and `new Request(lazy)` check `instanceof` first, which links the prototype.
+  inheritOnDemand(LazyRequest.prototype, () => Request.prototype, {
+    onLink: () => {
+      // Node 22's undici keeps a request's state under symbols; forwarding them lets `fetch(lazy)`
+      // and `new Request(lazy)` read the real request's state.
+      for (const symbol of Object.getOwnPropertySymbols(new Request('http://localhost/'))) {
+        Object.defineProperty(proto, symbol, {
+          configurable: true,
+          get(this: LazyRequestShape) {
+            return (this.materialize() as unknown as Record<symbol, unknown>)[symbol];
+          },
+        });
+      }
+    },
+  });
   return LazyRequest as unknown as LazyRequestClass;
 }
 
@@ -218,32 +224,23 @@ function defineLazyRequest(): LazyRequestClass {
  * ```
  */
 export function createLazyRequest(init: LazyRequestInit): Request {
-  if (lazyRequestClass === undefined) {
-    const candidate = defineLazyRequest();
-    lazyRequestClass = acceptedByRuntime(candidate) ? candidate : null;
-  }
+  lazyRequestClass ??= runtimeAcceptsLazyRequests() ? defineLazyRequest() : null;
   if (lazyRequestClass === null) return realRequest(init);
   return new lazyRequestClass(init);
 }
 
 /**
  * Whether this runtime's `Request` constructor (and so `fetch`) accepts the lazy object as its
- * input. Node 22's does; Node 24's checks a private brand and throws — and a `Request` that
- * `fetch(request)` or `new Request(request)` rejects is not a standard `Request`. There the
- * adapter pays for real ones (checked once per process).
+ * input: a `Request` that `fetch(request)` or `new Request(request)` rejects is not a standard
+ * `Request`. Node's Fetch is undici: up to undici 6 (Node 22) a request's state lives under
+ * symbols, which the lazy object forwards to its real request; from undici 7 (Node 24) it lives
+ * in private fields, which only the real constructor can make. Decided from the version rather
+ * than by probing with a real `Request`, which would load Fetch (deferred-prototype.ts); the
+ * tests pass a lazy request to `fetch` and `new Request` on both runtimes.
  */
-function acceptedByRuntime(candidate: LazyRequestClass): boolean {
-  try {
-    const probe = new candidate({
-      url: 'http://probe.invalid/',
-      method: 'GET',
-      headers: () => new Headers(),
-      body: null,
-    });
-    return new Request(probe).url === 'http://probe.invalid/';
-  } catch {
-    return false;
-  }
+function runtimeAcceptsLazyRequests(): boolean {
+  const undiciMajor = Number(process.versions.undici?.split('.')[0]);
+  return Number.isInteger(undiciMajor) && undiciMajor < 7;
 }
 
 function realRequest(init: LazyRequestInit): Request {

@@ -13,6 +13,7 @@
  * `Response` has.
  */
 
+import { inheritOnDemand } from './deferred-prototype.js';
 import { forbiddenInValue, tokenShape } from './http-syntax.js';
 
 /** What an adapter writes for a response whose body is held in memory. */
@@ -72,10 +73,25 @@ class HeaderFields {
   }
 }
 
+/** An object literal (or one without a prototype) that is not iterable: a header record. */
+function isPlainRecord(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return (
+    (proto === Object.prototype || proto === null) &&
+    typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function'
+  );
+}
+
 /** The fields of `init.headers`, or undefined when it is a `Headers` object (kept as one). */
 function fieldsOf(init: HeadersInit | undefined): HeaderFields | Headers {
   const fields = new HeaderFields();
   if (init === undefined || init === null) return fields;
+  if (isPlainRecord(init)) {
+    // The usual `{ 'content-type': … }`, checked first: `instanceof Headers` would load Node's
+    // Fetch (deferred-prototype.ts), and a plain object cannot be a `Headers`.
+    for (const name of Object.keys(init)) fields.add(name, (init as Record<string, unknown>)[name]);
+    return fields;
+  }
   if (init instanceof Headers) return new Headers(init);
   if (typeof (init as Iterable<unknown>)[Symbol.iterator] === 'function') {
     for (const pair of init as Iterable<readonly unknown[]>) {
@@ -124,7 +140,9 @@ function checkStatus(status: number, statusText: string, hasBody: boolean): void
 }
 
 /** Reaches a response's private parts; set by the class's static block. */
-let takePlainOf: (response: LazyResponse) => PlainResponse | undefined;
+let takePlainOf: (response: object) => PlainResponse | undefined;
+/** True for a `LazyResponse`, by its private brand (no prototype walk). */
+let isLazy: (value: object) => boolean;
 
 /**
  * Set by `LazyResponse.json` for the one constructor call it makes, so that the default content
@@ -132,28 +150,30 @@ let takePlainOf: (response: LazyResponse) => PlainResponse | undefined;
  */
 let jsonBodyPending = false;
 
-let linkedToResponse = false;
-
 /**
- * Makes `LazyResponse` a `Response` for `instanceof` and for code that walks the prototype.
- * Done on first construction rather than at import: reading the global `Response` loads Node's
- * Fetch implementation, which an import of the kernel must not pay for.
+ * Makes `LazyResponse` a `Response` for `instanceof` and for code that walks the prototype,
+ * without reading the global `Response` until something asks: that loads Node's whole Fetch
+ * implementation, which neither an import of the kernel nor a handler that only answers with
+ * `LazyResponse` should pay for (deferred-prototype.ts).
  */
-function linkToResponse(): void {
-  linkedToResponse = true;
-  Object.setPrototypeOf(LazyResponse.prototype, Response.prototype);
-  Object.setPrototypeOf(LazyResponse, Response);
-  // Node 22's Fetch keeps a response's state under symbols; forwarding them lets Fetch's own
-  // code (`new Response(lazy.body, lazy)`, structured helpers) read the real response's state.
+function inheritFromResponse(): void {
   const proto = LazyResponse.prototype as unknown as Record<PropertyKey, unknown>;
-  for (const symbol of Object.getOwnPropertySymbols(new Response(null))) {
-    Object.defineProperty(proto, symbol, {
-      configurable: true,
-      get(this: LazyResponse) {
-        return (this.materialize() as unknown as Record<symbol, unknown>)[symbol];
-      },
-    });
-  }
+  inheritOnDemand(proto, () => Response.prototype, {
+    onLink: () => {
+      // Node 22's Fetch keeps a response's state under symbols; forwarding them lets Fetch's own
+      // code (`new Response(lazy.body, lazy)`, structured helpers) read the real response's state.
+      for (const symbol of Object.getOwnPropertySymbols(new Response(null))) {
+        Object.defineProperty(proto, symbol, {
+          configurable: true,
+          get(this: LazyResponse) {
+            return (this.materialize() as unknown as Record<symbol, unknown>)[symbol];
+          },
+        });
+      }
+    },
+  });
+  // The class itself inherits from `Response` the same way (it defines every static it has).
+  inheritOnDemand(LazyResponse, () => Response, { base: Function.prototype });
 }
 
 /**
@@ -190,7 +210,6 @@ export class LazyResponse {
   #real: Response | undefined;
 
   constructor(body?: BodyInit | null, init: ResponseInit = {}) {
-    if (!linkedToResponse) linkToResponse();
     const status = init.status ?? 200;
     const statusText = init.statusText === undefined ? '' : String(init.statusText);
     const held = holdBody(body);
@@ -206,17 +225,17 @@ export class LazyResponse {
       this.#real = new Response(body, {
         status,
         statusText,
-        headers: fields instanceof Headers ? fields : fields.toHeaders(),
+        headers: fields instanceof HeaderFields ? fields.toHeaders() : fields,
       });
       return;
     }
     this.#body = held.value;
-    if (fields instanceof Headers) {
-      if (defaultType && !fields.has('content-type')) fields.set('content-type', defaultType);
-      this.#headers = fields;
-    } else {
+    if (fields instanceof HeaderFields) {
       if (defaultType && !fields.has('content-type')) fields.fields['content-type'] = defaultType;
       this.#fields = fields;
+    } else {
+      if (defaultType && !fields.has('content-type')) fields.set('content-type', defaultType);
+      this.#headers = fields;
     }
   }
 
@@ -362,7 +381,8 @@ export class LazyResponse {
   }
 
   static {
-    takePlainOf = (response) => response.#takePlain();
+    isLazy = (value) => #status in value;
+    takePlainOf = (response) => (#status in response ? (response as LazyResponse).#takePlain() : undefined);
   }
 
   #takePlain(): PlainResponse | undefined {
@@ -383,6 +403,8 @@ export class LazyResponse {
   }
 }
 
+inheritFromResponse();
+
 /**
  * For adapters: the status, header fields and in-memory body of a {@link LazyResponse} nobody
  * has read yet, taking its body (it reads as used afterwards); undefined for any other response,
@@ -398,6 +420,10 @@ export class LazyResponse {
  * ```
  */
 export function takePlainResponse(response: Response): PlainResponse | undefined {
-  if (!((response as unknown) instanceof LazyResponse)) return undefined;
-  return takePlainOf(response as unknown as LazyResponse);
+  return takePlainOf(response);
+}
+
+/** True when `value` is a {@link LazyResponse}: a brand check that loads nothing. */
+export function isLazyResponse(value: unknown): value is Response {
+  return typeof value === 'object' && value !== null && isLazy(value);
 }

@@ -9,6 +9,7 @@
 
 import type { MeshContext } from './context.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
+import { isLazyResponse } from './lazy-response.js';
 
 /** The rest of the HTTP pipeline, as seen by a stage. */
 export type HttpNext = (request: Request, ctx: MeshContext) => Promise<Response>;
@@ -57,7 +58,8 @@ export type EventHandler<Event, Result = void, Raw = unknown> = (
 ) => Result | Promise<Result>;
 
 function isResponse(value: unknown): value is Response {
-  if (value instanceof Response) return true;
+  // A LazyResponse first: `instanceof Response` would load Node's Fetch (deferred-prototype.ts).
+  if (isLazyResponse(value) || value instanceof Response) return true;
   // A Response from another copy of undici (the npm package) is not `instanceof` the global one.
   const candidate = value as Partial<Response> | null;
   return (
