@@ -158,6 +158,16 @@ let jsonBodyPending = false;
  */
 function inheritFromResponse(): void {
   const proto = LazyResponse.prototype as unknown as Record<PropertyKey, unknown>;
+  // Every promise resolved with a response looks up its `then` (three times per invocation on
+  // the Lambda path); answered here, that lookup never reaches the on-demand stand-in, whose
+  // trap measured ~0.4 µs of a ~3 µs invocation. `undefined`, not enumerable: the response is
+  // not a thenable, as a Response is not; only `'then' in response` tells the difference.
+  Object.defineProperty(proto, 'then', {
+    value: undefined,
+    configurable: true,
+    writable: false,
+    enumerable: false,
+  });
   inheritOnDemand(proto, () => Response.prototype, {
     onLink: () => {
       // Node 22's Fetch keeps a response's state under symbols; forwarding them lets Fetch's own
