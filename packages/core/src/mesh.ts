@@ -25,6 +25,7 @@ import {
   type EventNext,
   type HttpHandler,
   type HttpNext,
+  isPending,
   type Stage,
 } from './pipeline.js';
 import type { UpstreamCallContext, UpstreamClient, UpstreamProvider } from './upstream-types.js';
@@ -247,7 +248,7 @@ class MeshImpl implements Mesh {
       } catch (error) {
         return Promise.resolve(failure(ctx, error));
       }
-      if (result instanceof Promise) return settle(ctx, request, () => result as Promise<Response>);
+      if (isPending(result)) return settle(ctx, request, () => result);
       if (enforce && ctx.deadline <= Date.now()) return Promise.resolve(failure(ctx, deadlineError()));
       ctx.dispose();
       return Promise.resolve(result);

@@ -83,13 +83,22 @@ export function composeHttp(stages: readonly Stage[], handler: HttpHandler<never
     } catch (error) {
       return Promise.reject(error);
     }
-    return result instanceof Promise ? result : Promise.resolve(result);
+    return isPending(result) ? result : Promise.resolve(result);
   };
   for (let i = stages.length - 1; i >= 0; i--) {
     const wrap = stages[i]!.http;
     if (wrap) next = wrap.call(stages[i], next);
   }
   return next;
+}
+
+/**
+ * Whether a handler's (checked) result is still to come. By its `then`, not `instanceof
+ * Promise`, which would walk a LazyResponse's prototype chain to the end and so load Node's Fetch
+ * (deferred-prototype.ts).
+ */
+export function isPending<T>(result: T | Promise<T>): result is Promise<T> {
+  return typeof (result as { then?: unknown }).then === 'function';
 }
 
 /**
@@ -103,6 +112,9 @@ export function callHandler<Raw>(
   ctx: MeshContext<Raw>,
 ): Response | Promise<Response> {
   const result = handler(request, ctx);
+  // A LazyResponse is recognised by its brand before any `instanceof`: one against another class
+  // walks its whole prototype chain, which links it to Node's Fetch (deferred-prototype.ts).
+  if (isLazyResponse(result)) return result;
   if (result instanceof Promise) return result.then(checkedResponse);
   if (typeof (result as { then?: unknown } | null)?.then === 'function') {
     return Promise.resolve(result).then(checkedResponse);
