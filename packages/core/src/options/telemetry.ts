@@ -27,7 +27,12 @@ export interface TracingOptions {
    * SDK is loaded.
    */
   exporter?: 'otlp' | SpanExporter;
-  /** A span processor of your own; replaces the batch processor around `exporter`. */
+  /**
+   * A span processor of your own (the SDK's batch or simple processor, a vendor's), fed every
+   * sampled span — besides the batch around `exporter` when both are set. The mesh's tracer
+   * drives it as the SDK's would (`onStart`, `onEnd`, `forceFlush` at every flush); the mesh
+   * itself never loads the SDK.
+   */
   spanProcessor?: SpanProcessor;
   /** The OTLP/HTTP traces URL, for example `"http://collector:4318/v1/traces"`. */
   endpoint?: string;
