@@ -20,6 +20,7 @@
  * rejected there, so {@link createLazyRequest} detects that once and builds real requests.
  */
 import { inheritOnDemand } from './deferred-prototype.js';
+import { heldBytes, heldText } from './held-body.js';
 import { createLazyHeaders, realHeaders, requestFromPairs } from './lazy-headers.js';
 
 /** What an adapter knows about the incoming request. */
@@ -46,9 +47,6 @@ type LazyRequestClass = new (init: LazyRequestInit) => Request & LazyRequestShap
 
 /** The class, `null` when the runtime's `Request` rejects it, `undefined` before the first call. */
 let lazyRequestClass: LazyRequestClass | null | undefined;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 function bodyUnusable(): TypeError {
   return new TypeError('Body is unusable: Body has already been read');
@@ -119,10 +117,7 @@ function defineLazyRequest(): LazyRequestClass {
 
     async text(): Promise<string> {
       if (this.#real) return this.#real.text();
-      const body = this.#takeBody();
-      if (typeof body !== 'string') return decoder.decode(body);
-      // Request#text() decodes UTF-8 and drops a leading byte order mark; so does this.
-      return body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
+      return heldText(this.#takeBody());
     }
 
     async json(): Promise<unknown> {
@@ -132,9 +127,7 @@ function defineLazyRequest(): LazyRequestClass {
 
     async bytes(): Promise<Uint8Array<ArrayBuffer>> {
       if (this.#real) return new Uint8Array(await this.#real.arrayBuffer());
-      const body = this.#takeBody();
-      // A copy, as Request#bytes() gives: the caller may write to it.
-      return typeof body === 'string' ? encoder.encode(body) : new Uint8Array(body);
+      return heldBytes(this.#takeBody());
     }
 
     async arrayBuffer(): Promise<ArrayBuffer> {

@@ -6,6 +6,8 @@ type Make = (kind: typeof Response | typeof LazyResponse) => Response;
 // Each case is built twice, once with the real Response and once lazily; both must read the same.
 const cases: Record<string, Make> = {
   'a string': (R) => new R('hello') as Response,
+  'a string after a byte order mark': (R) => new R('\uFEFF{"a":1}') as Response,
+  'bytes after a byte order mark': (R) => new R(new Uint8Array([0xef, 0xbb, 0xbf, 0x68, 0x69])) as Response,
   'no body': (R) => new R() as Response,
   'null body, 204': (R) => new R(null, { status: 204 }) as Response,
   'bytes with headers': (R) =>

@@ -14,6 +14,7 @@
  */
 
 import { inheritOnDemand } from './deferred-prototype.js';
+import { heldBytes, heldText } from './held-body.js';
 import { forbiddenInValue, tokenShape } from './http-syntax.js';
 
 /** What an adapter writes for a response whose body is held in memory. */
@@ -32,9 +33,6 @@ type BodyInit = NonNullable<ConstructorParameters<typeof Response>[0]>;
 
 const reasonShape = /^[\t\x20-\x7e\x80-\xff]*$/;
 const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 function headerTypeError(name: string): TypeError {
   return new TypeError(`Headers.append: "${name.slice(0, 64)}" is an invalid header name or value.`);
@@ -345,9 +343,7 @@ export class LazyResponse {
   async text(): Promise<string> {
     if (this.#real) return this.#real.text();
     const body = this.#take();
-    if (body === null) return '';
-    if (typeof body === 'string') return body;
-    return decoder.decode(body);
+    return body === null ? '' : heldText(body);
   }
 
   async json(): Promise<unknown> {
@@ -358,8 +354,7 @@ export class LazyResponse {
   async bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#real) return new Uint8Array(await this.#real.arrayBuffer());
     const body = this.#take();
-    if (body === null) return new Uint8Array(0);
-    return typeof body === 'string' ? encoder.encode(body) : new Uint8Array(body);
+    return body === null ? new Uint8Array(0) : heldBytes(body);
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
