@@ -5,7 +5,7 @@
  */
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
-import { captureLogs, createSigningKey, freePort } from '@sidecarless/testing';
+import { captureLogs, createSigningKey, freePort, nowSeconds } from '@sidecarless/testing';
 import { afterEach, expect, it } from 'vitest';
 
 let mesh: Mesh | undefined;
@@ -26,7 +26,7 @@ it('counts refusals by reason, not as function errors', async () => {
     },
   });
   const handler = () => new Response('ok');
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   const good = await key.sign({
     iss: 'https://id.test',
     aud: 'orders',

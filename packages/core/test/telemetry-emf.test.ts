@@ -12,6 +12,7 @@ import {
   captureLogs,
   createSigningKey,
   createUpstreamServer,
+  nowSeconds,
   type UpstreamServer,
 } from '@sidecarless/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,7 +69,7 @@ describe.each(tracingVariants)('EMF lines %s', (_variant, telemetry) => {
         },
       },
     });
-    const now = Math.floor(Date.now() / 1000);
+    const now = nowSeconds();
     const token = await key.sign({
       iss: 'https://id.test',
       aud: 'orders',
