@@ -11,6 +11,9 @@ const pauseMs = 1;
 /** A reader that never drains must not hang the invocation: give up on the line after this. */
 const giveUpAfterMs = 1_000;
 
+/** `fs.writeSync`, fetched on the first line (see node-builtin.ts). */
+let writeSync: typeof import('node:fs').writeSync | undefined;
+
 /**
  * Writes `line` to file descriptor 1 in full. Lambda's and most containers' standard output is
  * a pipe that may be non-blocking: a write can then take part of the line or fail with `EAGAIN`
@@ -18,24 +21,24 @@ const giveUpAfterMs = 1_000;
  * drops the line: a log line must never fail the invocation that writes it.
  */
 export function writeToStdout(line: string): void {
-  const { writeSync } = nodeBuiltin('node:fs');
-  let pending: Buffer | undefined;
+  writeSync ??= nodeBuiltin('node:fs').writeSync;
+  let pending: string | Buffer = line;
   let waitedMs = 0;
   for (;;) {
+    let written = 0;
     try {
-      let written: number;
-      if (pending === undefined) {
-        written = writeSync(1, line);
-        if (written === Buffer.byteLength(line)) return;
-        pending = Buffer.from(line).subarray(written);
-      } else {
-        written = writeSync(1, pending);
-        pending = pending.subarray(written);
-        if (pending.length === 0) return;
-      }
-      if (written === 0) throw Object.assign(new Error('nothing written'), { code: 'EAGAIN' });
+      written = typeof pending === 'string' ? writeSync(1, pending) : writeSync(1, pending);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || waitedMs >= giveUpAfterMs) return;
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+    }
+    const length = typeof pending === 'string' ? Buffer.byteLength(pending) : pending.length;
+    if (written === length) return;
+    if (written > 0) {
+      // Part of the line went out: the rest goes on at once.
+      pending = (typeof pending === 'string' ? Buffer.from(pending) : pending).subarray(written);
+    } else {
+      // Nothing went out (EAGAIN): wait for the reader, within bounds.
+      if (waitedMs >= giveUpAfterMs) return;
       Atomics.wait(pauseCell, 0, 0, pauseMs);
       waitedMs += pauseMs;
     }
