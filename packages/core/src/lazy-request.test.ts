@@ -53,6 +53,20 @@ describe('createLazyRequest', () => {
     expect(await request.text()).toBe('plain words');
   });
 
+  it('reads the same header fields after it turns into a real Request', () => {
+    const request = createLazyRequest({
+      url: 'https://example.com/notes',
+      method: 'POST',
+      headers: () => ['Accept', 'text/plain'],
+      body: 'plain words',
+    });
+    expect(request.headers.get('content-type')).toBeNull();
+    // The body stream exists on the real Request only: reading it builds one.
+    expect(request.body).not.toBeNull();
+    expect(request.headers.get('content-type')).toBeNull();
+    expect([...request.headers]).toEqual([['accept', 'text/plain']]);
+  });
+
   it('keeps a content type the sender gave with a string body, once', () => {
     const request = createLazyRequest({
       url: 'https://example.com/notes',

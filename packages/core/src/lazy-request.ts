@@ -21,7 +21,7 @@
  */
 import { inheritOnDemand } from './deferred-prototype.js';
 import { heldBytes, heldText } from './held-body.js';
-import { createLazyHeaders, realHeaders, requestFromPairs } from './lazy-headers.js';
+import { createLazyHeaders, realHeaders, requestFromFields } from './lazy-headers.js';
 
 /** What an adapter knows about the incoming request. */
 export interface LazyRequestInit {
@@ -93,11 +93,11 @@ function defineLazyRequest(): LazyRequestClass {
       if (this.#real) return this.#real;
       const { method, url } = this.#init;
       const carriesBody = method !== 'GET' && method !== 'HEAD' && this.#init.body !== null;
-      const real = new Request(url, {
-        method,
-        headers: realHeaders(this.headers),
-        ...(carriesBody ? { body: this.#init.body, duplex: 'half' } : {}),
-      } as RequestInit);
+      const real = requestFromFields(
+        url,
+        (carriesBody ? { method, body: this.#init.body, duplex: 'half' } : { method }) as RequestInit,
+        realHeaders(this.headers),
+      );
       if (this.#used && real.body) {
         // The body was read through a fast path: the real request must say so too.
         void real.arrayBuffer().catch(() => {});
@@ -238,9 +238,7 @@ function runtimeAcceptsLazyRequests(): boolean {
 
 function realRequest(init: LazyRequestInit): Request {
   const body = init.method === 'GET' || init.method === 'HEAD' ? null : init.body;
-  const built = init.headers();
-  if (Array.isArray(built)) return requestFromPairs(init.url, { method: init.method, body }, built);
-  return new Request(init.url, { method: init.method, headers: built as Headers, body });
+  return requestFromFields(init.url, { method: init.method, body }, init.headers());
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCodes, SidecarlessError } from '../errors.js';
-import { requestFromPairs } from '../lazy-headers.js';
+import { requestFromFields } from '../lazy-headers.js';
 import { createLazyRequest } from '../lazy-request.js';
 
 /**
@@ -137,7 +137,7 @@ export function toRequest(incoming: IncomingMessage, bodyLimit: number): Request
   try {
     // Appending the raw pairs keeps repeated headers apart; it measured ~0.8 µs cheaper than
     // handing Request an array of pairs.
-    return requestFromPairs(
+    return requestFromFields(
       url,
       hasBody
         ? ({ method, body: bodyStream(incoming, bodyLimit), duplex: 'half' } as RequestInit)
