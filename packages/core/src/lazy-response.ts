@@ -84,13 +84,9 @@ function isPlainRecord(value: object): boolean {
 function fieldsOf(init: HeadersInit | undefined): HeaderFields | Headers {
   const fields = new HeaderFields();
   if (init === undefined || init === null) return fields;
-  if (isPlainRecord(init)) {
-    // The usual `{ 'content-type': … }`, checked first: `instanceof Headers` would load Node's
-    // Fetch (deferred-prototype.ts), and a plain object cannot be a `Headers`.
-    for (const name of Object.keys(init)) fields.add(name, (init as Record<string, unknown>)[name]);
-    return fields;
-  }
-  if (init instanceof Headers) return new Headers(init);
+  // The usual `{ 'content-type': … }` is never a `Headers`, and asking `instanceof Headers` of it
+  // would load Node's Fetch (deferred-prototype.ts): it goes on to the record loop below.
+  if (!isPlainRecord(init) && init instanceof Headers) return new Headers(init);
   if (typeof (init as Iterable<unknown>)[Symbol.iterator] === 'function') {
     for (const pair of init as Iterable<readonly unknown[]>) {
       if (!Array.isArray(pair) || pair.length !== 2) {

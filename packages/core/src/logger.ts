@@ -13,7 +13,7 @@
 
 import type { NormalizedOptions } from './options/index.js';
 import type { LogDestination, LogLevel } from './options/logging.js';
-import { writeToStdout } from './stdout.js';
+import { lineWriter } from './stdout.js';
 
 /**
  * A log method, called as pino's are: `log.info('message %s', arg)`, `log.info({ fields },
@@ -469,7 +469,7 @@ export function createLogger(options: NormalizedOptions): Logger {
     lineStarts[level] = `{"level":"${label(level)}","time":"`;
   }
   const shared: LoggerShared = {
-    write: destination ? (line) => void destination.write(line) : writeToStdout,
+    write: lineWriter(destination),
     flush:
       destination && typeof (destination as { flush?: unknown }).flush === 'function'
         ? () => (destination as unknown as { flush(): unknown }).flush()

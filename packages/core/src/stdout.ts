@@ -4,6 +4,7 @@
  * into the next invocation's logs). Used by the logger, the access line and the EMF metrics.
  */
 import { nodeBuiltin } from './node-builtin.js';
+import type { LogDestination } from './options/logging.js';
 
 /** One cell to `Atomics.wait` on: a short, CPU-free pause while a full pipe drains. */
 const pauseCell = new Int32Array(new SharedArrayBuffer(4));
@@ -43,4 +44,9 @@ export function writeToStdout(line: string): void {
       waitedMs += pauseMs;
     }
   }
+}
+
+/** Where the mesh's lines go: the configured `logging.destination`, else standard output. */
+export function lineWriter(destination: LogDestination | undefined): (line: string) => void {
+  return destination ? (line) => void destination.write(line) : writeToStdout;
 }

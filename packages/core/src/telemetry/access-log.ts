@@ -12,7 +12,7 @@
 import type { InvocationContext } from '../context.js';
 import type { Logger } from '../logger.js';
 import type { NormalizedOptions } from '../options/index.js';
-import { writeToStdout } from '../stdout.js';
+import { lineWriter } from '../stdout.js';
 
 /** One invocation's outcome, as the access line reports it. */
 export interface AccessFacts {
@@ -28,8 +28,7 @@ export type AccessLogger = (ctx: InvocationContext, facts: AccessFacts) => void;
 
 /** Builds the access logger for a mesh, or undefined when the level hides `info` and `warn`. */
 export function createAccessLogger(options: NormalizedOptions, log: Logger): AccessLogger {
-  const destination = options.logging.destination;
-  const write = destination ? (line: string) => void destination.write(line) : writeToStdout;
+  const write = lineWriter(options.logging.destination);
   const upper = options.logging.upperCaseLevels;
   // The fixed part after `time`, serialised once.
   let base = `,"service":${JSON.stringify(options.service)}`;

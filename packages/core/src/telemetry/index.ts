@@ -13,7 +13,7 @@ import { SidecarlessError } from '../errors.js';
 import type { FeatureHost } from '../features.js';
 import type { NormalizedTelemetry } from '../options/telemetry.js';
 import type { EventNext, HttpNext, Stage } from '../pipeline.js';
-import { writeToStdout } from '../stdout.js';
+import { lineWriter } from '../stdout.js';
 import { type AccessLogger, createAccessLogger } from './access-log.js';
 import {
   createEmfRenderer,
@@ -62,9 +62,8 @@ export async function loadTelemetry(host: FeatureHost): Promise<Stage> {
   }
   let emf: ((line: string) => void) | undefined;
   if (options.metrics.exporter === 'emf') {
-    const destination = host.options.logging.destination;
     // Synchronous, like the logger: an EMF line written after the response must survive the freeze.
-    emf = destination ? (line) => void destination.write(line) : writeToStdout;
+    emf = lineWriter(host.options.logging.destination);
   }
   const accessLog = options.logging.accessLog ? createAccessLogger(host.options, host.log) : undefined;
   return createTelemetryStage({ options, service, spans, registry, emf, accessLog, host });

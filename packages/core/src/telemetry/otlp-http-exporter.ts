@@ -10,6 +10,7 @@
 import type * as Http from 'node:http';
 import type { Attributes, AttributeValue, HrTime } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { nodeBuiltin } from '../node-builtin.js';
 
 /** `ExportResultCode` of the SDK: 0 success, 1 failed. */
 const success = 0;
@@ -123,11 +124,12 @@ export interface OtlpHttpExporterOptions {
 export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): SpanExporter {
   const url = new URL(options.url);
   const secure = url.protocol === 'https:';
-  // Only the module the endpoint needs is loaded: the kernel has `node:http` already, and
-  // `node:https` is not worth loading for a collector on plain HTTP (a sidecar, localhost).
+  // Only the module the endpoint needs is loaded, when the exporter is made (see
+  // node-builtin.ts): `node:https` is not worth loading for a collector on plain HTTP (a
+  // sidecar, localhost).
   const transport: Pick<typeof Http, 'Agent' | 'request'> = secure
-    ? process.getBuiltinModule('node:https')
-    : process.getBuiltinModule('node:http');
+    ? nodeBuiltin('node:https')
+    : nodeBuiltin('node:http');
   // Keep-alive: a Lambda flush per invocation reuses the connection instead of a new handshake.
   const agent = new transport.Agent({ keepAlive: true, maxSockets: 4 });
   const send = transport.request;
