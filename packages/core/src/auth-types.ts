@@ -38,7 +38,7 @@ export interface PeerIdentity {
  * truststore).
  *
  * @example
- * ```ts
+ * ```ts no-check
  * // in a TLS server adapter, per request
  * const socket = req.socket as TLSSocket;
  * const cert = socket.getPeerX509Certificate();

@@ -6,7 +6,7 @@ import type { TelemetryFacts, TraceCarrier } from '@sidecarless/core';
  * `faas.version`, and `knative.configuration`.
  *
  * @example
- * ```ts
+ * ```ts no-check
  * knativeAttributes({ K_SERVICE: 'orders', K_REVISION: 'orders-00042' });
  * // { 'faas.name': 'orders', 'faas.version': 'orders-00042' }
  * ```

@@ -92,7 +92,7 @@ function toRequest(event: KubelessEvent): Request {
  * `kubeless function deploy … --handler handler.main`.
  *
  * @example
- * ```ts
+ * ```js
  * // handler.js
  * const { createMesh } = require('@sidecarless/core');
  * const { kubeless } = require('@sidecarless/kubeless');

@@ -131,7 +131,7 @@ export function classicHandler(fn: ClassicHandler): HttpHandler<OpenFaasRaw> {
  * Serves a stock OpenFaaS Node template handler through the mesh.
  *
  * @example
- * ```ts
+ * ```js
  * // handler.js (CommonJS, as the template has it)
  * const { createMesh } = require('@sidecarless/core');
  * const { openfaas } = require('@sidecarless/openfaas');

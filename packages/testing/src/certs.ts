@@ -65,6 +65,9 @@ function serial(): string {
  *
  * @example
  * ```ts
+ * import https from 'node:https';
+ * import { createCa } from '@sidecarless/testing';
+ *
  * const ca = await createCa();
  * const server = await ca.issue({ uris: ['spiffe://cluster.local/ns/shop/sa/payments'] });
  * const client = await ca.issue({ usage: 'client', uris: ['spiffe://cluster.local/ns/shop/sa/orders'] });

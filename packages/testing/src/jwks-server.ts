@@ -26,6 +26,9 @@ export interface JwksServer {
  *
  * @example
  * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { createSigningKey, startJwksServer } from '@sidecarless/testing';
+ *
  * const key = createSigningKey('RS256');
  * const jwks = await startJwksServer([key.jwk]);
  * createMesh({ service: 's', auth: { jwt: [{ issuer: 'https://id.test', jwksUri: jwks.url }] } });

@@ -140,6 +140,10 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
  *
  * @example
  * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { invoke } from '@sidecarless/core/local';
+ * import { startOtlpReceiver } from '@sidecarless/testing';
+ *
  * const receiver = await startOtlpReceiver();
  * const mesh = createMesh({ service: 'a', telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url } } });
  * await invoke(mesh, () => new Response('ok'), 'http://localhost/');

@@ -13,6 +13,9 @@ const high = 32_767;
  *
  * @example
  * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { freePort } from '@sidecarless/testing';
+ *
  * const port = await freePort();
  * createMesh({ service: 's', telemetry: { metrics: { exporter: 'prometheus', port } } });
  * ```

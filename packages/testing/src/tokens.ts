@@ -47,6 +47,8 @@ function pairFor(alg: SigningAlgorithm): { privateKey: KeyObject; publicKey: Key
  *
  * @example
  * ```ts
+ * import { createSigningKey, nowSeconds } from '@sidecarless/testing';
+ *
  * const key = createSigningKey('ES256');
  * const token = await key.sign({ iss: 'https://id.test', sub: 'alice', exp: nowSeconds() + 60 });
  * ```
@@ -96,6 +98,8 @@ const encode = (value: unknown) =>
  *
  * @example
  * ```ts
+ * import { craftToken, nowSeconds } from '@sidecarless/testing';
+ *
  * const unsigned = craftToken({ alg: 'none' }, { iss: 'https://id.test', exp: nowSeconds() + 60 }, '');
  * ```
  */

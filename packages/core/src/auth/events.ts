@@ -33,7 +33,7 @@ function registry(): Registry {
  * Registers `sink` for the mesh whose options are `options` (a feature's `host.options`).
  *
  * @example
- * ```ts
+ * ```ts no-check
  * registerAuthEventSink(host.options, { denied: (reason) => deniedCounter.add(1, { reason }) });
  * ```
  */

@@ -430,7 +430,7 @@ export class AuthStage implements Stage {
  * Builds the auth stage for a mesh and fetches its keys, so the first request does not pay.
  *
  * @example
- * ```ts
+ * ```ts no-check
  * const stage = await createAuthStage(host); // host: the mesh's FeatureHost
  * ```
  */

@@ -212,7 +212,7 @@ export function verifySignature(jws: ParsedJws, key: VerificationKey): boolean {
  * `kid` (or every fitting key when the token names none), signature. Returns the parsed token.
  *
  * @example
- * ```ts
+ * ```ts no-check
  * const jws = verifyCompactJws(token, keys, ['RS256'], 8192);
  * const claims = JSON.parse(jws.payload.toString('utf8'));
  * ```

@@ -49,7 +49,7 @@ function kindOf(key: KeyObject): string | undefined {
  * Imports one JWK for signature verification, or explains why it cannot be used.
  *
  * @example
- * ```ts
+ * ```ts no-check
  * const key = await importVerificationKey({ kty: 'OKP', crv: 'Ed25519', x: '…', kid: 'k1' });
  * ```
  */

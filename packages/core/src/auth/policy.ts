@@ -299,7 +299,7 @@ function compilePolicy(policy: NormalizedPolicy, spaceDelimited: ReadonlySet<str
  * Compiles `policies` into one evaluator.
  *
  * @example
- * ```ts
+ * ```ts no-check
  * const evaluate = compilePolicies(options.auth.policies, new Set(['scope']));
  * const decision = evaluate(attributes); // { allowed, policy, audited }
  * ```

@@ -42,6 +42,8 @@ export interface ClaimToHeader {
  *
  * @example
  * ```ts
+ * import type { JwtRule } from '@sidecarless/core';
+ *
  * const rule: JwtRule = {
  *   issuer: 'https://id.example.com',
  *   jwksUri: 'https://id.example.com/.well-known/jwks.json',
@@ -96,6 +98,8 @@ export interface JwtRule {
  *
  * @example
  * ```ts
+ * import type { PolicySource } from '@sidecarless/core';
+ *
  * const source: PolicySource = { principals: ['cluster.local/ns/shop/sa/*'], notIpBlocks: ['10.9.0.0/16'] };
  * ```
  */
@@ -117,6 +121,8 @@ export interface PolicySource {
  *
  * @example
  * ```ts
+ * import type { PolicyOperation } from '@sidecarless/core';
+ *
  * const operation: PolicyOperation = { methods: ['GET'], paths: ['/api/*'], notPaths: ['/api/admin/*'] };
  * ```
  */
@@ -136,6 +142,8 @@ export interface PolicyOperation {
  *
  * @example
  * ```ts
+ * import type { PolicyCondition } from '@sidecarless/core';
+ *
  * const condition: PolicyCondition = { key: 'request.auth.claims[scope]', values: ['orders:write'] };
  * ```
  */
@@ -151,6 +159,8 @@ export interface PolicyCondition {
  *
  * @example
  * ```ts
+ * import type { PolicyRule } from '@sidecarless/core';
+ *
  * const rule: PolicyRule = {
  *   from: [{ source: { requestPrincipals: ['https://id.example.com/*'] } }],
  *   to: [{ operation: { methods: ['POST'], paths: ['/orders'] } }],
@@ -170,6 +180,8 @@ export interface PolicyRule {
  *
  * @example
  * ```ts
+ * import type { AuthorizationPolicy } from '@sidecarless/core';
+ *
  * const policy: AuthorizationPolicy = {
  *   name: 'no-admin-from-outside',
  *   action: 'DENY',
@@ -191,6 +203,8 @@ export interface AuthorizationPolicy {
  *
  * @example
  * ```ts
+ * import type { PeerAuthenticationOptions } from '@sidecarless/core';
+ *
  * const peer: PeerAuthenticationOptions = { mtls: { mode: 'STRICT' }, trustBundle: process.env.MESH_CA_PEM ?? '' };
  * ```
  */
