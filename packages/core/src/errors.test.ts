@@ -31,6 +31,37 @@ describe('SidecarlessError', () => {
     expect(isSidecarlessError(null)).toBe(false);
   });
 
+  it('recognises each subclass across a second copy, and only that subclass', async () => {
+    const require = createRequire(import.meta.url);
+    const other = require(
+      new URL('../dist/cjs/errors.js', import.meta.url).pathname,
+    ) as typeof import('./errors.js');
+    const otherOutbound = require(
+      new URL('../dist/cjs/outbound/errors.js', import.meta.url).pathname,
+    ) as typeof import('./outbound/errors.js');
+    const { UpstreamError } = await import('./outbound/errors.js');
+    const config = new other.ConfigError([{ path: 'a', message: 'b' }]);
+    const upstream = new otherOutbound.UpstreamError(
+      'SCL_ERR_UPSTREAM_TIMEOUT',
+      'stock',
+      'timeout',
+      'timed out',
+    );
+    expect(config instanceof ConfigError).toBe(true);
+    expect(upstream instanceof UpstreamError).toBe(true);
+    expect(upstream instanceof SidecarlessError).toBe(true);
+    expect(config instanceof UpstreamError).toBe(false);
+    expect(upstream instanceof ConfigError).toBe(false);
+    expect(new other.SidecarlessError('SCL_ERR_X', 'x') instanceof ConfigError).toBe(false);
+  });
+
+  it('leaves a user subclass with ordinary instanceof', () => {
+    class PaymentError extends SidecarlessError {}
+    expect(new PaymentError('SCL_ERR_PAY', 'no') instanceof PaymentError).toBe(true);
+    expect(new SidecarlessError('SCL_ERR_PAY', 'no') instanceof PaymentError).toBe(false);
+    expect(new ConfigError([{ path: 'a', message: 'b' }]) instanceof PaymentError).toBe(false);
+  });
+
   it('keeps ordinary instanceof for subclasses', () => {
     expect(new ConfigError([{ path: 'a', message: 'b' }])).toBeInstanceOf(ConfigError);
     expect(new SidecarlessError('SCL_ERR_X', 'x') instanceof ConfigError).toBe(false);

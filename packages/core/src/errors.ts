@@ -6,10 +6,17 @@
  * `cause`. Messages never contain a token, cookie, key or other secret.
  *
  * `instanceof` works across two loaded copies of this package (the ESM and the CommonJS build
- * side by side): the check is a `Symbol.for` brand, not the class identity.
+ * side by side), for the base class and for each of its subclasses: the check is a `Symbol.for`
+ * brand, not the class identity.
  */
 
 const brand = Symbol.for('sidecarless.error');
+/** Each branded class's own name, held in a static field: stable across copies and minifiers. */
+const brandName = Symbol.for('sidecarless.error-class');
+/** An instance's branded class names, its own class first. */
+const brandNames = Symbol.for('sidecarless.error-classes');
+
+type BrandedClass = { readonly [brandName]?: string };
 
 /** Options shared by every {@link SidecarlessError}. */
 export interface SidecarlessErrorOptions {
@@ -52,18 +59,41 @@ export class SidecarlessError extends Error {
     this.headers = options.headers ?? {};
   }
 
+  /** Brands this class; a subclass of Sidecarless's own sets its own (an application's need not). */
+  static readonly [brandName]: string = 'SidecarlessError';
+
   get [brand](): true {
     return true;
   }
 
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null) return false;
-    // Subclasses keep ordinary prototype checks; the base class accepts any branded error so a
-    // second copy of the package (ESM next to CJS) is still recognised.
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about (a subclass or the base).
-    if (this !== SidecarlessError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return (value as { [brand]?: unknown })[brand] === true;
+  get [brandNames](): readonly string[] {
+    const names: string[] = [];
+    for (
+      let type = this.constructor as BrandedClass;
+      type && type !== Error;
+      type = Object.getPrototypeOf(type)
+    ) {
+      if (Object.hasOwn(type, brandName)) names.push(type[brandName]!);
+    }
+    return names;
   }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` was asked about (a subclass or the base).
+    return isInstance(this, value);
+  }
+}
+
+function isInstance(type: BrandedClass, value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Function.prototype[Symbol.hasInstance].call(type, value)) return true;
+  // A second copy of the package (ESM next to CJS) has other classes of the same names: the base
+  // accepts any branded error, a branded subclass the errors that carry its name. An
+  // application's own subclass (unbranded) keeps the ordinary prototype check.
+  if (type === SidecarlessError) return (value as { [brand]?: unknown })[brand] === true;
+  if (!Object.hasOwn(type, brandName)) return false;
+  const names = (value as { [brandNames]?: unknown })[brandNames];
+  return Array.isArray(names) && names.includes(type[brandName]);
 }
 
 /** One problem found in the options given to `createMesh`. */
@@ -90,6 +120,8 @@ export interface ConfigIssue {
  * ```
  */
 export class ConfigError extends SidecarlessError {
+  static override readonly [brandName]: string = 'ConfigError';
+
   /** Every problem found, in the order the fields were checked. */
   readonly issues: readonly ConfigIssue[];
 
@@ -117,3 +149,6 @@ export const ErrorCodes = {
 export function isSidecarlessError(value: unknown): value is SidecarlessError {
   return value instanceof SidecarlessError;
 }
+
+/** The static brand key, for Sidecarless's own error subclasses in other modules. */
+export { brandName as errorBrand };

@@ -3,7 +3,7 @@
  * upstream, and keeps undici's or Node's error in `cause`. `kind` tells the retry policy what
  * happened without string matching in the hot path.
  */
-import { SidecarlessError } from '../errors.js';
+import { errorBrand, SidecarlessError } from '../errors.js';
 
 /** Error codes raised by the outbound client. */
 export const UpstreamErrorCodes = {
@@ -48,6 +48,8 @@ export type FailureKind =
  * ```
  */
 export class UpstreamError extends SidecarlessError {
+  static override readonly [errorBrand]: string = 'UpstreamError';
+
   /** The upstream's configured name. */
   readonly upstream: string;
   /** What went wrong, for the retry policy. */
