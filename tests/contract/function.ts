@@ -75,6 +75,9 @@ export const contractHandler: HttpHandler = async (request, ctx) => {
       headers.append('set-cookie', 'b=2; Path=/; Secure');
       return new Response('cookies set', { headers });
     }
+    case '/url':
+      // The URL exactly as the handler got it: the Host and request-target suites read it.
+      return Response.json({ url: request.url });
     case '/whoami':
       return Response.json({
         principal: ctx.auth?.principal ?? null,

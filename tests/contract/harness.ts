@@ -2,6 +2,12 @@
 export interface RunningFunction {
   /** Sends one request the way the platform would deliver it, and returns the platform's answer. */
   send(request: Request): Promise<Response>;
+  /**
+   * For adapters that receive HTTP on a socket (the container platforms): where to send raw
+   * bytes — what no Fetch client can send (a forged `Host`, an absolute-form target). `pathHeader`
+   * names the header the path travels in when the platform routes only `/` to the function.
+   */
+  readonly socket?: { readonly port: number; readonly pathHeader?: string };
   /** Stops whatever `start` started. */
   stop(): Promise<void>;
 }

@@ -29,6 +29,7 @@ import {
 } from './mesh.js';
 import type { EventHandler, HttpHandler } from './pipeline.js';
 
+export { checkedAuthority, requestOrigin, targetUrl } from './authority.js';
 export type { InvocationFacts, Platform, Trigger } from './context.js';
 export { deadlineError, InvocationContext } from './context.js';
 export { describeError, errorToResponse, type ProblemBody, reasonPhrase } from './error-response.js';

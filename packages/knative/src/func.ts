@@ -5,7 +5,8 @@
  * into a `Request` and our `Response` into the `{ statusCode, headers, body }` it sends.
  */
 import type { HttpHandler, Mesh } from '@sidecarless/core';
-import { prepareHttp } from '@sidecarless/core/adapter';
+import { ErrorCodes, SidecarlessError } from '@sidecarless/core';
+import { errorToResponse, prepareHttp, requestOrigin } from '@sidecarless/core/adapter';
 import { cloudEventParent, knativeAttributes, knativeTelemetry } from './facts.js';
 
 /** The parts of faas-js-runtime's invocation context we read (its `Context` class). */
@@ -143,23 +144,13 @@ export function knativeFunc(
     liveness: (_request, reply) => probe(state !== 'failed', reply),
     readiness: (_request, reply) => probe(state === 'ready', reply),
     async handle(context) {
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(context.headers)) {
-        if (value === undefined || dropped.has(name) || name === pathHeader) continue;
-        if (Array.isArray(value)) for (const item of value) headers.append(name, item);
-        else headers.append(name, value);
+      let request: Request;
+      try {
+        request = requestOf(context, pathHeader);
+      } catch (error) {
+        // An invalid Host (or a request Fetch cannot represent) is a 400 before the handler runs.
+        return reply(errorToResponse(error, crypto.randomUUID()));
       }
-      let path = '/';
-      const original = pathHeader ? firstValue(context.headers[pathHeader]) : undefined;
-      if (original?.startsWith('/') && !original.startsWith('//')) path = original.split('?', 1)[0]!;
-      const host = firstValue(context.headers.host) ?? 'localhost';
-      const method = context.method;
-      const body = method === 'GET' || method === 'HEAD' ? undefined : bodyOf(context);
-      const request = new Request(`http://${host}${path}${searchOf(context.query)}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body }),
-      });
       const event = context.cloudevent;
       const parent = cloudEventParent(event);
       const response = await run(request, {
@@ -170,13 +161,50 @@ export function knativeFunc(
         telemetry: event ? { ...telemetry, kind: 'consumer', ...(parent ? { parent } : {}) } : telemetry,
         raw: { context },
       });
-      const out: Record<string, string | string[]> = {};
-      for (const [name, value] of response.headers) if (name !== 'set-cookie') out[name] = value;
-      const cookies = response.headers.getSetCookie();
-      if (cookies.length > 0) out['set-cookie'] = cookies;
-      const bytes = Buffer.from(await response.arrayBuffer());
-      // The runtime treats an undefined body as "send the whole result object": send '' instead.
-      return { statusCode: response.status, headers: out, body: bytes.length === 0 ? '' : bytes };
+      return reply(response);
     },
   };
+}
+
+/** The Fetch request for the runtime's context; throws a 400 `SidecarlessError` for an invalid Host. */
+function requestOf(context: FuncContext, pathHeader: string | undefined): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(context.headers)) {
+    if (value === undefined || dropped.has(name) || name === pathHeader) continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.append(name, value);
+  }
+  let path = '/';
+  const original = pathHeader ? firstValue(context.headers[pathHeader]) : undefined;
+  if (original?.startsWith('/') && !original.startsWith('//')) path = original.split('?', 1)[0]!;
+  const method = context.method;
+  const body = method === 'GET' || method === 'HEAD' ? undefined : bodyOf(context);
+  try {
+    return new Request(
+      `${requestOrigin('http', firstValue(context.headers.host))}${path}${searchOf(context.query)}`,
+      {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      },
+    );
+  } catch (error) {
+    if (error instanceof SidecarlessError) throw error;
+    throw new SidecarlessError(ErrorCodes.badRequest, 'the request line or headers are not valid HTTP', {
+      status: 400,
+      expose: true,
+      cause: error,
+    });
+  }
+}
+
+/** The runtime's reply object for a Fetch response. */
+async function reply(response: Response): Promise<FuncResult> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of response.headers) if (name !== 'set-cookie') out[name] = value;
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) out['set-cookie'] = cookies;
+  const bytes = Buffer.from(await response.arrayBuffer());
+  // The runtime treats an undefined body as "send the whole result object": send '' instead.
+  return { statusCode: response.status, headers: out, body: bytes.length === 0 ? '' : bytes };
 }

@@ -11,8 +11,8 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HttpHandler, Mesh } from '@sidecarless/core';
-import { prepareHttp } from '@sidecarless/core/adapter';
+import { ErrorCodes, type HttpHandler, type Mesh, SidecarlessError } from '@sidecarless/core';
+import { errorToResponse, prepareHttp, targetUrl } from '@sidecarless/core/adapter';
 import { connectionFacts, writeResponse } from '@sidecarless/core/node-server';
 
 /** The event the Kubeless Node runtime passes. */
@@ -66,6 +66,15 @@ function bodyOf(event: KubelessEvent): Uint8Array | string | undefined {
   return JSON.stringify(data);
 }
 
+function badRequest(error: unknown): unknown {
+  if (error instanceof SidecarlessError) return error;
+  return new SidecarlessError(ErrorCodes.badRequest, 'the request line or headers are not valid HTTP', {
+    status: 400,
+    expose: true,
+    cause: error,
+  });
+}
+
 function toRequest(event: KubelessEvent): Request {
   const incoming = event.extensions?.request;
   const headers = new Headers();
@@ -80,7 +89,8 @@ function toRequest(event: KubelessEvent): Request {
     }
     // Express keeps the original URL on `originalUrl` when a router rewrote `url`.
     const path = (incoming as { originalUrl?: string }).originalUrl ?? incoming.url ?? '/';
-    url = `http://${incoming.headers.host || 'localhost'}${path.startsWith('/') ? path : `/${path}`}`;
+    // The runtime's server is plain HTTP; an invalid Host or target is a 400 (see targetUrl).
+    url = targetUrl('http', incoming.headers.host, path);
     method = incoming.method ?? 'POST';
   }
   const body = method === 'GET' || method === 'HEAD' ? undefined : bodyOf(event);
@@ -105,7 +115,19 @@ export function kubeless(mesh: Mesh, handler: HttpHandler<KubelessRaw>): Kubeles
   const run = prepareHttp(mesh, handler, { enforceDeadline: true });
   return async function kubelessHandler(event, context) {
     const limit = timeoutMs(context);
-    const request = toRequest(event);
+    let request: Request;
+    try {
+      request = toRequest(event);
+    } catch (error) {
+      // Refused before the handler runs: an invalid Host, or a request Fetch cannot represent.
+      const refusal = errorToResponse(badRequest(error), crypto.randomUUID());
+      const res = event.extensions?.response;
+      if (res && !res.headersSent) {
+        await writeResponse(res, refusal, event.extensions?.request?.method ?? 'POST');
+        return undefined;
+      }
+      return refusal.text();
+    }
     const response = await run(request, {
       platform: 'kubeless',
       // Event triggers (Kafka, NATS, cron) set `event-namespace`, e.g. `kafkatriggers.kubeless.io`.

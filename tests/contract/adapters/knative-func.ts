@@ -35,6 +35,7 @@ export const knativeFuncAdapter: AdapterUnderTest = {
     await started;
     const base = `http://127.0.0.1:${port}`;
     return {
+      socket: { port, pathHeader: 'x-original-path' },
       send(request) {
         const url = new URL(request.url);
         const rooted = new Request(`${url.origin}/${url.search}`, request);

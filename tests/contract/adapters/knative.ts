@@ -13,6 +13,7 @@ export const knativeAdapter: AdapterUnderTest = {
     const { url } = await server.listen();
     return {
       send: (request) => forward(url, request),
+      socket: { port: Number(new URL(url).port) },
       stop: () => server.close(),
     };
   },

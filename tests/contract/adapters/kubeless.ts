@@ -15,6 +15,7 @@ export const kubelessAdapter: AdapterUnderTest = {
     const runtime = await startKubelessRuntime(kubeless(mesh, contractHandler), { timeoutSeconds: 30 });
     return {
       send: (request) => forward(runtime.url, request),
+      socket: { port: Number(new URL(runtime.url).port) },
       async stop() {
         await runtime.close();
         await mesh.close();

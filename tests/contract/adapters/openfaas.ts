@@ -17,6 +17,7 @@ export const openfaasAdapter: AdapterUnderTest = {
     });
     return {
       send: (request) => forward(watchdog.url, request),
+      socket: { port: Number(new URL(watchdog.url).port) },
       async stop() {
         await watchdog.terminate();
         await watchdog.close();

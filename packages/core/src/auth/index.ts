@@ -9,7 +9,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { PeerIdentity } from '../auth-types.js';
 import type { InvocationContext, MeshContext } from '../context.js';
-import { SidecarlessError } from '../errors.js';
+import { ErrorCodes, SidecarlessError } from '../errors.js';
 import type { FeatureHost } from '../features.js';
 import type { Logger } from '../logger.js';
 import { nodeBuiltin } from '../node-builtin.js';
@@ -20,6 +20,7 @@ import { TokenError } from './jws.js';
 import { JwtVerifier, type VerifiedToken } from './jwt.js';
 import { checkCertificate, identityFromCertificate, identityFromXfcc } from './peer.js';
 import { compilePolicies, type Decision, ipMatcher, normalizeIp, type RequestAttributes } from './policy.js';
+import { policyPath } from './policy-path.js';
 
 /** Error codes the auth feature raises. */
 export const AuthErrorCodes = {
@@ -286,9 +287,30 @@ export class AuthStage implements Stage {
       }
     }
 
-    // 3. Policy.
+    // 3. Policy, on the target's normalised path (policy-path.ts), never on a raw string.
+    let normalized: URL | undefined;
     if (this.#evaluate) {
-      const decision = this.#evaluate(this.#attributes(request, ctx));
+      const attributes = this.#attributes(request, ctx);
+      if (attributes === undefined) {
+        ctx.log.warn(
+          { event: 'security', reason: 'path_not_evaluable', status: 400, ...this.#who(ctx) },
+          'request refused',
+        );
+        throw new SidecarlessError(
+          ErrorCodes.badRequest,
+          'the request path cannot be evaluated (it holds %00)',
+          {
+            status: 400,
+            expose: true,
+          },
+        );
+      }
+      if (attributes.normalizedFrom !== undefined) {
+        // The handler routes on the path the policy checked, as Istio forwards the normalised path.
+        normalized = parsedUrl();
+        normalized.pathname = attributes.path;
+      }
+      const decision = this.#evaluate(attributes);
       for (const policy of decision.audited) {
         ctx.log.info(
           { event: 'security', action: 'AUDIT', policy, ...this.#who(ctx) },
@@ -302,7 +324,7 @@ export class AuthStage implements Stage {
     }
 
     // 4. Rewrite the request for the handler.
-    const rewritten = this.#rewrite(request, verified, found, url);
+    const rewritten = this.#rewrite(request, verified, found, normalized ?? url, normalized !== undefined);
     return next(rewritten, ctx);
   }
 
@@ -331,8 +353,14 @@ export class AuthStage implements Stage {
     return undefined;
   }
 
-  #attributes(request: Request, ctx: InvocationContext): RequestAttributes {
-    const { path, host, port } = splitUrl(request.url);
+  /** What policies see; `undefined` when the path cannot be evaluated (the request is refused). */
+  #attributes(
+    request: Request,
+    ctx: InvocationContext,
+  ): (RequestAttributes & { normalizedFrom?: string }) | undefined {
+    const { path: rawPath, host, port } = splitUrl(request.url);
+    const path = policyPath(rawPath);
+    if (path === undefined) return undefined;
     const direct = sourceIpOf(ctx);
     const sourceIp = direct === undefined ? undefined : normalizeIp(direct);
     let remoteIp = sourceIp;
@@ -358,6 +386,7 @@ export class AuthStage implements Stage {
       peer: ctx.peer,
       sourceIp,
       remoteIp,
+      ...(path === rawPath ? {} : { normalizedFrom: rawPath }),
     };
   }
 
@@ -366,11 +395,12 @@ export class AuthStage implements Stage {
     verified: VerifiedToken | undefined,
     found: Found | undefined,
     url: URL | undefined,
+    urlChanged: boolean,
   ): Request {
     const outputs = this.#outputHeaders;
     const strip = verified !== undefined && found !== undefined && !verified.rule.forwardOriginalToken;
-    if (outputs.length === 0 && !strip) return request;
-    let newUrl: URL | undefined;
+    if (outputs.length === 0 && !strip && !urlChanged) return request;
+    let newUrl: URL | undefined = urlChanged ? url : undefined;
     if (strip && found!.location.kind === 'param') {
       newUrl = new URL(url ?? request.url);
       newUrl.searchParams.delete(found!.location.name);

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { targetUrl } from '../authority.js';
 import { ErrorCodes, SidecarlessError } from '../errors.js';
 import { requestFromFields } from '../lazy-headers.js';
 import { createLazyRequest } from '../lazy-request.js';
@@ -87,7 +88,7 @@ function bodyStream(incoming: IncomingMessage, limit: number): ReadableStream<Ui
 }
 
 /**
- * Builds the `Request` a handler sees. The origin comes from the socket (TLS or not) and the
+ * Builds the `Request` a handler sees. The origin comes from the socket (TLS or not) and the checked
  * `Host` header; `X-Forwarded-*` headers are passed along untouched but never trusted for it.
  * Throws a 400 `SidecarlessError` for a request Fetch cannot represent.
  *
@@ -103,15 +104,8 @@ function bodyStream(incoming: IncomingMessage, limit: number): ReadableStream<Ui
  * ```
  */
 export function toRequest(incoming: IncomingMessage, bodyLimit: number): Request {
-  const scheme = (incoming.socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';
-  const path = incoming.url ?? '/';
-  let url: string;
-  if (path.startsWith('/')) {
-    url = `${scheme}://${incoming.headers.host || 'localhost'}${path}`;
-  } else {
-    url = path; // absolute-form request target
-  }
   const raw = incoming.rawHeaders;
+  const url = requestUrl(incoming, raw);
   const method = incoming.method ?? 'GET';
   const hasBody =
     method !== 'GET' &&
@@ -147,6 +141,25 @@ export function toRequest(incoming: IncomingMessage, bodyLimit: number): Request
   } catch (error) {
     throw badRequest('the request line or headers are not valid HTTP', error);
   }
+}
+
+/**
+ * The request's URL: the scheme from the connection (never from the target or a header), the
+ * authority from the checked `Host` — or, for an absolute-form target (`GET http://h/x`, what
+ * proxies are sent), from the target, whose authority wins over Host (RFC 9112 §3.2.2) — and the
+ * target's path and query. Anything else (a second Host, `*`, an authority-form target, a scheme
+ * other than http(s)) is a 400.
+ */
+function requestUrl(incoming: IncomingMessage, raw: readonly string[]): string {
+  const scheme = (incoming.socket as Partial<TLSSocket>).encrypted ? 'https' : 'http';
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) hosts++;
+  }
+  // Node keeps only the first of several Host lines; RFC 9112 §3.2 asks for a 400.
+  if (hosts > 1) throw badRequest('the request has more than one Host header');
+  return targetUrl(scheme, incoming.headers.host, incoming.url ?? '/');
 }
 
 /**
