@@ -19,6 +19,7 @@ import {
   multiValueHeadersOf,
   singleHeader,
 } from './common.js';
+import { checkMultiMap, checkSingleMap, checkText } from './event-shape.js';
 
 /** ALB wants a status line description; unknown codes get a plain one. */
 export function statusDescription(status: number): string {
@@ -34,6 +35,11 @@ export const alb: HttpTranslator<AlbEvent> = {
   toRequest(event, options) {
     const method = checkMethod(event.httpMethod);
     if (typeof event.path !== 'string') throw badEvent('the event has no path');
+    checkText(event.path, 'path');
+    checkSingleMap(event.headers, 'headers', true);
+    checkMultiMap(event.multiValueHeaders, 'multiValueHeaders', true);
+    checkSingleMap(event.queryStringParameters, 'queryStringParameters', false);
+    checkMultiMap(event.multiValueQueryStringParameters, 'multiValueQueryStringParameters', false);
     const multi = event.multiValueHeaders;
     const host = multi ? multiHeader(multi, 'host') : singleHeader(event.headers, 'host');
     const proto = multi
@@ -43,7 +49,7 @@ export const alb: HttpTranslator<AlbEvent> = {
     const body = decodeBody(event.body, event.isBase64Encoded, options);
     return {
       method,
-      url: buildUrl(host, proto, escapeRawPath(event.path), escapeRawPath(query)),
+      url: buildUrl(host, undefined, proto, escapeRawPath(event.path), escapeRawPath(query)),
       headers: () => headersFrom(event.headers, multi),
       body,
     };

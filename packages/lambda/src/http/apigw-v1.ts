@@ -17,6 +17,7 @@ import {
   multiValueHeadersOf,
   singleHeader,
 } from './common.js';
+import { checkMultiMap, checkSingleMap, checkText } from './event-shape.js';
 
 export const apiGatewayV1: HttpTranslator<ApiGatewayProxyEventV1> = {
   source: 'api-gateway-rest',
@@ -33,6 +34,11 @@ export const apiGatewayV1: HttpTranslator<ApiGatewayProxyEventV1> = {
   toRequest(event, options) {
     const method = checkMethod(event.httpMethod);
     if (typeof event.path !== 'string') throw badEvent('the event has no path');
+    checkText(event.path, 'path');
+    checkSingleMap(event.headers, 'headers', true);
+    checkMultiMap(event.multiValueHeaders, 'multiValueHeaders', true);
+    checkSingleMap(event.queryStringParameters, 'queryStringParameters', false);
+    checkMultiMap(event.multiValueQueryStringParameters, 'multiValueQueryStringParameters', false);
     const host = multiHeader(event.multiValueHeaders, 'host') ?? singleHeader(event.headers, 'host');
     const proto =
       multiHeader(event.multiValueHeaders, 'x-forwarded-proto') ??
@@ -41,7 +47,7 @@ export const apiGatewayV1: HttpTranslator<ApiGatewayProxyEventV1> = {
     const body = decodeBody(event.body, event.isBase64Encoded, options);
     return {
       method,
-      url: buildUrl(host ?? event.requestContext?.domainName, proto, encodeDecodedPath(event.path), query),
+      url: buildUrl(host, event.requestContext?.domainName, proto, encodeDecodedPath(event.path), query),
       headers: () => headersFrom(event.headers, event.multiValueHeaders),
       body,
     };

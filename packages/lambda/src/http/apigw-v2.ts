@@ -14,6 +14,7 @@ import {
   headersFrom,
   singleHeader,
 } from './common.js';
+import { checkCookies, checkSingleMap, checkText } from './event-shape.js';
 
 function isV2(event: Record<string, unknown>): boolean {
   const context = event.requestContext as { http?: unknown } | undefined;
@@ -34,13 +35,17 @@ function translator(source: string, matches: (event: Record<string, unknown>) =>
     toRequest(event, options) {
       const method = checkMethod(event.requestContext.http.method);
       if (typeof event.rawPath !== 'string') throw badEvent('the event has no rawPath');
+      checkText(event.rawPath, 'rawPath');
+      if (typeof event.rawQueryString === 'string') checkText(event.rawQueryString, 'rawQueryString');
+      checkSingleMap(event.headers, 'headers', true);
+      checkCookies(event.cookies);
       const query = typeof event.rawQueryString === 'string' ? escapeRawPath(event.rawQueryString) : '';
-      const host = singleHeader(event.headers, 'host') ?? event.requestContext.domainName;
+      const host = singleHeader(event.headers, 'host');
       const proto = singleHeader(event.headers, 'x-forwarded-proto');
       const body = decodeBody(event.body, event.isBase64Encoded, options);
       return {
         method,
-        url: buildUrl(host, proto, escapeRawPath(event.rawPath), query),
+        url: buildUrl(host, event.requestContext.domainName, proto, escapeRawPath(event.rawPath), query),
         headers: () => {
           const headers = headersFrom(event.headers, undefined);
           if (Array.isArray(event.cookies) && event.cookies.length > 0) {

@@ -3,7 +3,7 @@
  * queries, and the response parts every result shape is built from.
  */
 import { ErrorCodes, SidecarlessError } from '@sidecarless/core';
-import type { LazyRequestInit } from '@sidecarless/core/adapter';
+import { checkedAuthority, type LazyRequestInit, requestOrigin } from '@sidecarless/core/adapter';
 import type { LambdaHttpResult } from '../types.js';
 
 /** The options every translator reads, normalised once by `lambda()`. */
@@ -117,17 +117,41 @@ export function encodeQuery(
   return query;
 }
 
-/** The absolute URL, from the Host header (or the domain the platform names). */
+function validAuthority(value: string): boolean {
+  try {
+    checkedAuthority(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The absolute URL, from the Host header or, without one, the domain the platform names. A Host
+ * header that is not a valid authority is a 400; a `domainName` that is not one (AWS's sample
+ * events carry placeholders such as `<url-id>.lambda-url…`) gives `localhost`.
+ */
 export function buildUrl(
   host: string | undefined,
+  domainName: unknown,
   proto: string | undefined,
   path: string,
   query: string,
 ): string {
   const scheme = proto === 'http' ? 'http' : 'https';
-  const authority = host && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? host : 'localhost';
+  let origin: string;
+  if (host !== undefined) {
+    try {
+      // The container servers' authority rules: no path, query or credentials; a port ≤ 65535.
+      origin = requestOrigin(scheme, host);
+    } catch (error) {
+      throw badEvent(`the event's host header ${(error as Error).message.replace(/^the Host header /, '')}`);
+    }
+  } else {
+    origin = `${scheme}://${typeof domainName === 'string' && validAuthority(domainName) ? domainName : 'localhost'}`;
+  }
   const safePath = path.startsWith('/') ? path : `/${path}`;
-  return `${scheme}://${authority}${safePath}${query ? `?${query}` : ''}`;
+  return `${origin}${safePath}${query ? `?${query}` : ''}`;
 }
 
 /**

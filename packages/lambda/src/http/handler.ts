@@ -5,6 +5,7 @@ import {
   type ConfigIssue,
   ErrorCodes,
   type HttpHandler,
+  isSidecarlessError,
   type Mesh,
   SidecarlessError,
 } from '@sidecarless/core';
@@ -21,7 +22,7 @@ import type { LambdaContext, LambdaHttpEvent, LambdaHttpResult, LambdaRaw } from
 import { alb } from './alb.js';
 import { apiGatewayV1 } from './apigw-v1.js';
 import { apiGatewayV2, functionUrl } from './apigw-v2.js';
-import type { HttpTranslator, ResponseParts, TranslateOptions } from './common.js';
+import { badEvent, type HttpTranslator, type ResponseParts, type TranslateOptions } from './common.js';
 import { connectionFactsOf } from './connection.js';
 import { type BinaryPredicate, isBinaryByDefault, responseParts } from './response-parts.js';
 import { vpcLatticeV2 } from './vpc-lattice.js';
@@ -186,7 +187,11 @@ export function httpHandler(
         // Where the runtime needs real requests (Node 24) the headers are checked here, so a
         // header Fetch refuses is a malformed event too.
         request = createLazyRequest(init);
-      } catch (error) {
+      } catch (thrown) {
+        // Whatever a translator or the request constructor threw, a malformed event is a 400.
+        const error = isSidecarlessError(thrown)
+          ? thrown
+          : badEvent('the event cannot be read as an HTTP request');
         mesh.log.info(
           {
             invocation_id: context.awsRequestId,

@@ -15,6 +15,7 @@ import {
   headersFrom,
   multiHeader,
 } from './common.js';
+import { checkMultiMap, checkText } from './event-shape.js';
 
 export const vpcLatticeV2: HttpTranslator<VpcLatticeEventV2> = {
   source: 'vpc-lattice',
@@ -31,6 +32,9 @@ export const vpcLatticeV2: HttpTranslator<VpcLatticeEventV2> = {
   toRequest(event, options) {
     const method = checkMethod(event.method);
     if (typeof event.path !== 'string') throw badEvent('the event has no path');
+    checkText(event.path, 'path');
+    checkMultiMap(event.headers, 'headers', true, true);
+    checkMultiMap(event.queryStringParameters, 'queryStringParameters', false, true);
     // Lattice may hand over the path with its query attached; keep them apart.
     const mark = event.path.indexOf('?');
     const path = mark === -1 ? event.path : event.path.slice(0, mark);
@@ -41,7 +45,7 @@ export const vpcLatticeV2: HttpTranslator<VpcLatticeEventV2> = {
     const body = decodeBody(event.body, event.isBase64Encoded, options);
     return {
       method,
-      url: buildUrl(host, proto, escapeRawPath(path), query),
+      url: buildUrl(host, undefined, proto, escapeRawPath(path), query),
       headers: () => headersFrom(undefined, event.headers),
       body,
     };
