@@ -102,8 +102,10 @@ export function encodeQuery(
   if (multi) {
     for (const name in multi) {
       const values = multi[name];
-      if (!values) continue;
-      for (const value of values) query += `${query ? '&' : ''}${encode(name)}=${encode(String(value))}`;
+      if (values === undefined || values === null) continue;
+      for (const value of Array.isArray(values) ? values : [values]) {
+        query += `${query ? '&' : ''}${encode(name)}=${encode(String(value))}`;
+      }
     }
     return query;
   }
@@ -167,7 +169,11 @@ export function headersFrom(
   if (multi) {
     for (const name in multi) {
       const values = multi[name];
-      if (values) for (const value of values) pairs.push(name, String(value));
+      if (values === undefined || values === null) continue;
+      // A plain value stands for a one-value list (VPC Lattice is published both ways; checked
+      // in event-shape.ts for the sources that must send lists).
+      if (Array.isArray(values)) for (const value of values) pairs.push(name, String(value));
+      else pairs.push(name, String(values));
     }
   } else if (single) {
     for (const name in single) {
@@ -196,9 +202,15 @@ export function multiHeader(
   lowerName: string,
 ): string | undefined {
   if (!headers) return undefined;
+  const firstOf = (values: unknown): string | undefined =>
+    values === undefined || values === null
+      ? undefined
+      : Array.isArray(values)
+        ? (values[0] as string | undefined)
+        : String(values);
   const exact = headers[lowerName];
-  if (exact !== undefined) return exact[0];
-  for (const name in headers) if (name.toLowerCase() === lowerName) return headers[name]?.[0];
+  if (exact !== undefined) return firstOf(exact);
+  for (const name in headers) if (name.toLowerCase() === lowerName) return firstOf(headers[name]);
   return undefined;
 }
 
