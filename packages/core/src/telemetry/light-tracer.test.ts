@@ -215,21 +215,80 @@ describe('the light tracer', () => {
         scheduledDelayMs: 60_000,
         exportTimeoutMs: 50,
         onExportFailure: (reason) => failures.push(reason),
+        now: () => clock,
       },
     );
+    let clock = 0;
     const tracer = new LightTracerProvider({ resource: {}, ratio: 1, pipeline: batcher }).getTracer('unit');
     const exportOne = async (name: string) => {
       tracer.startSpan(name).end();
       await batcher.forceFlush();
     };
     await exportOne('a');
+    clock += 1_000; // past the breaker's first cool-down: 'b' is a probe, and fails too
     await exportOne('b');
     expect(failures).toHaveLength(1);
     fail = false;
+    clock += 2_000;
     await exportOne('c');
     fail = true;
     await exportOne('d');
     expect(failures).toHaveLength(2);
+  });
+
+  it('stops waiting on a failed exporter: holds spans for a cool-down, then probes once', async () => {
+    const exported: string[][] = [];
+    let fail = true;
+    let clock = 0;
+    const batcher = new SpanBatcher(
+      {
+        export: (spans, done) => {
+          exported.push(spans.map((span) => span.name));
+          done(fail ? { code: 1, error: new Error('collector down') } : { code: 0 });
+        },
+        shutdown: () => Promise.resolve(),
+      },
+      {
+        maxQueueSize: 3,
+        maxExportBatchSize: 10,
+        scheduledDelayMs: 60_000,
+        exportTimeoutMs: 50,
+        onExportFailure: () => {},
+        now: () => clock,
+      },
+    );
+    const tracer = new LightTracerProvider({ resource: {}, ratio: 1, pipeline: batcher }).getTracer('unit');
+    const flushAfter = async (...names: string[]) => {
+      for (const name of names) tracer.startSpan(name).end();
+      await batcher.forceFlush();
+    };
+    await flushAfter('a');
+    expect(exported).toEqual([['a']]);
+    expect(batcher.breakerOpen).toBe(true);
+    expect(batcher.dropped).toBe(1); // its export failed
+    await flushAfter('b', 'c'); // open: nothing is sent
+    expect(exported).toHaveLength(1);
+    await flushAfter('d', 'e'); // the queue holds 3: 'e' is dropped, counted
+    expect(batcher.dropped).toBe(2);
+    clock += 1_000;
+    fail = false;
+    await flushAfter(); // cool-down over: one probe carries what waited, and closes the breaker
+    expect(exported[1]).toEqual(['b', 'c', 'd']);
+    expect(batcher.breakerOpen).toBe(false);
+    fail = true;
+    await flushAfter('f'); // fails: open for 1 s again (a success reset the cool-down)
+    clock += 999;
+    await flushAfter('g');
+    expect(exported).toHaveLength(3);
+    clock += 1;
+    await flushAfter(); // probe fails: open for 2 s now
+    expect(exported).toHaveLength(4);
+    clock += 1_999;
+    await flushAfter();
+    expect(exported).toHaveLength(4);
+    clock += 1;
+    await flushAfter('h');
+    expect(exported).toHaveLength(5);
   });
 
   it('registers the async-local context and W3C propagation, as the SDK does', async () => {
