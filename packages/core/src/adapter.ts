@@ -48,7 +48,19 @@ export function prepareHttp<Raw>(
   handler: HttpHandler<Raw>,
   options?: PrepareOptions,
 ): HttpInvoker {
-  return meshInternals(mesh).prepareHttp(handler as HttpHandler<never>, options);
+  const internals = meshInternals(mesh); // first: a clear error for what is not a mesh
+  getReadyNow(mesh);
+  return internals.prepareHttp(handler as HttpHandler<never>, options);
+}
+
+/**
+ * Starts loading the configured features at wrap time — on Lambda, during the init phase, which
+ * no caller waits on — rather than on the first invocation (where the telemetry exporter, for one,
+ * loaded `node:http` and connected inside a timed-out invocation's safety margin). Not awaited: a
+ * failure is kept by `mesh.ready()` and answered on the first invocation, as before.
+ */
+function getReadyNow(mesh: Mesh): void {
+  mesh.ready().catch(() => {});
 }
 
 /**
@@ -60,7 +72,9 @@ export function prepareEvent<Event, Result, Raw>(
   handler: EventHandler<Event, Result, Raw>,
   options?: PrepareOptions,
 ): EventInvoker {
-  return meshInternals(mesh).prepareEvent(handler as EventHandler<never, unknown>, options);
+  const internals = meshInternals(mesh);
+  getReadyNow(mesh);
+  return internals.prepareEvent(handler as EventHandler<never, unknown>, options);
 }
 
 /** Registers work to run on `mesh.flush()` — before Lambda freezes the process, or on SIGTERM. */

@@ -25,7 +25,7 @@ export type { SqsOptions } from './events/sqs.js';
 export type { LambdaHttpOptions, LambdaHttpRaw } from './http/handler.js';
 export { type BinaryPredicate, isBinaryByDefault } from './http/response-parts.js';
 export type { AwsLambdaStreamingGlobal, LambdaStreamingHandler, LambdaStreamOptions } from './http/stream.js';
-export { accountIdOf, adaptiveSafetyMargin } from './invocation.js';
+export { accountIdOf, adaptiveSafetyMargin, flushAllowance } from './invocation.js';
 export type { LambdaWrapperOptions } from './options.js';
 export type * from './types.js';
 

@@ -158,7 +158,9 @@ export function factsOf<Event>(
   const raw = new RawFacts(event, context);
   const margin =
     timing.safetyMarginMs ??
-    (timing.meshSafetyMarginMs > 0 ? timing.meshSafetyMarginMs : adaptiveSafetyMargin(remaining));
+    (timing.meshSafetyMarginMs > 0
+      ? timing.meshSafetyMarginMs
+      : Math.max(adaptiveSafetyMargin(remaining), flushAllowance(remaining)));
   const connection = extra?.connection;
   return {
     platform: 'aws-lambda',
@@ -230,11 +232,48 @@ function attributeText(attribute: unknown): string | undefined {
   return typeof text === 'string' && text !== '' ? text : undefined;
 }
 
+/** How long the last flushes took (ms), newest last: a timed-out invocation must keep that back. */
+const recentFlushes: number[] = [];
+const flushesKept = 16;
+
+/**
+ * The margin the measured flushes ask for: the second slowest of the last 16 (one outlier — a
+ * collector that just died — does not set it) × 1.5 + 10 ms, at most 500 ms and at most half of
+ * what the invocation has. 0 before any flush was measured.
+ *
+ * @example
+ * ```ts
+ * import { flushAllowance } from '@sidecarless/lambda';
+ *
+ * flushAllowance(3_000); // 0 before the first flush; e.g. 70 once flushes took ~40 ms
+ * ```
+ */
+export function flushAllowance(remainingMs: number): number {
+  if (recentFlushes.length === 0) return 0;
+  const sorted = [...recentFlushes].sort((a, b) => b - a);
+  const high = sorted[Math.min(1, sorted.length - 1)]!;
+  return Math.min(500, Math.floor(remainingMs / 2), Math.ceil(high * 1.5) + 10);
+}
+
+function recordFlush(ms: number): void {
+  recentFlushes.push(ms);
+  if (recentFlushes.length > flushesKept) recentFlushes.shift();
+}
+
 /**
  * Flushes what the mesh buffered before Lambda freezes the process, never past the time left:
- * 20 ms are kept back for the runtime to post the result.
+ * 20 ms are kept back for the runtime to post the result. Each flush is timed, for
+ * {@link flushAllowance}.
  */
 export function flushWithin(mesh: Mesh, context: LambdaContext): Promise<void> | undefined {
   const budget = Math.min(2_000, Math.max(0, context.getRemainingTimeInMillis() - 20));
-  return flushPending(mesh, budget);
+  const started = performance.now();
+  const pending = flushPending(mesh, budget);
+  if (pending === undefined) return undefined; // nothing buffered: nothing worth measuring
+  return pending.then(() => {
+    const took = performance.now() - started;
+    // Cut off by the budget, the flush needed more than it got: ask for twice as much next time,
+    // so the margin catches up in a step or two instead of creeping up.
+    recordFlush(took >= budget - 1 ? took * 2 : took);
+  });
 }

@@ -358,3 +358,40 @@ describe('inside aws-lambda-ric: tracing to a real OTLP receiver', () => {
     }
   }, 120_000);
 });
+
+describe('inside aws-lambda-ric: invocations that time out, traced', () => {
+  let receiver: OtlpReceiver;
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+  });
+  afterAll(async () => {
+    await receiver?.close();
+  });
+
+  it('gets a timed-out invocation\'s span to the collector before the kill, from a cold start', async () => {
+    // Lambda kills a timed-out environment and starts a new one: here the Runtime API server has
+    // no kill of its own, so each round is a fresh runtime client, killed at the deadline.
+    const rounds = 8;
+    const timeoutMs = 400;
+    const lost: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const ric = await startRic('timeout.handler', [], { TEST_OTLP_URL: receiver.url });
+      try {
+        const requestId = `timeout-${i}`;
+        // Init done (the client polls for its first invocation): the deadline runs from here on.
+        for (let waited = 0; ric.api.polls === 0 && waited < 10_000; waited += 10) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        const killAt = Date.now() + timeoutMs; // the emulator's deadline is this or later
+        void ric.api.invoke({ event: v2Event(`/slow/${i}`), requestId, timeoutMs });
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, killAt - Date.now())));
+        const span = receiver.spans.find((received) => received.attributes['faas.invocation_id'] === requestId);
+        if (span === undefined) lost.push(requestId);
+        else expect(span.status.code, requestId).toBe(2); // ERROR: the deadline cut it
+      } finally {
+        await ric.stop();
+      }
+    }
+    expect(lost, 'spans not at the collector by the deadline').toEqual([]);
+  }, 60_000);
+});

@@ -20,15 +20,18 @@ export function startLightTracer(
   if (tracing.spanProcessor !== undefined)
     pipelines.push(processorPipeline(tracing.spanProcessor, onExportFailure));
   if (tracing.exporter !== undefined) {
-    const exporter =
-      tracing.exporter === 'otlp'
-        ? createOtlpHttpExporter({
-            // Checked at createMesh: set whenever the exporter is "otlp".
-            url: tracing.endpoint!,
-            headers: tracing.headers,
-            timeoutMs: tracing.exportTimeoutMs,
-          })
-        : tracing.exporter;
+    let exporter = tracing.exporter;
+    if (exporter === 'otlp') {
+      const otlp = createOtlpHttpExporter({
+        // Checked at createMesh: set whenever the exporter is "otlp".
+        url: tracing.endpoint!,
+        headers: tracing.headers,
+        timeoutMs: tracing.exportTimeoutMs,
+      });
+      // Connect while the mesh gets ready (Lambda: during init), not inside the first flush.
+      void otlp.prepare();
+      exporter = otlp;
+    }
     pipelines.push(
       new SpanBatcher(exporter, {
         // Lambda flushes at the end of every invocation, so the queue rarely holds more than one

@@ -120,8 +120,19 @@ export interface OtlpHttpExporterOptions {
   readonly timeoutMs: number;
 }
 
+/** The exporter, and a way to open its connection before the first spans. */
+export interface OtlpHttpExporter extends SpanExporter {
+  /**
+   * Opens the keep-alive connection now, with an empty export request (valid OTLP: a collector
+   * answers it 200), so the first real export does not connect — on Lambda the first export
+   * after a cold start otherwise connected inside the deadline's safety margin. Never rejects;
+   * resolves with whether the collector answered.
+   */
+  prepare(): Promise<boolean>;
+}
+
 /** Creates the exporter. Its `shutdown` closes the keep-alive connections. */
-export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): SpanExporter {
+export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): OtlpHttpExporter {
   const url = new URL(options.url);
   const secure = url.protocol === 'https:';
   // Only the module the endpoint needs is loaded, when the exporter is made (see
@@ -161,6 +172,13 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): SpanEx
     });
 
   return {
+    prepare() {
+      const work = post('{"resourceSpans":[]}');
+      const tracked = work.then(() => {});
+      pending.add(tracked);
+      void tracked.finally(() => pending.delete(tracked));
+      return work;
+    },
     export(spans, resultCallback) {
       const work = post(encodeSpans(spans)).then((ok) => {
         resultCallback(
