@@ -368,7 +368,7 @@ describe('inside aws-lambda-ric: invocations that time out, traced', () => {
     await receiver?.close();
   });
 
-  it('gets a timed-out invocation\'s span to the collector before the kill, from a cold start', async () => {
+  it("gets a timed-out invocation's span to the collector before the kill, from a cold start", async () => {
     // Lambda kills a timed-out environment and starts a new one: here the Runtime API server has
     // no kill of its own, so each round is a fresh runtime client, killed at the deadline.
     const rounds = 8;
@@ -385,7 +385,9 @@ describe('inside aws-lambda-ric: invocations that time out, traced', () => {
         const killAt = Date.now() + timeoutMs; // the emulator's deadline is this or later
         void ric.api.invoke({ event: v2Event(`/slow/${i}`), requestId, timeoutMs });
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, killAt - Date.now())));
-        const span = receiver.spans.find((received) => received.attributes['faas.invocation_id'] === requestId);
+        const span = receiver.spans.find(
+          (received) => received.attributes['faas.invocation_id'] === requestId,
+        );
         if (span === undefined) lost.push(requestId);
         else expect(span.status.code, requestId).toBe(2); // ERROR: the deadline cut it
       } finally {
