@@ -37,3 +37,34 @@ it('keeps back the measured flush time, not a fixed tenth of the invocation', as
   expect(flushAllowance(200)).toBe(100);
   await mesh.close(100);
 }, 15_000);
+
+it('ends and exports a timed-out span before the kill once flushes are measured slow', async () => {
+  // A collector that takes 150 ms per export: longer than the watchdog's default 100 ms margin.
+  const exportedAt: number[] = [];
+  const slowExporter = {
+    export(_spans: unknown[], done: (result: { code: number }) => void) {
+      setTimeout(() => {
+        exportedAt.push(Date.now());
+        done({ code: 0 });
+      }, 150);
+    },
+    shutdown: () => Promise.resolve(),
+  };
+  const mesh = createMesh({
+    service: 'watchdog',
+    logging: { level: 'silent' },
+    telemetry: { tracing: { exporter: slowExporter as never } },
+  });
+  const handler = lambda(mesh, () => sleep(1_100).then(() => new Response('too late')));
+  const deadlines: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const deadline = Date.now() + 1_000;
+    deadlines.push(deadline);
+    // The platform would kill the environment at the deadline; the handler runs past it here.
+    await handler(lambdaEvent('apigw-http-v2.json'), lambdaContext({ remainingMs: 1_000 }));
+  }
+  const onTime = deadlines.map((deadline, i) => (exportedAt[i] ?? Number.POSITIVE_INFINITY) <= deadline);
+  expect(onTime[0], 'nothing measured yet: the 100 ms margin is too short for a 150 ms export').toBe(false);
+  expect(onTime[2], `export ${exportedAt[2]! - deadlines[2]!} ms after the deadline`).toBe(true);
+  await mesh.close(100);
+}, 15_000);
