@@ -3,7 +3,7 @@
  * flush every wrapper ends with.
  */
 import type { Mesh, Trigger } from '@sidecarless/core';
-import { flushPending, type InvocationFacts } from '@sidecarless/core/adapter';
+import { FlushTimes, flushPending, type InvocationFacts } from '@sidecarless/core/adapter';
 import type { LambdaContext, LambdaRaw } from './types.js';
 
 type TelemetryFacts = NonNullable<InvocationFacts['telemetry']>;
@@ -232,14 +232,13 @@ function attributeText(attribute: unknown): string | undefined {
   return typeof text === 'string' && text !== '' ? text : undefined;
 }
 
-/** How long the last flushes took (ms), newest last: a timed-out invocation must keep that back. */
-const recentFlushes: number[] = [];
-const flushesKept = 16;
+/** The adapter's flushes, timed: a timed-out invocation must keep that long back. */
+const flushTimes = new FlushTimes();
 
 /**
- * The margin the measured flushes ask for: the second slowest of the last 16 (one outlier — a
- * collector that just died — does not set it) × 1.5 + 10 ms, at most 500 ms and at most half of
- * what the invocation has. 0 before any flush was measured.
+ * The margin the measured flushes ask for (see `FlushTimes` in `@sidecarless/core/adapter`): the
+ * second slowest of the last 16 × 1.5 + 10 ms, at most 500 ms and at most half of what the
+ * invocation has. 0 before any flush was measured.
  *
  * @example
  * ```ts
@@ -249,15 +248,7 @@ const flushesKept = 16;
  * ```
  */
 export function flushAllowance(remainingMs: number): number {
-  if (recentFlushes.length === 0) return 0;
-  const sorted = [...recentFlushes].sort((a, b) => b - a);
-  const high = sorted[Math.min(1, sorted.length - 1)]!;
-  return Math.min(500, Math.floor(remainingMs / 2), Math.ceil(high * 1.5) + 10);
-}
-
-function recordFlush(ms: number): void {
-  recentFlushes.push(ms);
-  if (recentFlushes.length > flushesKept) recentFlushes.shift();
+  return flushTimes.allowance(remainingMs);
 }
 
 /**
@@ -274,6 +265,6 @@ export function flushWithin(mesh: Mesh, context: LambdaContext): Promise<void> |
     const took = performance.now() - started;
     // Cut off by the budget, the flush needed more than it got: ask for twice as much next time,
     // so the margin catches up in a step or two instead of creeping up.
-    recordFlush(took >= budget - 1 ? took * 2 : took);
+    flushTimes.record(took >= budget - 1 ? took * 2 : took);
   });
 }

@@ -127,11 +127,8 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     const record = new InvocationRecord(ctx, span, method, path);
     // The watchdog: shortly before the platform's deadline, end the span as timed out and flush.
     const now = Date.now();
-    // The measured flush time when it is longer, but never more than half the time left.
-    const margin = Math.max(
-      options.timeoutMarginMs,
-      Math.min(spans?.flushAllowanceMs() ?? 0, Math.floor((ctx.deadline - now) / 2)),
-    );
+    // The measured flush time when it is longer (flush-times.ts).
+    const margin = Math.max(options.timeoutMarginMs, spans?.flushAllowanceMs(ctx.deadline - now) ?? 0);
     const delay = ctx.deadline - margin - now;
     record.timer = setTimeout(onTimeout, Math.max(delay, 0), record);
     record.timer.unref();

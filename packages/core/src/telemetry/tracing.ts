@@ -3,6 +3,7 @@
  * the only part of the stage that loads `@opentelemetry/api` (and, through `tracer.ts`, the
  * light tracer when an exporter is configured).
  */
+
 import {
   type Attributes,
   type Context,
@@ -18,6 +19,7 @@ import {
 } from '@opentelemetry/api';
 import type { InvocationContext } from '../context.js';
 import type { FeatureHost } from '../features.js';
+import { FlushTimes } from '../flush-times.js';
 import type { NormalizedTracing } from '../options/telemetry.js';
 import { InvocationTelemetryImpl } from './invocation-telemetry.js';
 import type { MetricsRegistry } from './metrics.js';
@@ -64,8 +66,8 @@ export interface SpanSupport {
   ): InvocationSpan;
   /** Flushes the span processor (or the application's provider). */
   flush(): Promise<void>;
-  /** How long before the deadline the timeout watchdog should act, from measured flushes (ms). */
-  flushAllowanceMs(): number;
+  /** How long before a deadline `remainingMs` away the timeout watchdog should act (flush-times.ts). */
+  flushAllowanceMs(remainingMs: number): number;
 }
 
 interface SpanSupportOptions {
@@ -79,29 +81,6 @@ interface SpanSupportOptions {
 }
 
 /** Resolves the tracer (loading the SDK only if it is ours to set up) and registers its hooks. */
-/**
- * The last span flushes' durations. A timed-out invocation's span must be ended and exported
- * before the platform's kill: the watchdog acts `timeoutMargin` before the deadline, or earlier
- * when flushes have been taking longer — the second slowest of the last 16 × 1.5 + 10 ms (one
- * outlier, such as the export that found a collector dead, does not set it), at most 500 ms.
- * After a cold start the first export used to load `node:http` and connect inside a fixed
- * 100 ms: spans arrived 8–41 ms before the kill, and 2 of 1,782 were lost.
- */
-class FlushTimes {
-  readonly #recent: number[] = [];
-
-  record(ms: number): void {
-    this.#recent.push(ms);
-    if (this.#recent.length > 16) this.#recent.shift();
-  }
-
-  allowance(): number {
-    if (this.#recent.length === 0) return 0;
-    const sorted = [...this.#recent].sort((a, b) => b - a);
-    return Math.min(500, Math.ceil(sorted[Math.min(1, sorted.length - 1)]! * 1.5) + 10);
-  }
-}
-
 export async function createSpanSupport(
   host: FeatureHost,
   options: SpanSupportOptions,
@@ -124,7 +103,7 @@ export async function createSpanSupport(
 
   return {
     flush: timedFlush,
-    flushAllowanceMs: () => flushTimes.allowance(),
+    flushAllowanceMs: (remainingMs) => flushTimes.allowance(remainingMs),
     start(ctx, headers, method, path) {
       const facts = ctx.telemetryFacts;
       const parent = extractParent(headers, facts?.parent);
