@@ -33,6 +33,7 @@ export { checkedAuthority, requestOrigin, targetUrl } from './authority.js';
 export type { InvocationFacts, Platform, Trigger } from './context.js';
 export { deadlineError, InvocationContext } from './context.js';
 export { describeError, errorToResponse, type ProblemBody, reasonPhrase } from './error-response.js';
+export { asBadRequest, badRequest } from './errors.js';
 export { FlushTimes } from './flush-times.js';
 export { createLazyRequest, isLazyRequest, type LazyRequestInit } from './lazy-request.js';
 export { type PlainResponse, takePlainResponse } from './lazy-response.js';

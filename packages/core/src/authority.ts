@@ -11,7 +11,7 @@
  * must answer 400 to an invalid Host).
  */
 import { isIPv6 } from 'node:net';
-import { ErrorCodes, SidecarlessError } from './errors.js';
+import { badRequest, type SidecarlessError } from './errors.js';
 
 // reg-name (unreserved and sub-delims; percent-encoded names are refused rather than decoded) or
 // an IP literal, then an optional `:port`.
@@ -21,10 +21,7 @@ const authoritySyntax = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]+|\[[0-9A-Fa-f:.]+\])(?:
 let lastValid: string | undefined;
 
 function invalidHost(reason: string): SidecarlessError {
-  return new SidecarlessError(ErrorCodes.badRequest, `the Host header is not a valid authority: ${reason}`, {
-    status: 400,
-    expose: true,
-  });
+  return badRequest(`the Host header is not a valid authority: ${reason}`);
 }
 
 /**
@@ -98,11 +95,7 @@ export function targetUrl(scheme: 'http' | 'https', host: string | undefined, ta
   if (target.charCodeAt(0) === 0x2f /* / */) return `${requestOrigin(scheme, host)}${target}`;
   const absolute = absoluteForm.exec(target);
   if (absolute === null) {
-    throw new SidecarlessError(
-      ErrorCodes.badRequest,
-      'the request target is neither a path nor an absolute http(s) URL',
-      { status: 400, expose: true },
-    );
+    throw badRequest('the request target is neither a path nor an absolute http(s) URL');
   }
   const rest = absolute[2]!;
   return `${requestOrigin(scheme, absolute[1]!)}${rest.charCodeAt(0) === 0x2f ? rest : `/${rest}`}`;

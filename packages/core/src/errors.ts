@@ -145,6 +145,42 @@ export const ErrorCodes = {
   unknownUpstream: 'SCL_ERR_UNKNOWN_UPSTREAM',
 } as const;
 
+/**
+ * A 400 whose message is shown to the caller: for a request that cannot be read, refused before
+ * the handler runs.
+ *
+ * @example
+ * ```ts
+ * import { badRequest } from '@sidecarless/core/adapter';
+ *
+ * throw badRequest('the event has no path'); // status 400, code SCL_ERR_BAD_REQUEST
+ * ```
+ */
+export function badRequest(message: string, cause?: unknown): SidecarlessError {
+  return new SidecarlessError(ErrorCodes.badRequest, message, { status: 400, expose: true, cause });
+}
+
+/**
+ * What building a request threw, as a 400: a `SidecarlessError` as it is, anything else (Fetch
+ * refusing a header or a URL) as "not valid HTTP", caused by it.
+ *
+ * @example
+ * ```ts
+ * import { asBadRequest } from '@sidecarless/core/adapter';
+ *
+ * try {
+ *   new Request('http://h/', { headers: { 'a b': 'x' } });
+ * } catch (error) {
+ *   throw asBadRequest(error); // status 400, cause: Fetch's TypeError
+ * }
+ * ```
+ */
+export function asBadRequest(error: unknown): SidecarlessError {
+  return error instanceof SidecarlessError
+    ? error
+    : badRequest('the request line or headers are not valid HTTP', error);
+}
+
 /** Type guard that also recognises errors from a second loaded copy of the package. */
 export function isSidecarlessError(value: unknown): value is SidecarlessError {
   return value instanceof SidecarlessError;

@@ -11,19 +11,11 @@
  */
 
 import { inheritOnDemand } from './deferred-prototype.js';
-import { ErrorCodes, SidecarlessError } from './errors.js';
+import { badRequest, type SidecarlessError } from './errors.js';
 import { forbiddenInValue, tokenShape } from './http-syntax.js';
 
 function invalidHeader(name: string, cause?: unknown): SidecarlessError {
-  return new SidecarlessError(
-    ErrorCodes.badRequest,
-    `the request header "${name.slice(0, 64)}" is not valid`,
-    {
-      status: 400,
-      expose: true,
-      cause,
-    },
-  );
+  return badRequest(`the request header "${name.slice(0, 64)}" is not valid`, cause);
 }
 
 /**

@@ -5,8 +5,7 @@
  * into a `Request` and our `Response` into the `{ statusCode, headers, body }` it sends.
  */
 import type { HttpHandler, Mesh } from '@sidecarless/core';
-import { ErrorCodes, SidecarlessError } from '@sidecarless/core';
-import { errorToResponse, prepareHttp, requestOrigin } from '@sidecarless/core/adapter';
+import { asBadRequest, errorToResponse, prepareHttp, requestOrigin } from '@sidecarless/core/adapter';
 import { cloudEventParent, knativeAttributes, knativeTelemetry } from './facts.js';
 
 /** The parts of faas-js-runtime's invocation context we read (its `Context` class). */
@@ -189,12 +188,7 @@ function requestOf(context: FuncContext, pathHeader: string | undefined): Reques
       },
     );
   } catch (error) {
-    if (error instanceof SidecarlessError) throw error;
-    throw new SidecarlessError(ErrorCodes.badRequest, 'the request line or headers are not valid HTTP', {
-      status: 400,
-      expose: true,
-      cause: error,
-    });
+    throw asBadRequest(error);
   }
 }
 

@@ -11,8 +11,8 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCodes, type HttpHandler, type Mesh, SidecarlessError } from '@sidecarless/core';
-import { errorToResponse, prepareHttp, targetUrl } from '@sidecarless/core/adapter';
+import type { HttpHandler, Mesh } from '@sidecarless/core';
+import { asBadRequest, errorToResponse, prepareHttp, targetUrl } from '@sidecarless/core/adapter';
 import { connectionFacts, writeResponse } from '@sidecarless/core/node-server';
 
 /** The event the Kubeless Node runtime passes. */
@@ -66,15 +66,6 @@ function bodyOf(event: KubelessEvent): Uint8Array | string | undefined {
   return JSON.stringify(data);
 }
 
-function badRequest(error: unknown): unknown {
-  if (error instanceof SidecarlessError) return error;
-  return new SidecarlessError(ErrorCodes.badRequest, 'the request line or headers are not valid HTTP', {
-    status: 400,
-    expose: true,
-    cause: error,
-  });
-}
-
 function toRequest(event: KubelessEvent): Request {
   const incoming = event.extensions?.request;
   const headers = new Headers();
@@ -120,7 +111,7 @@ export function kubeless(mesh: Mesh, handler: HttpHandler<KubelessRaw>): Kubeles
       request = toRequest(event);
     } catch (error) {
       // Refused before the handler runs: an invalid Host, or a request Fetch cannot represent.
-      const refusal = errorToResponse(badRequest(error), crypto.randomUUID());
+      const refusal = errorToResponse(asBadRequest(error), crypto.randomUUID());
       const res = event.extensions?.response;
       if (res && !res.headersSent) {
         await writeResponse(res, refusal, event.extensions?.request?.method ?? 'POST');

@@ -9,7 +9,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { PeerIdentity } from '../auth-types.js';
 import type { InvocationContext, MeshContext } from '../context.js';
-import { ErrorCodes, SidecarlessError } from '../errors.js';
+import { badRequest, SidecarlessError } from '../errors.js';
 import type { FeatureHost } from '../features.js';
 import type { Logger } from '../logger.js';
 import { nodeBuiltin } from '../node-builtin.js';
@@ -296,14 +296,7 @@ export class AuthStage implements Stage {
           { event: 'security', reason: 'path_not_evaluable', status: 400, ...this.#who(ctx) },
           'request refused',
         );
-        throw new SidecarlessError(
-          ErrorCodes.badRequest,
-          'the request path cannot be evaluated (it holds %00)',
-          {
-            status: 400,
-            expose: true,
-          },
-        );
+        throw badRequest('the request path cannot be evaluated (it holds %00)');
       }
       if (attributes.normalizedFrom !== undefined) {
         // The handler routes on the path the policy checked, as Istio forwards the normalised path.

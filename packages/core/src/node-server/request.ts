@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { targetUrl } from '../authority.js';
-import { ErrorCodes, SidecarlessError } from '../errors.js';
+import { badRequest, SidecarlessError } from '../errors.js';
 import { requestFromFields } from '../lazy-headers.js';
 import { createLazyRequest } from '../lazy-request.js';
 
@@ -26,10 +26,6 @@ export function bodyTooLarge(limit: number): SidecarlessError {
     expose: true,
     headers: { connection: 'close' },
   });
-}
-
-function badRequest(message: string, cause?: unknown): SidecarlessError {
-  return new SidecarlessError(ErrorCodes.badRequest, message, { status: 400, expose: true, cause });
 }
 
 /** True when the declared `content-length` already exceeds `limit` (checked before invoking). */

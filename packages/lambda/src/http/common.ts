@@ -3,7 +3,7 @@
  * queries, and the response parts every result shape is built from.
  */
 import { ErrorCodes, SidecarlessError } from '@sidecarless/core';
-import { checkedAuthority, type LazyRequestInit, requestOrigin } from '@sidecarless/core/adapter';
+import { badRequest, checkedAuthority, type LazyRequestInit, requestOrigin } from '@sidecarless/core/adapter';
 import type { LambdaHttpResult } from '../types.js';
 
 /** The options every translator reads, normalised once by `lambda()`. */
@@ -36,7 +36,7 @@ export interface HttpTranslator<Event = never> {
 
 /** A 400 for an HTTP-shaped event that cannot be read. */
 export function badEvent(reason: string): SidecarlessError {
-  return new SidecarlessError(ErrorCodes.badRequest, reason, { status: 400, expose: true });
+  return badRequest(reason);
 }
 
 const base64Shape = /^[A-Za-z0-9+/]*={0,2}$/;
