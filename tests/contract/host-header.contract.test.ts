@@ -10,6 +10,7 @@
  */
 import { connect } from 'node:net';
 import type { MeshOptions } from '@sidecarless/core';
+import { seeded } from '@sidecarless/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapters } from './adapters/index.ts';
 import { type RunningFunction, startWithMeshOptions } from './harness.ts';
@@ -139,15 +140,7 @@ describe.each(socketAdapters)('Host and request target on $name', (adapter) => {
   });
 
   it('decides on the target alone, whatever the Host (fuzz, fixed seed)', async () => {
-    let seed = 0x5eed_1234;
-    const next = (n: number) => {
-      // xorshift32: the same cases on every run
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
-    const pick = <T>(items: readonly T[]): T => items[next(items.length)]!;
+    const { next, pick } = seeded(0x5eed_1234);
     const validHosts = ['contract.test', 'localhost:8080', '127.0.0.1', '[::1]:443', 'a-b.c_d~e', 'x:'];
     const invalidHosts = [
       'localhost/echo?',

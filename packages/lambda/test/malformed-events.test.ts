@@ -9,7 +9,7 @@
  * invalid hosts and `__proto__` keys anywhere in the event tree.
  */
 import { createMesh, type HttpHandler } from '@sidecarless/core';
-import { lambdaContext, lambdaEvent } from '@sidecarless/testing';
+import { lambdaContext, lambdaEvent, seeded } from '@sidecarless/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type LambdaHttpRaw, lambda } from '../src/index.js';
 
@@ -126,14 +126,7 @@ describe('malformed Lambda HTTP events: the known classes', () => {
 describe('malformed Lambda HTTP events: mutation fuzz (fixed seed)', () => {
   it('answers every mutated event with the handler or a 400, never a 500 or a crash', async () => {
     const { call, calls } = setup();
-    let seed = 0x1ab_da55;
-    const next = (n: number) => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
-    const pick = <T>(items: readonly T[]): T => items[next(items.length)]!;
+    const { next, pick } = seeded(0x1ab_da55);
     const hostile: readonly unknown[] = [
       null,
       0,

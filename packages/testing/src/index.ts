@@ -27,6 +27,7 @@ export {
 } from './otlp-receiver.js';
 export { freePort } from './ports.js';
 export { resetColdStart } from './process.js';
+export { seeded } from './seeded.js';
 export {
   craftToken,
   createSigningKey,
