@@ -13,6 +13,7 @@
 
 import type { NormalizedOptions } from './options/index.js';
 import type { LogDestination, LogLevel } from './options/logging.js';
+import { parsePath, Redactor } from './redact.js';
 import { lineWriter } from './stdout.js';
 
 /**
@@ -57,99 +58,6 @@ const levelValues: Record<LogLevel, number> = {
   fatal: 60,
   silent: Number.POSITIVE_INFINITY,
 };
-
-/**
- * Field names that hold secrets, compared case-insensitively. Their values are replaced
- * wherever they appear in a logged object (up to {@link maxDepth} levels down), whatever the
- * options say.
- */
-const secretFields = new Set([
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'x-api-key',
-  'x-amz-security-token',
-  'token',
-  'accesstoken',
-  'access_token',
-  'idtoken',
-  'id_token',
-  'refreshtoken',
-  'refresh_token',
-  'password',
-  'secret',
-  'clientsecret',
-  'client_secret',
-  'apikey',
-  'api_key',
-  'privatekey',
-  'private_key',
-]);
-const censor = '[redacted]';
-const maxDepth = 4;
-
-/**
- * Returns `value` with every secret field censored, copying only the objects on the way to a
- * secret (the caller's objects are never mutated). One walk over the logged object: pino's
- * path-based `redact` with wildcards for these names at three depths (63 paths) made one
- * `ctx.log.info` cost ~100 µs instead of ~5 µs (bench/core-overhead.bench.ts).
- */
-function scrub(value: unknown, depth: number): unknown {
-  if (depth > maxDepth || typeof value !== 'object' || value === null || value instanceof Error) return value;
-  if (Array.isArray(value)) {
-    let copy: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const scrubbed = scrub(value[i], depth + 1);
-      if (scrubbed !== value[i]) {
-        copy ??= [...value];
-        copy[i] = scrubbed;
-      }
-    }
-    return copy ?? value;
-  }
-  let copy: Record<string, unknown> | undefined;
-  const record = value as Record<string, unknown>;
-  for (const key in record) {
-    if (!Object.hasOwn(record, key)) continue;
-    const original = record[key];
-    const scrubbed = secretFields.has(key.toLowerCase()) ? censor : scrub(original, depth + 1);
-    if (scrubbed !== original) {
-      copy ??= { ...record };
-      copy[key] = scrubbed;
-    }
-  }
-  return copy ?? value;
-}
-
-/**
- * A configured redaction path (`logging.redact`), split into keys: dots and brackets as in
- * `a.b`, `a["b-c"]`, `a[0]`, with `*` for every key at that level.
- */
-function parsePath(path: string): string[] {
-  const keys: string[] = [];
-  const pattern = /([^.[\]]+)|\[(?:"([^"]*)"|'([^']*)'|([^\]]*))\]/g;
-  for (const match of path.matchAll(pattern)) keys.push(match[1] ?? match[2] ?? match[3] ?? match[4] ?? '');
-  return keys;
-}
-
-/** Censors the value at `keys` below `value` (copy on write); absent paths change nothing. */
-function redactPath(value: unknown, keys: readonly string[], index: number): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  const key = keys[index]!;
-  const last = index === keys.length - 1;
-  const record = value as Record<string, unknown>;
-  let copy: Record<string, unknown> | unknown[] | undefined;
-  for (const name of key === '*' ? Object.keys(record) : [key]) {
-    if (!Object.hasOwn(record, name)) continue;
-    const replaced = last ? censor : redactPath(record[name], keys, index + 1);
-    if (replaced !== record[name]) {
-      copy ??= Array.isArray(value) ? [...value] : { ...record };
-      (copy as Record<string, unknown>)[name] = replaced;
-    }
-  }
-  return copy ?? value;
-}
 
 /** JSON text for `value`: `JSON.stringify`, or a safe walk when that throws (cycles, BigInt). */
 function stringify(value: unknown): string | undefined {
@@ -324,7 +232,7 @@ interface LoggerShared {
   readonly flush: (() => unknown) | undefined;
   /** `{"level":"info","time":"` for each level, in the configured case. */
   readonly lineStarts: Readonly<Record<WrittenLevel, string>>;
-  readonly redactPaths: readonly (readonly string[])[];
+  readonly redactor: Redactor;
 }
 
 class MeshLogger implements Logger {
@@ -413,11 +321,9 @@ class MeshLogger implements Logger {
     }
   }
 
-  /** Secrets scrubbed, then the configured paths censored. */
+  /** Secrets and the configured paths censored (redact.ts). */
   #prepare(object: unknown): unknown {
-    let prepared = scrub(object, 0);
-    for (const keys of this.#shared.redactPaths) prepared = redactPath(prepared, keys, 0);
-    return prepared;
+    return this.#shared.redactor.redact(object);
   }
 
   #log(level: WrittenLevel, first: unknown, rest: unknown[]): void {
@@ -442,12 +348,14 @@ class MeshLogger implements Logger {
     }
     let line = this.#shared.lineStarts[level] + new Date().toISOString() + '"' + this.#bindingsJson;
     if (fields !== undefined) {
+      // Serialised first, then censored: the error's own fields are what may hold secrets
+      // (an HTTP client's error carries the request's headers), as pino redacts after serialisers.
+      const err = (fields as { err?: unknown }).err;
+      if (isErrorLike(err)) fields = { ...fields, err: serializeError(err) };
       const prepared = this.#prepare(fields) as Record<string, unknown>;
       for (const key in prepared) {
         if (!Object.hasOwn(prepared, key)) continue;
-        let value = prepared[key];
-        if (key === 'err' && isErrorLike(value)) value = serializeError(value);
-        const json = fieldJson(value);
+        const json = fieldJson(prepared[key]);
         if (json !== undefined) line += `,${JSON.stringify(key)}:${json}`;
       }
     }
@@ -475,10 +383,25 @@ export function createLogger(options: NormalizedOptions): Logger {
         ? () => (destination as unknown as { flush(): unknown }).flush()
         : undefined,
     lineStarts,
-    redactPaths: logging.redact.map(parsePath).filter((keys) => keys.length > 0),
+    redactor: new Redactor({
+      ...tokenSources(options),
+      paths: logging.redact.map(parsePath).filter((keys) => keys.length > 0),
+    }),
   };
   const base: Record<string, string> = { service: options.service };
   if (options.version !== undefined) base.version = options.version;
   const root = new MeshLogger(shared, {}, '', logging.level);
   return root.child(base);
+}
+
+/** The headers, cookies and query parameters the JWT rules read tokens from: secret in every line. */
+function tokenSources(options: NormalizedOptions): { fields: string[]; params: string[] } {
+  const fields: string[] = [];
+  const params: string[] = [];
+  for (const rule of options.auth?.jwt ?? []) {
+    for (const header of rule.fromHeaders) fields.push(header.name);
+    fields.push(...rule.fromCookies);
+    params.push(...rule.fromParams);
+  }
+  return { fields, params };
 }

@@ -29,7 +29,8 @@ export interface LoggingOptions {
   /**
    * Extra field paths to redact: dots and brackets, `*` for any key (`"body.card.number"`,
    * `"headers['x-session']"`, `"items.*.card"`).
-   * Authorization, cookies, API keys and token-like fields are always redacted.
+   * Authorization, cookies, API keys, token-like fields and the JWT token sources are always
+   * redacted, inside errors too (docs/features/telemetry.md lists what).
    */
   redact?: readonly string[];
   /** Where lines are written. Default: standard output, synchronously (nothing is lost at freeze). */
