@@ -33,7 +33,7 @@ export { checkedAuthority, requestOrigin, targetUrl } from './authority.js';
 export type { InvocationFacts, Platform, Trigger } from './context.js';
 export { deadlineError, InvocationContext } from './context.js';
 export { describeError, errorToResponse, type ProblemBody, reasonPhrase } from './error-response.js';
-export { asBadRequest, badRequest } from './errors.js';
+export { asBadRequest, badRequest, shuttingDown } from './errors.js';
 export { FlushTimes } from './flush-times.js';
 export { createLazyRequest, isLazyRequest, type LazyRequestInit } from './lazy-request.js';
 export { type PlainResponse, takePlainResponse } from './lazy-response.js';
@@ -87,6 +87,25 @@ export function onFlush(mesh: Mesh, flusher: Flusher): void {
 /** Registers work to run on `mesh.close()`. */
 export function onClose(mesh: Mesh, closer: Flusher): void {
   meshInternals(mesh).onClose(closer);
+}
+
+/**
+ * Fails every invocation still running under an enforced deadline (servers) with `error` — a
+ * drain whose grace period is over: each caller gets the error's response, its span ends as an
+ * error and its access line is written, so the flush that follows exports them. Returns how many
+ * were cut.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { cutInFlight, shuttingDown } from '@sidecarless/core/adapter';
+ *
+ * const mesh = createMesh({ service: 'orders' });
+ * const cut = cutInFlight(mesh, shuttingDown()); // 0: nothing is running
+ * ```
+ */
+export function cutInFlight(mesh: Mesh, error: unknown): number {
+  return meshInternals(mesh).cutInFlight(error);
 }
 
 /**

@@ -239,6 +239,24 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
     return provider.client(name, this);
   }
 
+  /**
+   * Set by the telemetry stage: ends the invocation's span and writes its access line when the
+   * mesh answers for a handler that has not finished (a deadline, a drain cut short).
+   */
+  onAbandon: ((error: unknown) => void) | undefined = undefined;
+
+  /**
+   * The mesh answered without the handler: its signal aborts with `error` (the handler should
+   * stop), and the telemetry recorded so far is ended rather than lost.
+   */
+  abandon(error: unknown): void {
+    const controller = this.#controller;
+    if (controller && !controller.signal.aborted) controller.abort(error);
+    const onAbandon = this.onAbandon;
+    this.onAbandon = undefined;
+    onAbandon?.(error);
+  }
+
   /** Ends the invocation's timers. Called by the pipeline in `finally`. */
   dispose(): void {
     this.#disposed = true;

@@ -51,6 +51,18 @@ export class DeadlineWatch {
     return new Promise<T>((resolve, reject) => this.watch(pending, deadline, resolve, reject));
   }
 
+  /**
+   * Fails every pending invocation now with `error` (a drain's grace period is over); returns how
+   * many were pending.
+   */
+  cutAll(error: unknown): number {
+    const pending = [...this.#pending.keys()];
+    this.#pending.clear();
+    this.#timer?.unref();
+    for (const reject of pending) reject(error);
+    return pending.length;
+  }
+
   #add(reject: Reject, deadline: number): void {
     this.#pending.set(reject, deadline);
     if (deadline < this.#armedFor) this.#arm(deadline);

@@ -143,7 +143,27 @@ export const ErrorCodes = {
   badRequest: 'SCL_ERR_BAD_REQUEST',
   invalidHandlerResult: 'SCL_ERR_INVALID_HANDLER_RESULT',
   unknownUpstream: 'SCL_ERR_UNKNOWN_UPSTREAM',
+  shuttingDown: 'SCL_ERR_SHUTTING_DOWN',
 } as const;
+
+/**
+ * The 503 a request gets when the server's drain ends before its handler does: the caller may
+ * retry it on another instance.
+ *
+ * @example
+ * ```ts
+ * import { shuttingDown } from '@sidecarless/core/adapter';
+ *
+ * const error = shuttingDown(); // status 503, code SCL_ERR_SHUTTING_DOWN, Retry-After: 1
+ * ```
+ */
+export function shuttingDown(): SidecarlessError {
+  return new SidecarlessError(
+    ErrorCodes.shuttingDown,
+    'the server is shutting down and cut this request before it finished; retry it',
+    { status: 503, expose: true, headers: { 'retry-after': '1' } },
+  );
+}
 
 /**
  * A 400 whose message is shown to the caller: for a request that cannot be read, refused before

@@ -12,7 +12,7 @@ import {
 } from './context.js';
 import { DeadlineWatch } from './deadline-watch.js';
 import { errorToResponse } from './error-response.js';
-import { SidecarlessError } from './errors.js';
+import { ErrorCodes, SidecarlessError } from './errors.js';
 import { type FeatureHost, loadFeatureStages } from './features.js';
 import { createLogger, type Logger } from './logger.js';
 import { type MeshOptions, type NormalizedOptions, normalizeOptions } from './options/index.js';
@@ -84,6 +84,7 @@ export interface MeshInternals {
   onFlush(flusher: Flusher): void;
   onClose(closer: Flusher): void;
   flushPending(budgetMs: number): Promise<void> | undefined;
+  cutInFlight(error: unknown): number;
 }
 
 class MeshImpl implements Mesh {
@@ -198,6 +199,7 @@ class MeshImpl implements Mesh {
       onFlush: (flusher) => this.#flushers.push(flusher),
       onClose: (closer) => this.#closers.push(closer),
       flushPending: (budgetMs) => this.#flushPending(budgetMs),
+      cutInFlight: (error) => this.#deadlines.cutAll(error),
     };
   }
 
@@ -211,6 +213,7 @@ class MeshImpl implements Mesh {
     const callerDeadline = this.options.invocation.callerDeadline;
     const deadlines = this.#deadlines;
     const failure = (ctx: InvocationContext, error: unknown): Response => {
+      if (answeredForHandler(error)) ctx.abandon(error);
       logInvocationError(ctx, error);
       const response = errorToResponse(error, ctx.invocationId);
       ctx.dispose();
@@ -290,6 +293,7 @@ class MeshImpl implements Mesh {
         const pending = chain(event, ctx);
         return await (enforce ? this.#deadlines.race(pending, ctx.deadline) : pending);
       } catch (error) {
+        if (answeredForHandler(error)) ctx.abandon(error);
         logInvocationError(ctx, error);
         throw markLogged(error);
       } finally {
@@ -329,6 +333,17 @@ function logInvocationError(ctx: MeshContext, error: unknown): void {
   } else {
     ctx.log.error({ err: error }, 'handler threw');
   }
+}
+
+/**
+ * Whether the mesh answered with `error` while the handler may still run: the deadline passed,
+ * or a drain's grace period ended (the deadline watch fails the invocation with these).
+ */
+function answeredForHandler(error: unknown): boolean {
+  return (
+    error instanceof SidecarlessError &&
+    (error.code === ErrorCodes.deadlineExceeded || error.code === ErrorCodes.shuttingDown)
+  );
 }
 
 /** The facts with the deadline shortened to the caller's remaining budget, when it sent one. */

@@ -35,3 +35,4 @@ export {
   type ServerState,
   serveHttp,
 } from './node-server/server.js';
+export { cutRemaining, GracePeriod, InFlight, onShutdownSignals } from './node-server/shutdown.js';

@@ -284,23 +284,37 @@ describe('createNodeServer', () => {
     expect(events).toEqual(['flushed', 'closed']);
   });
 
-  it('cuts requests still running when the grace period ends', async () => {
+  it('answers requests still running when the grace period ends with a 503 the caller may retry', async () => {
+    let aborted = false;
     const { url, server } = await start(
-      async () => {
-        await new Promise((resolve) => setTimeout(resolve, 5_000));
+      async (_request, ctx) => {
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, 5_000);
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            clearTimeout(timer);
+            resolve(undefined);
+          });
+        });
         return new Response('never');
       },
       { gracePeriod: '200ms' },
     );
-    const pending = fetch(url).then(
-      () => 'answered',
-      () => 'cut',
-    );
+    const pending = fetch(url).then(async (response) => ({
+      status: response.status,
+      retryAfter: response.headers.get('retry-after'),
+      body: await response.json(),
+    }));
     await new Promise((resolve) => setTimeout(resolve, 50));
     const began = Date.now();
     await server.close();
     expect(Date.now() - began).toBeLessThan(2_000);
-    expect(await pending).toBe('cut');
+    expect(await pending).toMatchObject({
+      status: 503,
+      retryAfter: '1',
+      body: { code: 'SCL_ERR_SHUTTING_DOWN' },
+    });
+    expect(aborted).toBe(true);
   });
 
   it('refuses options it does not know, naming the field', () => {

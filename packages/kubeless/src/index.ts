@@ -11,9 +11,16 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HttpHandler, Mesh } from '@sidecarless/core';
+import { ConfigError, type Duration, type HttpHandler, type Mesh, parseDuration } from '@sidecarless/core';
 import { asBadRequest, errorToResponse, prepareHttp, targetUrl } from '@sidecarless/core/adapter';
-import { connectionFacts, writeResponse } from '@sidecarless/core/node-server';
+import {
+  connectionFacts,
+  cutRemaining,
+  GracePeriod,
+  InFlight,
+  onShutdownSignals,
+  writeResponse,
+} from '@sidecarless/core/node-server';
 
 /** The event the Kubeless Node runtime passes. */
 export interface KubelessEvent {
@@ -45,10 +52,47 @@ export interface KubelessRaw {
 }
 
 /** The function the runtime calls. Resolves with nothing when it wrote the response itself. */
-export type KubelessFunction = (
-  event: KubelessEvent,
-  context: KubelessContext,
-) => Promise<string | undefined>;
+export interface KubelessFunction {
+  (event: KubelessEvent, context: KubelessContext): Promise<string | undefined>;
+  /**
+   * Drains as a shutdown signal does: lets in-flight invocations finish within the grace period,
+   * answers those still running with a 503, then runs `mesh.flush()`. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Options of {@link kubeless}. */
+export interface KubelessOptions {
+  /**
+   * How long in-flight invocations may run after a shutdown signal before they are answered
+   * with a 503. Default `"10s"`, inside Kubernetes' default 30 s termination grace period.
+   */
+  gracePeriod?: Duration;
+  /**
+   * Drain, flush and exit 0 on these signals. Default `["SIGTERM", "SIGINT"]`; `false` leaves
+   * signal handling to you (call `close()`). The runtime owns the server and has no drain of its
+   * own: without this, SIGTERM kills the process with requests in flight and spans unexported.
+   */
+  shutdownSignals?: readonly NodeJS.Signals[] | false;
+  /** Call `process.exit(0)` after draining on a signal. Default true. */
+  exitOnShutdown?: boolean;
+}
+
+function checkOptions(options: KubelessOptions): { graceMs: number; signals: readonly NodeJS.Signals[] } {
+  const known = ['gracePeriod', 'shutdownSignals', 'exitOnShutdown'];
+  const issues = Object.keys(options)
+    .filter((key) => !known.includes(key))
+    .map((key) => ({ path: `kubeless.${key}`, message: `unknown option; known keys: ${known.join(', ')}` }));
+  const graceMs = options.gracePeriod === undefined ? 10_000 : parseDuration(options.gracePeriod);
+  if (graceMs === undefined)
+    issues.push({
+      path: 'kubeless.gracePeriod',
+      message: `${JSON.stringify(options.gracePeriod)} is not a duration; use "10s" or 10000`,
+    });
+  if (issues.length > 0) throw new ConfigError(issues);
+  const signals = options.shutdownSignals ?? ['SIGTERM', 'SIGINT'];
+  return { graceMs: graceMs!, signals: signals === false ? [] : signals };
+}
 
 function timeoutMs(context: KubelessContext): number | undefined {
   const seconds = Number(context.timeout ?? process.env.FUNC_TIMEOUT);
@@ -102,9 +146,45 @@ function toRequest(event: KubelessEvent): Request {
  * module.exports.main = kubeless(mesh, async (request, ctx) => Response.json({ id: ctx.invocationId }));
  * ```
  */
-export function kubeless(mesh: Mesh, handler: HttpHandler<KubelessRaw>): KubelessFunction {
+export function kubeless(
+  mesh: Mesh,
+  handler: HttpHandler<KubelessRaw>,
+  options: KubelessOptions = {},
+): KubelessFunction {
+  const { graceMs, signals } = checkOptions(options);
   const run = prepareHttp(mesh, handler, { enforceDeadline: true });
-  return async function kubelessHandler(event, context) {
+  const inFlight = new InFlight();
+  let grace: GracePeriod | undefined;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      try {
+        grace = new GracePeriod(graceMs);
+        if ((await grace.race(inFlight.idle())) === 'expired') await cutRemaining(mesh, inFlight);
+      } finally {
+        stopListening();
+        await mesh.flush();
+      }
+    })();
+    return closing;
+  };
+  const stopListening = onShutdownSignals(
+    mesh,
+    signals,
+    close,
+    () => grace?.expire(),
+    () => ({ in_flight: inFlight.count, grace_ms: graceMs }),
+    options.exitOnShutdown ?? true,
+  );
+  const serve = async (event: KubelessEvent, context: KubelessContext): Promise<string | undefined> => {
+    inFlight.start();
+    try {
+      return await invoke(event, context);
+    } finally {
+      inFlight.end();
+    }
+  };
+  const invoke = async (event: KubelessEvent, context: KubelessContext): Promise<string | undefined> => {
     const limit = timeoutMs(context);
     let request: Request;
     try {
@@ -131,7 +211,8 @@ export function kubeless(mesh: Mesh, handler: HttpHandler<KubelessRaw>): Kubeles
     });
     const res = event.extensions?.response;
     if (res && !res.headersSent) {
-      await writeResponse(res, response, request.method);
+      // Draining: the runtime's server keeps the connection alive otherwise, and the process exits.
+      await writeResponse(res, response, request.method, closing !== undefined);
       return undefined;
     }
     // An older runtime without `extensions.response` can only send a 200 with a text body.
@@ -139,4 +220,5 @@ export function kubeless(mesh: Mesh, handler: HttpHandler<KubelessRaw>): Kubeles
       mesh.log.warn({ status: response.status }, 'this Kubeless runtime cannot send a status other than 200');
     return response.text();
   };
+  return Object.assign(serve, { close });
 }

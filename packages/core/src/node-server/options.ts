@@ -30,6 +30,11 @@ export interface NodeServerOptions {
   /** How long in-flight requests may run after a shutdown signal before they are cut. Default `"10s"`. */
   gracePeriod?: Duration;
   /**
+   * During a drain, how long an idle keep-alive connection stays open so that a request a client
+   * already sent on it is served (with `connection: close`) rather than reset. Default `"500ms"`.
+   */
+  drainLinger?: Duration;
+  /**
    * Drain, flush and exit 0 on these signals. Default `["SIGTERM", "SIGINT"]`; `false` leaves
    * signal handling to you (call `close()` yourself), as tests and embedding hosts need.
    */
@@ -54,6 +59,7 @@ export interface NormalizedServerOptions {
   readinessPath: string | undefined;
   livenessPath: string | undefined;
   gracePeriodMs: number;
+  drainLingerMs: number;
   shutdownSignals: readonly NodeJS.Signals[];
   exitOnShutdown: boolean;
   tls: HttpsServerOptions | undefined;
@@ -68,6 +74,7 @@ const known = new Set([
   'keepAliveTimeout',
   'probes',
   'gracePeriod',
+  'drainLinger',
   'shutdownSignals',
   'exitOnShutdown',
   'tls',
@@ -151,6 +158,7 @@ export function normalizeServerOptions(
     readinessPath: probePath('readiness'),
     livenessPath: probePath('liveness'),
     gracePeriodMs: ms('gracePeriod', defaults.gracePeriodMs ?? 10_000),
+    drainLingerMs: ms('drainLinger', 500),
     shutdownSignals: signals === false ? [] : signals,
     exitOnShutdown: options.exitOnShutdown ?? true,
     tls: options.tls,

@@ -15,6 +15,7 @@ import { connectionFacts } from './connection.js';
 import { type NodeServerOptions, normalizeServerOptions, type ServerDefaults } from './options.js';
 import { bodyTooLarge, declaredTooLarge, toRequest } from './request.js';
 import { sendResponse } from './response.js';
+import { cutRemaining, GracePeriod, InFlight, onShutdownSignals } from './shutdown.js';
 
 /** What `ctx.raw` holds for a request served by the Node server. */
 export interface NodeRaw {
@@ -41,8 +42,10 @@ export interface NodeServer {
   /** Binds and starts the mesh's init work; resolves with the bound address. */
   listen(port?: number): Promise<{ host: string; port: number; url: string }>;
   /**
-   * Drains: stops accepting connections, lets in-flight requests finish within the grace
-   * period, then runs `mesh.flush()`. Idempotent.
+   * Drains: stops accepting connections, serves what arrives on open ones with `connection:
+   * close`, lets in-flight requests finish within the grace period — then answers those still
+   * running with a 503 (their spans and access lines end as errors) — and runs `mesh.flush()`.
+   * Idempotent.
    */
   close(): Promise<void>;
 }
@@ -128,9 +131,12 @@ export function createNodeServer(
 ): NodeServer {
   const config = normalizeServerOptions(options, defaults);
   let state: ServerState = 'idle';
-  let inFlight = 0;
+  const inFlight = new InFlight();
   let closing: Promise<void> | undefined;
-  let idleWaiter: (() => void) | undefined;
+  let grace: GracePeriod | undefined;
+  let stopListening: (() => void) | undefined;
+  /** Set once the drain's linger is over: from then on a connection is closed as soon as it is idle. */
+  let closeWhenIdle = false;
 
   const onRequest = (incoming: IncomingMessage, res: ServerResponse): void => {
     const method = incoming.method ?? 'GET';
@@ -146,7 +152,7 @@ export function createNodeServer(
         return;
       }
     }
-    inFlight++;
+    inFlight.start();
     // One listener shared by every response ('close' fires once per response), not a closure each.
     res.on('close', onResponseClose);
     handle(incoming, res, method).catch((error: unknown) => {
@@ -157,8 +163,9 @@ export function createNodeServer(
   };
 
   const onResponseClose = (): void => {
-    inFlight--;
-    if (inFlight === 0 && idleWaiter) idleWaiter();
+    inFlight.end();
+    // A connection whose response went out keep-alive before the drain began is idle now.
+    if (closeWhenIdle) setImmediate(() => server.closeIdleConnections());
   };
 
   const handle = async (incoming: IncomingMessage, res: ServerResponse, method: string): Promise<void> => {
@@ -173,8 +180,12 @@ export function createNodeServer(
       if (res.headersSent || res.destroyed) return;
       // A handler's own `connection: close` is honoured by Node when it writes the head; asking the
       // response for it here would build a LazyResponse's Headers for nothing.
-      const sending = sendResponse(res, response, method, state === 'draining');
+      // An upload still arriving (a 504 before the body was read): this response is the only one
+      // on the connection — Node's own 408 would follow it on a kept-alive one.
+      const unread = !incoming.complete;
+      const sending = sendResponse(res, response, method, unread || state === 'draining');
       if (sending !== undefined) await sending;
+      if (unread) res.once('finish', () => incoming.socket.destroySoon());
     } catch (error) {
       if (res.headersSent) {
         res.destroy();
@@ -197,42 +208,41 @@ export function createNodeServer(
     ? (nodeBuiltin('node:https').createServer({ ...config.tls, ...timeouts }, onRequest) as unknown as Server)
     : nodeBuiltin('node:http').createServer(timeouts, onRequest);
 
-  const onSignal = (signal: NodeJS.Signals): void => {
-    mesh.log.info(
-      { signal, in_flight: inFlight, grace_ms: config.gracePeriodMs },
-      'shutdown signal: draining',
+  const drain = async (): Promise<void> => {
+    // New connections are refused from here on — net.Server#close, not http's, which would also
+    // close every idle keep-alive connection at once: a request a client wrote on one just then
+    // would be reset. Open connections close after their next response (`connection: close`);
+    // idle ones after the linger.
+    const stopped = new Promise<void>((resolve) =>
+      nodeBuiltin('node:net').Server.prototype.close.call(server, () => resolve()),
     );
-    void close().then(() => {
-      if (config.exitOnShutdown) process.exit(0);
-    });
+    const linger = setTimeout(
+      () => {
+        closeWhenIdle = true;
+        server.closeIdleConnections();
+      },
+      Math.min(config.drainLingerMs, config.gracePeriodMs),
+    );
+    grace = new GracePeriod(config.gracePeriodMs);
+    const outcome = await grace.race(stopped);
+    clearTimeout(linger);
+    if (outcome === 'expired') {
+      await cutRemaining(mesh, inFlight);
+      server.closeAllConnections();
+      await stopped;
+    }
   };
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      const wasListening = server.listening;
       state = 'draining';
-      for (const signal of config.shutdownSignals) process.off(signal, onSignal);
-      if (wasListening) {
-        // New connections are refused from here on; idle keep-alive sockets close now, busy ones
-        // after their response (which carries `connection: close`).
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        const idle =
-          inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (idleWaiter = resolve));
-        let timer: NodeJS.Timeout | undefined;
-        const grace = new Promise<'expired'>((resolve) => {
-          timer = setTimeout(() => resolve('expired'), config.gracePeriodMs);
-        });
-        const outcome = await Promise.race([idle, grace]);
-        clearTimeout(timer);
-        if (outcome === 'expired') {
-          mesh.log.warn({ in_flight: inFlight }, 'grace period over: cutting the remaining requests');
-        }
-        server.closeAllConnections();
-        await stopped;
+      try {
+        if (server.listening) await drain();
+      } finally {
+        await mesh.flush();
+        state = 'closed';
+        stopListening?.();
       }
-      await mesh.flush();
-      state = 'closed';
     })();
     return closing;
   };
@@ -243,7 +253,7 @@ export function createNodeServer(
       return state;
     },
     get inFlight() {
-      return inFlight;
+      return inFlight.count;
     },
     async listen(port = config.port) {
       if (state !== 'idle') throw new Error(`listen() called on a server that is ${state}`);
@@ -255,7 +265,14 @@ export function createNodeServer(
           resolve();
         });
       });
-      for (const signal of config.shutdownSignals) process.once(signal, onSignal);
+      stopListening = onShutdownSignals(
+        mesh,
+        config.shutdownSignals,
+        close,
+        () => grace?.expire(),
+        () => ({ in_flight: inFlight.count, grace_ms: config.gracePeriodMs }),
+        config.exitOnShutdown,
+      );
       mesh.ready().then(
         () => {
           if (state === 'starting') state = 'ready';

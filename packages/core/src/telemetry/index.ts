@@ -125,6 +125,10 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     if (spans) span = spans.start(ctx, headers, method, path);
     else ctx.telemetry = tallied ? new UntracedTelemetry(registry, true) : untraced;
     const record = new InvocationRecord(ctx, span, method, path);
+    // Answered by the mesh while the handler runs on (a drain cut it): the span and access line
+    // are written now, so the flush that follows exports them.
+    ctx.onAbandon = (error) =>
+      finish(record, method === undefined ? undefined : statusOf(error), error, false);
     // The watchdog: shortly before the platform's deadline, end the span as timed out and flush.
     const now = Date.now();
     // The measured flush time when it is longer (flush-times.ts).
