@@ -2,13 +2,17 @@
  * The long versions of the reliability tests, each reported as scenario | load | survived | lost:
  * hostile HTTP against the container platforms' Node server (request smuggling shapes, oversize
  * headers, slowloris, a connection burst, forged Host headers) and memory over 50,000 Lambda
- * invocations. The bounded versions run in the test suite (tests/contract/host-header, the
+ * invocations, and SIGTERM under load with keep-alive and new connections. The bounded versions run in the test suite (tests/contract/host-header, the
  * Lambda malformed-events fuzzer, packages/lambda/test/dead-collector.test.ts).
  *
  * `survived` counts requests answered as designed (the right status, the server still serving);
  * `lost` counts resets, hangs, 500s and wrong answers. BENCH_SCALE=0.1 runs a tenth of the load.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { createMesh } from '@sidecarless/core';
 import { knative } from '@sidecarless/knative';
 import { lambda } from '@sidecarless/lambda';
@@ -189,6 +193,133 @@ async function lambdaMemory(): Promise<void> {
   ]);
 }
 
+/** One GET: the status, or the socket error's code. */
+function getStatus(port: number, path: string, agent: Agent | false): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+      res.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    req.end();
+  });
+}
+
+/**
+ * SIGTERM in the middle of steady load on the shared Node server, in a real process: 16 keep-alive
+ * connections and a stream of new connections, each request 20–200 ms long, grace 10 s. A request
+ * sent before the drain began must be answered 200; after it, one on an open connection must be
+ * answered (200, `connection: close`) and a new connection is refused by design (the client may
+ * retry elsewhere). Every answered request must have its access line.
+ */
+async function drainUnderLoad(): Promise<void> {
+  const fixture = fileURLToPath(new URL('../packages/core/test/fixtures/drain-server.mjs', import.meta.url));
+  const rounds = n(10);
+  let before = 0;
+  let beforeOk = 0;
+  let afterOpen = 0;
+  let afterOpenOk = 0;
+  let afterNew = 0;
+  let afterNewOk = 0;
+  let refused = 0;
+  let answered = 0;
+  let accessLines = 0;
+  const failures = new Map<string, number>();
+  for (let round = 0; round < rounds; round++) {
+    const child = spawn(process.execPath, [fixture], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+    });
+    const exited = once(child, 'exit');
+    while (!/^listening \d+$/m.test(out)) await new Promise((resolve) => setTimeout(resolve, 5));
+    const port = Number(/^listening (\d+)$/m.exec(out)![1]);
+    const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+    let draining = false;
+    let stop = false;
+    const outcomes: Promise<void>[] = [];
+    const send = (keepAlive: boolean) => {
+      const sentDuringDrain = draining;
+      const ms = 20 + Math.floor(Math.random() * 180);
+      outcomes.push(
+        getStatus(port, `/slow?ms=${ms}`, keepAlive ? agent : false).then((status) => {
+          if (typeof status === 'number') answered++;
+          // Refused at connect: the request never reached the server (a new connection, or one the
+          // client's pool opened after the server closed a kept-alive one) — by design, retryable.
+          if (status === 'ECONNREFUSED') refused++;
+          else if (!sentDuringDrain) {
+            before++;
+            if (status === 200) beforeOk++;
+            else failures.set(String(status), (failures.get(String(status)) ?? 0) + 1);
+          } else if (!keepAlive) {
+            // Accepted by the kernel before the listener closed: answered, or reset from the backlog.
+            afterNew++;
+            if (status === 200) afterNewOk++;
+          } else {
+            afterOpen++;
+            if (status === 200) afterOpenOk++;
+            else {
+              const key = `${status} on a ${keepAlive ? 'kept-alive' : 'new'} connection`;
+              failures.set(key, (failures.get(key) ?? 0) + 1);
+            }
+          }
+        }),
+      );
+    };
+    const load = setInterval(() => {
+      if (stop) return;
+      for (let i = 0; i < 4; i++) send(true);
+      send(false);
+    }, 5);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Anything sent from here on may reach the server after it began draining.
+    draining = true;
+    child.kill('SIGTERM');
+    while (!out.includes('"msg":"shutdown signal: draining"'))
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    stop = true;
+    clearInterval(load);
+    await exited;
+    await Promise.all(outcomes);
+    agent.destroy();
+    accessLines += (out.match(/"msg":"access"/g) ?? []).length;
+  }
+  rows.push([
+    'SIGTERM under load: sent before the drain',
+    `${before} requests reaching ${rounds} processes`,
+    `${beforeOk}`,
+    `${before - beforeOk}`,
+  ]);
+  rows.push([
+    'SIGTERM under load: sent during the drain on open connections',
+    `${afterOpen} requests`,
+    `${afterOpenOk}`,
+    `${afterOpen - afterOpenOk}`,
+  ]);
+  rows.push([
+    'SIGTERM under load: new connections the kernel accepted as the listener closed',
+    `${afterNew} requests`,
+    `${afterNewOk}`,
+    `${afterNew - afterNewOk}`,
+  ]);
+  rows.push([
+    'SIGTERM under load: refused at connect (never reached the server)',
+    `${refused} requests`,
+    `${refused} (ECONNREFUSED)`,
+    '0',
+  ]);
+  if (failures.size > 0) console.log('drain failures by outcome:', Object.fromEntries(failures));
+  rows.push([
+    'SIGTERM under load: access lines',
+    `${answered} answered`,
+    `${accessLines}`,
+    `${answered - accessLines}`,
+  ]);
+}
+
 await hostileHttp();
+await drainUnderLoad();
 await lambdaMemory();
 printTable('Reliability: load, survived, lost', ['scenario', 'load', 'survived', 'lost'], rows);
