@@ -6,17 +6,20 @@
  * connection just after SIGTERM is answered rather than reset, and a slow upload past its
  * deadline gets exactly one response.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type OtlpReceiver, startOtlpReceiver } from '@sidecarless/testing';
+import {
+  type FunctionProcess,
+  killFunctionProcesses,
+  type OtlpReceiver,
+  startFunctionProcess,
+  startOtlpReceiver,
+} from '@sidecarless/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const fixture = fileURLToPath(new URL('./fixtures/drain-server.mjs', import.meta.url));
 let receiver: OtlpReceiver;
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
@@ -24,47 +27,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await receiver?.close();
 });
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  }
-});
+afterEach(killFunctionProcesses);
 
-interface DrainServer {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly stdout: () => string;
-  /** Resolves once stdout holds `count` lines matching `pattern`. */
-  readonly waitFor: (pattern: RegExp, count?: number) => Promise<void>;
-  readonly exited: Promise<number | null>;
-}
+type DrainServer = FunctionProcess & { readonly port: number };
 
 async function startServer(env: Record<string, string> = {}): Promise<DrainServer> {
-  const child = spawn(process.execPath, [fixture], {
-    env: { ...process.env, TEST_OTLP_URL: receiver.url, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const waitFor = async (pattern: RegExp, count = 1) => {
-    const global = new RegExp(pattern.source, 'gm');
-    const started = Date.now();
-    while ((out.match(global) ?? []).length < count) {
-      if (child.exitCode !== null) throw new Error(`the server exited early:\n${out}`);
-      if (Date.now() - started > 10_000) throw new Error(`no ${pattern} in:\n${out}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
-  await waitFor(/^listening \d+$/);
-  const port = Number(/^listening (\d+)$/m.exec(out)![1]);
-  return { child, port, stdout: () => out, waitFor, exited };
+  const fn = startFunctionProcess(fixture, { TEST_OTLP_URL: receiver.url, ...env });
+  await fn.waitFor(/^listening \d+$/);
+  return { ...fn, port: Number(/^listening (\d+)$/m.exec(fn.stdout())![1]) };
 }
 
 interface Answer {

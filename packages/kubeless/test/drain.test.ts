@@ -4,51 +4,29 @@
  * finished invocation's span is exported, in-flight ones are answered, and those still running
  * when the grace period ends get a 503 whose span is exported too.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { type OtlpReceiver, startOtlpReceiver } from '@sidecarless/testing';
+import {
+  killFunctionProcesses,
+  type OtlpReceiver,
+  startFunctionProcess,
+  startOtlpReceiver,
+} from '@sidecarless/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const fixture = fileURLToPath(new URL('./fixtures/drain-function.mjs', import.meta.url));
 let receiver: OtlpReceiver;
-const children: ChildProcess[] = [];
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
 });
 afterAll(async () => {
   await receiver?.close();
 });
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  }
-});
+afterEach(killFunctionProcesses);
 
 async function startFunction(grace: string) {
-  const child = spawn(process.execPath, [fixture], {
-    env: { ...process.env, TEST_OTLP_URL: receiver.url, TEST_GRACE: grace },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const waitFor = async (pattern: RegExp, count = 1) => {
-    const global = new RegExp(pattern.source, 'gm');
-    while ((out.match(global) ?? []).length < count) {
-      if (child.exitCode !== null) throw new Error(`the function exited early:\n${out}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
-  await waitFor(/^listening /);
-  const url = /^listening (\S+)$/m.exec(out)![1]!;
-  return { child, url, exited, waitFor, stdout: () => out };
+  const fn = startFunctionProcess(fixture, { TEST_OTLP_URL: receiver.url, TEST_GRACE: grace });
+  await fn.waitFor(/^listening /);
+  return { ...fn, url: /^listening (\S+)$/m.exec(fn.stdout())![1]! };
 }
 
 const call = (url: string, id: string, ms: number) =>

@@ -2,6 +2,7 @@
 
 export { type CertifiedKey, createCa, type IssueOptions, parseCertificate, type TestCa } from './certs.js';
 export { forward } from './forward.js';
+export { type FunctionProcess, killFunctionProcesses, startFunctionProcess } from './function-process.js';
 export { type JwksServer, startJwksServer } from './jwks-server.js';
 export {
   type KubelessRuntimeFunction,
