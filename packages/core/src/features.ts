@@ -1,10 +1,10 @@
 /**
  * The one place that turns configured features into pipeline stages. A feature's code is
  * loaded with `import()` only when its options section is present, so a function that does not
- * configure it never pays to load it (see bench/cold-start.mjs).
+ * configure it never pays to load it (see bench/cold-start.bench.ts).
  *
  * Order matters and is stated once here, outermost first:
- *   telemetry (so a span covers everything) → authentication and policy → limits.
+ *   telemetry (so a span covers everything) → authentication and policy.
  * User middleware runs inside all of them, around the handler.
  *
  * A feature issue adds one entry to `features` below: `load(host)` returns `undefined` when the

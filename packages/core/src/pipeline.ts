@@ -1,9 +1,9 @@
 /**
  * The invocation pipeline: stages folded once around the user's handler.
  *
- * Order, outermost first: the built-in feature stages (authentication, policy, limits,
- * telemetry — each turned on only when configured), then `options.middleware` in the order
- * given, then the handler. A stage that is not configured is not in the list, so it costs
+ * Order, outermost first: the built-in feature stages in the order features.ts states (each
+ * turned on only when configured), then `options.middleware` in the order given, then the
+ * handler. A stage that is not configured is not in the list, so it costs
  * nothing per call.
  */
 

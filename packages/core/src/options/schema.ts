@@ -1,6 +1,6 @@
 /**
  * A deliberately small option checker. `createMesh` runs it once per process, so it must cost
- * microseconds to import and to run (see bench/cold-start.mjs), and every message must name the
+ * microseconds to import and to run (see bench/cold-start.bench.ts), and every message must name the
  * field and the fix — which is why this is a few functions rather than a schema library whose
  * messages we would have to rewrite anyway.
  */
