@@ -18,11 +18,14 @@
 
 export { type ConnectionFacts, connectionFacts } from './node-server/connection.js';
 export {
+  checkShutdownOptions,
   type NodeServerOptions,
   type NormalizedServerOptions,
+  type NormalizedShutdownOptions,
   normalizeServerOptions,
   type ProbePaths,
   type ServerDefaults,
+  type ShutdownOptions,
 } from './node-server/options.js';
 export { bodyTooLarge, toRequest } from './node-server/request.js';
 export { writeResponse } from './node-server/response.js';

@@ -11,14 +11,17 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ConfigError, type Duration, type HttpHandler, type Mesh, parseDuration } from '@sidecarless/core';
+import { ConfigError, type HttpHandler, type Mesh } from '@sidecarless/core';
 import { asBadRequest, errorToResponse, prepareHttp, targetUrl } from '@sidecarless/core/adapter';
 import {
+  checkShutdownOptions,
   connectionFacts,
   cutRemaining,
   GracePeriod,
   InFlight,
+  type NormalizedShutdownOptions,
   onShutdownSignals,
+  type ShutdownOptions,
   writeResponse,
 } from '@sidecarless/core/node-server';
 
@@ -61,37 +64,25 @@ export interface KubelessFunction {
   close(): Promise<void>;
 }
 
-/** Options of {@link kubeless}. */
-export interface KubelessOptions {
-  /**
-   * How long in-flight invocations may run after a shutdown signal before they are answered
-   * with a 503. Default `"10s"`, inside Kubernetes' default 30 s termination grace period.
-   */
-  gracePeriod?: Duration;
-  /**
-   * Drain, flush and exit 0 on these signals. Default `["SIGTERM", "SIGINT"]`; `false` leaves
-   * signal handling to you (call `close()`). The runtime owns the server and has no drain of its
-   * own: without this, SIGTERM kills the process with requests in flight and spans unexported.
-   */
-  shutdownSignals?: readonly NodeJS.Signals[] | false;
-  /** Call `process.exit(0)` after draining on a signal. Default true. */
-  exitOnShutdown?: boolean;
-}
+/**
+ * Options of {@link kubeless}: what to do on a shutdown signal (`gracePeriod`, `shutdownSignals`,
+ * `exitOnShutdown`). The runtime owns the server and has no drain of its own: without the
+ * adapter's, SIGTERM kills the process with requests in flight and spans unexported.
+ */
+export type KubelessOptions = ShutdownOptions;
 
-function checkOptions(options: KubelessOptions): { graceMs: number; signals: readonly NodeJS.Signals[] } {
-  const known = ['gracePeriod', 'shutdownSignals', 'exitOnShutdown'];
+const knownOptions = ['gracePeriod', 'shutdownSignals', 'exitOnShutdown'];
+
+function checkOptions(options: KubelessOptions): NormalizedShutdownOptions {
   const issues = Object.keys(options)
-    .filter((key) => !known.includes(key))
-    .map((key) => ({ path: `kubeless.${key}`, message: `unknown option; known keys: ${known.join(', ')}` }));
-  const graceMs = options.gracePeriod === undefined ? 10_000 : parseDuration(options.gracePeriod);
-  if (graceMs === undefined)
-    issues.push({
-      path: 'kubeless.gracePeriod',
-      message: `${JSON.stringify(options.gracePeriod)} is not a duration; use "10s" or 10000`,
-    });
+    .filter((key) => !knownOptions.includes(key))
+    .map((key) => ({
+      path: `kubeless.${key}`,
+      message: `unknown option; known keys: ${knownOptions.join(', ')}`,
+    }));
+  const checked = checkShutdownOptions(options, 'kubeless', issues);
   if (issues.length > 0) throw new ConfigError(issues);
-  const signals = options.shutdownSignals ?? ['SIGTERM', 'SIGINT'];
-  return { graceMs: graceMs!, signals: signals === false ? [] : signals };
+  return checked;
 }
 
 function timeoutMs(context: KubelessContext): number | undefined {
@@ -151,7 +142,7 @@ export function kubeless(
   handler: HttpHandler<KubelessRaw>,
   options: KubelessOptions = {},
 ): KubelessFunction {
-  const { graceMs, signals } = checkOptions(options);
+  const { gracePeriodMs: graceMs, shutdownSignals: signals, exitOnShutdown } = checkOptions(options);
   const run = prepareHttp(mesh, handler, { enforceDeadline: true });
   const inFlight = new InFlight();
   let grace: GracePeriod | undefined;
@@ -174,7 +165,7 @@ export function kubeless(
     close,
     () => grace?.expire(),
     () => ({ in_flight: inFlight.count, grace_ms: graceMs }),
-    options.exitOnShutdown ?? true,
+    exitOnShutdown,
   );
   const serve = async (event: KubelessEvent, context: KubelessContext): Promise<string | undefined> => {
     inFlight.start();

@@ -99,4 +99,14 @@ describe('kubeless', () => {
       else process.env.FUNC_TIMEOUT = before;
     }
   });
+
+  it('refuses shutdown options it cannot use, naming the field and the fix', () => {
+    const handler = () => new Response('x');
+    expect(() => kubeless(quiet(), handler, { gracePeriod: '5 sec', shutdownSignals: false })).toThrow(
+      /kubeless\.gracePeriod: "5 sec" is not a duration; use "10s" or 10000/,
+    );
+    expect(() => kubeless(quiet(), handler, { grace: '5s' } as never)).toThrow(
+      /kubeless\.grace: unknown option/,
+    );
+  });
 });

@@ -11,8 +11,28 @@ export interface ProbePaths {
   liveness?: string | false;
 }
 
+/** What a container adapter does on a shutdown signal: the Node server's options, and Kubeless'. */
+export interface ShutdownOptions {
+  /** How long in-flight requests may run after a shutdown signal before they are cut. Default `"10s"`. */
+  gracePeriod?: Duration;
+  /**
+   * Drain, flush and exit 0 on these signals. Default `["SIGTERM", "SIGINT"]`; `false` leaves
+   * signal handling to you (call `close()` yourself), as tests and embedding hosts need.
+   */
+  shutdownSignals?: readonly NodeJS.Signals[] | false;
+  /** Call `process.exit(0)` after draining on a signal. Default true. */
+  exitOnShutdown?: boolean;
+}
+
+/** {@link ShutdownOptions} after checking, with defaults applied. */
+export interface NormalizedShutdownOptions {
+  gracePeriodMs: number;
+  shutdownSignals: readonly NodeJS.Signals[];
+  exitOnShutdown: boolean;
+}
+
 /** Options of {@link createNodeServer}. */
-export interface NodeServerOptions {
+export interface NodeServerOptions extends ShutdownOptions {
   /** Port to listen on. Default: the adapter's platform default. `0` picks a free port. */
   port?: number;
   /** Address to bind. Default `"127.0.0.1"`: the platform's proxy runs in the same pod. */
@@ -27,20 +47,11 @@ export interface NodeServerOptions {
   keepAliveTimeout?: Duration;
   /** Health endpoints; `false` turns them off so every path reaches the handler. */
   probes?: ProbePaths | false;
-  /** How long in-flight requests may run after a shutdown signal before they are cut. Default `"10s"`. */
-  gracePeriod?: Duration;
   /**
    * During a drain, how long an idle keep-alive connection stays open so that a request a client
    * already sent on it is served (with `connection: close`) rather than reset. Default `"500ms"`.
    */
   drainLinger?: Duration;
-  /**
-   * Drain, flush and exit 0 on these signals. Default `["SIGTERM", "SIGINT"]`; `false` leaves
-   * signal handling to you (call `close()` yourself), as tests and embedding hosts need.
-   */
-  shutdownSignals?: readonly NodeJS.Signals[] | false;
-  /** Call `process.exit(0)` after draining on a signal. Default true. */
-  exitOnShutdown?: boolean;
   /**
    * Terminate TLS here: the options of `node:https.createServer` (`key`, `cert`, `ca`,
    * `requestCert`…). The peer certificate is then readable from `ctx.raw.request.socket`.
@@ -49,7 +60,7 @@ export interface NodeServerOptions {
 }
 
 /** {@link NodeServerOptions} after checking, with defaults applied. */
-export interface NormalizedServerOptions {
+export interface NormalizedServerOptions extends NormalizedShutdownOptions {
   port: number;
   host: string;
   bodyLimit: number;
@@ -58,10 +69,7 @@ export interface NormalizedServerOptions {
   keepAliveTimeoutMs: number;
   readinessPath: string | undefined;
   livenessPath: string | undefined;
-  gracePeriodMs: number;
   drainLingerMs: number;
-  shutdownSignals: readonly NodeJS.Signals[];
-  exitOnShutdown: boolean;
   tls: HttpsServerOptions | undefined;
 }
 
@@ -110,19 +118,8 @@ export function normalizeServerOptions(
     if (!known.has(key))
       issues.push({ path: at(key), message: `unknown option; known keys: ${[...known].join(', ')}` });
   }
-  const ms = (key: keyof NodeServerOptions, fallback: number): number => {
-    const value = options[key];
-    if (value === undefined) return fallback;
-    const parsed = parseDuration(value);
-    if (parsed === undefined) {
-      issues.push({
-        path: at(key),
-        message: `${JSON.stringify(value)} is not a duration; use "10s" or 10000`,
-      });
-      return fallback;
-    }
-    return parsed;
-  };
+  const ms = (key: keyof NodeServerOptions, fallback: number): number =>
+    durationMs(options[key] as Duration | undefined, at(key), fallback, issues);
   const port = options.port ?? defaults.port;
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     issues.push({
@@ -147,7 +144,6 @@ export function normalizeServerOptions(
       });
     return value;
   };
-  const signals = options.shutdownSignals ?? ['SIGTERM', 'SIGINT'];
   const normalized: NormalizedServerOptions = {
     port,
     host: options.host ?? '127.0.0.1',
@@ -157,14 +153,53 @@ export function normalizeServerOptions(
     keepAliveTimeoutMs: ms('keepAliveTimeout', 5_000),
     readinessPath: probePath('readiness'),
     livenessPath: probePath('liveness'),
-    gracePeriodMs: ms('gracePeriod', defaults.gracePeriodMs ?? 10_000),
+    ...checkShutdownOptions(options, prefix, issues, defaults.gracePeriodMs),
     drainLingerMs: ms('drainLinger', 500),
-    shutdownSignals: signals === false ? [] : signals,
-    exitOnShutdown: options.exitOnShutdown ?? true,
     tls: options.tls,
   };
   if (normalized.headersTimeoutMs > normalized.requestTimeoutMs && normalized.requestTimeoutMs > 0)
     issues.push({ path: at('headersTimeout'), message: 'must not be longer than requestTimeout' });
   if (issues.length > 0) throw new ConfigError(issues);
   return normalized;
+}
+
+/** A duration option in ms; `fallback` when absent, or when invalid (and `issues` says so). */
+function durationMs(
+  value: Duration | undefined,
+  path: string,
+  fallback: number,
+  issues: ConfigIssue[],
+): number {
+  if (value === undefined) return fallback;
+  const parsed = parseDuration(value);
+  if (parsed !== undefined) return parsed;
+  issues.push({ path, message: `${JSON.stringify(value)} is not a duration; use "10s" or 10000` });
+  return fallback;
+}
+
+/**
+ * Checks the shutdown options (under `prefix` in messages) into `issues` and applies the
+ * defaults: what the Node server and the Kubeless adapter both take.
+ *
+ * @example
+ * ```ts
+ * import { checkShutdownOptions } from '@sidecarless/core/node-server';
+ *
+ * const issues: { path: string; message: string }[] = [];
+ * const shutdown = checkShutdownOptions({ gracePeriod: '20s' }, 'kubeless', issues);
+ * shutdown.shutdownSignals; // ["SIGTERM", "SIGINT"]
+ * ```
+ */
+export function checkShutdownOptions(
+  options: ShutdownOptions,
+  prefix: string,
+  issues: ConfigIssue[],
+  defaultGraceMs = 10_000,
+): NormalizedShutdownOptions {
+  const signals = options.shutdownSignals ?? ['SIGTERM', 'SIGINT'];
+  return {
+    gracePeriodMs: durationMs(options.gracePeriod, `${prefix}.gracePeriod`, defaultGraceMs, issues),
+    shutdownSignals: signals === false ? [] : signals,
+    exitOnShutdown: options.exitOnShutdown ?? true,
+  };
 }
