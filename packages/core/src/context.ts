@@ -3,85 +3,24 @@
  * pipeline; the parts that cost something (the child logger, the deadline timer and its
  * `AbortSignal`) are built only when the handler first touches them.
  */
-import type { AuthInfo, PeerCertificateFact, PeerIdentity } from './auth-types.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
-import type { Logger } from './logger.js';
 import { nodeBuiltin } from './node-builtin.js';
-import type { InvocationTelemetry, TelemetryFacts } from './telemetry/types.js';
-import type { UpstreamClient, UpstreamProvider } from './upstream-types.js';
+import type {
+  AuthInfo,
+  InvocationFacts,
+  InvocationTelemetry,
+  Logger,
+  MeshContext,
+  PeerCertificateFact,
+  PeerIdentity,
+  Platform,
+  TelemetryFacts,
+  Trigger,
+  UpstreamClient,
+  UpstreamProvider,
+} from './types.js';
 
-/** The platforms Sidecarless adapts. Adapters outside this repository may use their own name. */
-export type Platform = 'local' | 'aws-lambda' | 'openfaas' | 'knative' | 'kubeless' | (string & {});
-
-/**
- * What caused the invocation, in OpenTelemetry's `faas.trigger` vocabulary: `http`, `pubsub`
- * (queues, topics, CloudEvents), `datasource` (S3, DynamoDB streams), `timer`, `other`.
- */
-export type Trigger = 'http' | 'pubsub' | 'datasource' | 'timer' | 'other';
-
-/**
- * The context of one invocation, passed to every handler as its second argument.
- *
- * @typeParam Raw - the platform's own event and context, typed by each adapter.
- *
- * @example
- * ```ts
- * import { createMesh } from '@sidecarless/core';
- * import { invoke } from '@sidecarless/core/local';
- *
- * const mesh = createMesh({ service: 'orders' });
- * const response = await invoke(mesh, async (request, ctx) => {
- *   ctx.log.info({ path: new URL(request.url).pathname }, 'hello');
- *   const upstream = await fetch('http://127.0.0.1:9/slow', { signal: ctx.signal }).catch(() => null);
- *   return Response.json({ id: ctx.invocationId, cold: ctx.coldStart, left: ctx.remainingTime(), upstream: !!upstream });
- * }, 'http://localhost/orders');
- * ```
- */
-export interface MeshContext<Raw = unknown> {
-  /** The platform's request id (AWS request id, OpenFaaS `X-Call-Id`…), or a generated UUID. */
-  readonly invocationId: string;
-  /** True only for the first invocation in this process. */
-  readonly coldStart: boolean;
-  /** When the platform will stop this invocation, in epoch milliseconds. */
-  readonly deadline: number;
-  /**
-   * Aborts `invocation.safetyMargin` before {@link MeshContext.deadline}; pass it to anything
-   * that should stop when time runs out. Its `reason` is a `SidecarlessError` with code
-   * `SCL_ERR_DEADLINE_EXCEEDED`.
-   */
-  readonly signal: AbortSignal;
-  /** A child logger carrying service, platform, invocation id and cold start. */
-  readonly log: Logger;
-  /** Which adapter runs this invocation. */
-  readonly platform: Platform;
-  /** What caused it (`faas.trigger`). */
-  readonly trigger: Trigger;
-  /** The service name from the mesh options. */
-  readonly service: string;
-  /** The platform's own event and context, untouched. */
-  readonly raw: Raw;
-  /** The verified JWT identity, when the request carried a valid token; otherwise undefined. */
-  readonly auth: AuthInfo | undefined;
-  /** The mTLS peer workload, when one was established; otherwise undefined. */
-  readonly peer: PeerIdentity | undefined;
-  /**
-   * The invocation's tracing and metrics hooks (CLIENT spans, upstream and auth counters) when
-   * `telemetry` is configured; otherwise undefined.
-   */
-  readonly telemetry: InvocationTelemetry | undefined;
-  /**
-   * What the platform says about the running function, in OpenTelemetry names — for example
-   * `faas.name`/`faas.version` from Knative's `K_SERVICE`/`K_REVISION`. Empty when it says nothing.
-   */
-  readonly attributes: Readonly<Record<string, string>>;
-  /** Milliseconds until {@link MeshContext.deadline} (never negative). */
-  remainingTime(): number;
-  /**
-   * The client for the upstream configured under `upstreams[name]`, bound to this invocation:
-   * its calls carry the deadline and trace context. Throws for a name that is not configured.
-   */
-  upstream(name: string): UpstreamClient;
-}
+export type { InvocationFacts, MeshContext, Platform, Trigger };
 
 /** What every invocation context of one mesh shares. @internal */
 export interface ContextHost {
@@ -91,38 +30,6 @@ export interface ContextHost {
   readonly safetyMarginMs: number;
   /** The installed outbound client, if upstreams are configured. */
   upstreams(): UpstreamProvider | undefined;
-}
-
-/** What an adapter knows about an invocation before it starts. */
-export interface InvocationFacts<Raw = unknown> {
-  readonly platform: Platform;
-  readonly trigger?: Trigger;
-  /** The platform's request id; a UUID is generated when absent. */
-  readonly invocationId?: string | undefined;
-  /** Epoch ms; the mesh's `invocation.timeout` from now when absent. */
-  readonly deadline?: number | undefined;
-  /**
-   * How long before the deadline `ctx.signal` fires, for this invocation; the mesh's
-   * `invocation.safetyMargin` when absent. Lets an adapter pick a platform-appropriate default.
-   */
-  readonly safetyMarginMs?: number | undefined;
-  readonly raw?: Raw;
-  /**
-   * The address of the direct peer: the TCP remote address, or the client address API Gateway
-   * reports (`requestContext.http.sourceIp`). Feeds `source.ip` in authorization policies.
-   */
-  readonly sourceIp?: string | undefined;
-  /** Whether the connection this request arrived on was TLS. Servers set it; `STRICT` mTLS reads it. */
-  readonly transport?: 'tls' | 'plaintext' | undefined;
-  /** The client certificate of a mutual-TLS connection, when there was one. */
-  readonly peerCertificate?: PeerCertificateFact | undefined;
-  /**
-   * Trace parent (when not in the request's headers: X-Ray, a CloudEvent's `traceparent`
-   * extension), batch links, cloud and FaaS facts for the telemetry stage.
-   */
-  readonly telemetry?: TelemetryFacts | undefined;
-  /** Platform facts in OpenTelemetry attribute names (`faas.name`, `faas.version`…). */
-  readonly attributes?: Readonly<Record<string, string>> | undefined;
 }
 
 const noAttributes: Readonly<Record<string, string>> = Object.freeze({});
@@ -139,8 +46,42 @@ function takeColdStart(): boolean {
   return true;
 }
 
+/**
+ * What a feature reads and sets on an invocation's context, beyond {@link MeshContext}: the
+ * connection facts the adapter gave, and the identity and telemetry slots the auth and
+ * telemetry stages fill. Reached with {@link invocationOf}.
+ */
+export interface FeatureContext extends MeshContext {
+  /** Set by the authentication stage. */
+  auth: AuthInfo | undefined;
+  /** Set by the adapter or the authentication stage. */
+  peer: PeerIdentity | undefined;
+  /** Set by the telemetry stage. */
+  telemetry: InvocationTelemetry | undefined;
+  /** Set by the telemetry stage: `trace_id`, `span_id`, `trace_flags` for the context's logger. */
+  traceLogFields: Readonly<Record<string, string>> | undefined;
+  /** Set by the telemetry stage: ends the span and access line when the mesh answers for the handler. */
+  onAbandon: ((error: unknown) => void) | undefined;
+  readonly sourceIp: string | undefined;
+  readonly transport: 'tls' | 'plaintext' | undefined;
+  readonly peerCertificate: PeerCertificateFact | undefined;
+  readonly telemetryFacts: TelemetryFacts | undefined;
+}
+
+/**
+ * The invocation behind `ctx`, for a feature's stage to read connection facts and set identity
+ * or telemetry. Throws for a context the pipeline did not make (a hand-built test double).
+ */
+export function invocationOf(ctx: MeshContext): FeatureContext {
+  // A brand, not instanceof: a feature package may load the other (ESM or CommonJS) copy of core.
+  if ((ctx as { [invocationBrand]?: boolean })[invocationBrand] === true) return ctx as FeatureContext;
+  throw new TypeError('expected the MeshContext the Sidecarless pipeline passes to a stage');
+}
+
+const invocationBrand = Symbol.for('sidecarless.invocation-context');
+
 /** The pipeline's implementation of {@link MeshContext}. @internal */
-export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
+export class InvocationContext<Raw = unknown> implements FeatureContext, MeshContext<Raw> {
   readonly coldStart: boolean;
   readonly deadline: number;
   readonly platform: Platform;
@@ -269,6 +210,9 @@ export class InvocationContext<Raw = unknown> implements MeshContext<Raw> {
       controller.abort(deadlineError());
   }
 }
+
+// On the prototype, so no invocation pays a property store for it.
+Object.defineProperty(InvocationContext.prototype, invocationBrand, { value: true });
 
 /** The error for `upstream(name)` when `upstreams[name]` is not configured. */
 export function unknownUpstream(name: string): SidecarlessError {

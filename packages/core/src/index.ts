@@ -7,9 +7,10 @@
  *
  * @packageDocumentation
  */
-export type { AuthInfo, PeerCertificateFact, PeerIdentity } from './auth-types.js';
-export type { MeshContext, Platform, Trigger } from './context.js';
-export { type Duration, parseDuration } from './duration.js';
+
+export { deadlineFromHeader, deadlineHeader } from './deadline-header.js';
+export type { Duration } from './duration.js';
+export { parseDuration } from './duration.js';
 export {
   ConfigError,
   type ConfigIssue,
@@ -18,51 +19,41 @@ export {
   SidecarlessError,
   type SidecarlessErrorOptions,
 } from './errors.js';
+export type { AnyFeature, CheckHost, Feature, FeatureHost, FeatureSections } from './features.js';
 export { LazyResponse } from './lazy-response.js';
-export type { Logger } from './logger.js';
-export { createMesh, type Mesh } from './mesh.js';
-export type {
-  AuthOptions,
-  AuthorizationPolicy,
-  JwtRule,
-  PeerAuthenticationOptions,
-  PolicyCondition,
-  PolicyOperation,
-  PolicyRule,
-  PolicySource,
-} from './options/auth.js';
+export { createMesh, type Mesh, type MeshOptionsWith } from './mesh.js';
 export {
   type InvocationOptions,
   type MeshOptions,
   type NormalizedOptions,
   normalizeOptions,
 } from './options/index.js';
-export type { LogDestination, LoggingOptions, LogLevel } from './options/logging.js';
+export type { LogDestination, LoggingOptions } from './options/logging.js';
+export { json, text } from './response-helpers.js';
 export type {
-  MetricsOptions,
-  TelemetryLoggingOptions,
-  TelemetryOptions,
-  TracingOptions,
-} from './options/telemetry.js';
-export type { UpstreamOptions, UpstreamSettings } from './options/upstreams.js';
-export { deadlineFromHeader, deadlineHeader } from './outbound/deadline-header.js';
-export { UpstreamError, UpstreamErrorCodes } from './outbound/errors.js';
-export {
-  type AttemptEndMessage,
-  type AttemptStartMessage,
-  type CircuitMessage,
-  type EjectionMessage,
-  type RequestEndMessage,
-  type RetryMessage,
-  type TlsReloadMessage,
-  UpstreamChannels,
-} from './outbound/events.js';
-export type { EventHandler, EventNext, HttpHandler, HttpNext, Stage } from './pipeline.js';
-export type {
+  AuthInfo,
   ClientSpan,
+  EventHandler,
+  EventNext,
+  Flusher,
+  HeaderSetter,
+  HttpHandler,
+  HttpNext,
+  InvocationFacts,
   InvocationTelemetry,
+  LogFn,
+  Logger,
+  LogLevel,
+  MeshContext,
   OutboundAttempt,
+  PeerCertificateFact,
+  PeerIdentity,
+  Platform,
+  Stage,
   TelemetryFacts,
   TraceCarrier,
-} from './telemetry/types.js';
-export type { UpstreamCallContext, UpstreamClient, UpstreamProvider } from './upstream-types.js';
+  Trigger,
+  UpstreamCallContext,
+  UpstreamClient,
+  UpstreamProvider,
+} from './types.js';

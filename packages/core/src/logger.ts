@@ -12,40 +12,12 @@
  */
 
 import type { NormalizedOptions } from './options/index.js';
-import type { LogDestination, LogLevel } from './options/logging.js';
+import type { LogDestination } from './options/logging.js';
 import { parsePath, Redactor } from './redact.js';
 import { lineWriter } from './stdout.js';
+import type { LogFn, Logger, LogLevel } from './types.js';
 
-/**
- * A log method, called as pino's are: `log.info('message %s', arg)`, `log.info({ fields },
- * 'message')`, or `log.error(error, 'message')` (the error is written under `err`).
- */
-export interface LogFn {
-  (object: unknown, message?: string, ...args: unknown[]): void;
-  (message: string, ...args: unknown[]): void;
-}
-
-/** The structured logger on `mesh.log` and `ctx.log`. */
-export interface Logger {
-  /** The minimum level written; assigning a level name changes it for this logger. */
-  level: LogLevel;
-  readonly fatal: LogFn;
-  readonly error: LogFn;
-  readonly warn: LogFn;
-  readonly info: LogFn;
-  readonly debug: LogFn;
-  readonly trace: LogFn;
-  /** Writes nothing (pino's `silent` method). */
-  readonly silent: LogFn;
-  /** A logger whose every line carries `bindings` after its parent's. */
-  child(bindings: Record<string, unknown>): Logger;
-  /** The fields every line of this logger carries (the service's and every parent's bindings). */
-  bindings(): Record<string, unknown>;
-  /** Whether a line at `level` would be written. */
-  isLevelEnabled(level: LogLevel): boolean;
-  /** Flushes the destination when it buffers (standard output is written synchronously). */
-  flush(callback?: (error?: Error) => void): void;
-}
+export type { LogFn, Logger };
 
 type WrittenLevel = Exclude<LogLevel, 'silent'>;
 
@@ -384,7 +356,8 @@ export function createLogger(options: NormalizedOptions): Logger {
         : undefined,
     lineStarts,
     redactor: new Redactor({
-      ...tokenSources(options),
+      fields: [...options.secrets.fields],
+      params: [...options.secrets.params],
       paths: logging.redact.map(parsePath).filter((keys) => keys.length > 0),
     }),
   };
@@ -392,16 +365,4 @@ export function createLogger(options: NormalizedOptions): Logger {
   if (options.version !== undefined) base.version = options.version;
   const root = new MeshLogger(shared, {}, '', logging.level);
   return root.child(base);
-}
-
-/** The headers, cookies and query parameters the JWT rules read tokens from: secret in every line. */
-function tokenSources(options: NormalizedOptions): { fields: string[]; params: string[] } {
-  const fields: string[] = [];
-  const params: string[] = [];
-  for (const rule of options.auth?.jwt ?? []) {
-    for (const header of rule.fromHeaders) fields.push(header.name);
-    fields.push(...rule.fromCookies);
-    params.push(...rule.fromParams);
-  }
-  return { fields, params };
 }

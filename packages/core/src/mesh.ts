@@ -10,13 +10,13 @@ import {
   type MeshContext,
   unknownUpstream,
 } from './context.js';
+import { deadlineFromHeader, deadlineHeader } from './deadline-header.js';
 import { DeadlineWatch } from './deadline-watch.js';
 import { errorToResponse } from './error-response.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
-import { type FeatureHost, loadFeatureStages } from './features.js';
-import { createLogger, type Logger } from './logger.js';
+import { type AnyFeature, type FeatureHost, type FeatureSections, inStageOrder } from './features.js';
+import { createLogger } from './logger.js';
 import { type MeshOptions, type NormalizedOptions, normalizeOptions } from './options/index.js';
-import { deadlineFromHeader, deadlineHeader } from './outbound/deadline-header.js';
 import {
   callHandler,
   composeEvent,
@@ -26,12 +26,17 @@ import {
   type HttpHandler,
   type HttpNext,
   isPending,
-  type Stage,
 } from './pipeline.js';
-import type { UpstreamCallContext, UpstreamClient, UpstreamProvider } from './upstream-types.js';
+import type {
+  Flusher,
+  Logger,
+  Stage,
+  UpstreamCallContext,
+  UpstreamClient,
+  UpstreamProvider,
+} from './types.js';
 
-/** Something to run before the process may be frozen or exit (flush spans, metrics, logs). */
-export type Flusher = () => Promise<void> | void;
+export type { Flusher };
 
 /**
  * A configured mesh: create one per function, at module scope, and wrap handlers with an
@@ -45,8 +50,9 @@ export interface Mesh {
   /** The root logger, for init-time code. */
   readonly log: Logger;
   /**
-   * Resolves when init work (loading configured features, fetching keys…) is done. Adapters
-   * await it before the first invocation; call it yourself to fail fast at init.
+   * Resolves when the features' init work (fetching keys, resolving DNS…), started at
+   * `createMesh`, is done. The first invocation waits for it; await it yourself to fail fast at
+   * init.
    */
   ready(): Promise<void>;
   /** Runs every registered flusher, giving up after `budgetMs`. Never rejects. */
@@ -95,7 +101,9 @@ class MeshImpl implements Mesh {
   readonly #closers: Flusher[] = [];
   readonly #contextHost: ContextHost;
   #stages: readonly Stage[] | undefined;
-  #ready: Promise<void> | undefined;
+  /** Init work the first invocation waits for; undefined once done (or when there was none). */
+  #pending: Promise<void> | undefined;
+  #ready: Promise<void>;
   #upstreams: UpstreamProvider | undefined;
   /** The 504 deadlines of in-flight invocations, on one timer. */
   readonly #deadlines = new DeadlineWatch();
@@ -113,22 +121,55 @@ class MeshImpl implements Mesh {
       safetyMarginMs: options.invocation.safetyMarginMs,
       upstreams: () => this.#upstreams,
     };
+    this.#ready = this.#startFeatures();
+  }
+
+  /**
+   * Starts every registered feature now, at createMesh (Lambda's init phase), in stage order.
+   * Their stages are known at once unless one still has init work to do; the first invocation
+   * waits only for that.
+   */
+  #startFeatures(): Promise<void> {
+    const work: Promise<unknown>[] = [];
+    const stages: (Stage | Promise<Stage | undefined> | undefined)[] = [];
+    const options = this.options;
+    for (const feature of inStageOrder(options.features)) {
+      const host: FeatureHost = {
+        service: options.service,
+        version: options.version,
+        logging: options.logging,
+        section: options.section(feature),
+        log: this.log,
+        feature: (name) => {
+          const found = options.features.find((candidate) => candidate.name === name);
+          return found ? { feature: found, section: options.section(found) } : undefined;
+        },
+        onFlush: (flusher) => this.#flushers.push(flusher),
+        onClose: (closer) => this.#closers.push(closer),
+        provideUpstreams: (provider) => {
+          this.#upstreams = provider;
+        },
+        whenReady: (promise) => work.push(promise),
+      };
+      const stage = feature.start(host);
+      stages.push(stage);
+      if (isThenable(stage)) work.push(stage);
+    }
+    if (work.length === 0) {
+      this.#stages = [...(stages as (Stage | undefined)[]).filter(isStage), ...options.middleware];
+      return settled;
+    }
+    this.#pending = Promise.all(work).then(async () => {
+      const resolved = await Promise.all(stages);
+      this.#stages = [...resolved.filter(isStage), ...options.middleware];
+      this.#pending = undefined;
+    });
+    // Not left unhandled when nothing awaits it yet: each invocation reports the failure itself.
+    this.#pending.catch(() => {});
+    return this.#pending;
   }
 
   ready(): Promise<void> {
-    if (this.#ready) return this.#ready;
-    const host: FeatureHost = {
-      options: this.options,
-      log: this.log,
-      onFlush: (flusher) => this.#flushers.push(flusher),
-      onClose: (closer) => this.#closers.push(closer),
-      provideUpstreams: (provider) => {
-        this.#upstreams = provider;
-      },
-    };
-    this.#ready = loadFeatureStages(host).then((featureStages) => {
-      this.#stages = [...featureStages, ...this.options.middleware];
-    });
     return this.#ready;
   }
 
@@ -266,16 +307,15 @@ class MeshImpl implements Mesh {
         return Promise.reject(error);
       }
       if (chain !== undefined) return run(ctx, request);
-      return this.ready().then(
-        () => {
-          if (chain === undefined) {
-            direct = this.#stages!.length === 0;
-            chain = composeHttp(this.#stages!, handler);
-          }
-          return run(ctx, request);
-        },
-        (error: unknown) => failure(ctx, error),
-      );
+      const compose = () => {
+        if (chain === undefined) {
+          direct = this.#stages!.length === 0;
+          chain = composeHttp(this.#stages!, handler);
+        }
+        return run(ctx, request);
+      };
+      if (this.#pending === undefined) return compose();
+      return this.#pending.then(compose, (error: unknown) => failure(ctx, error));
     };
     return runHttp;
   }
@@ -287,7 +327,7 @@ class MeshImpl implements Mesh {
       const ctx = this.#context(facts);
       try {
         if (chain === undefined) {
-          await this.ready();
+          if (this.#pending !== undefined) await this.#pending;
           chain ??= composeEvent(this.#stages!, handler);
         }
         const pending = chain(event, ctx);
@@ -305,6 +345,14 @@ class MeshImpl implements Mesh {
 }
 
 const settled: Promise<void> = Promise.resolve();
+
+function isThenable(value: unknown): value is Promise<unknown> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+function isStage(value: Stage | undefined): value is Stage {
+  return value !== undefined;
+}
 
 const loggedKey = Symbol.for('sidecarless.logged');
 
@@ -367,9 +415,13 @@ async function withinBudget(work: Promise<unknown>, budgetMs: number): Promise<v
   clearTimeout(timer);
 }
 
+/** The options `createMesh` accepts with the features `F` registered: the kernel's and theirs. */
+export type MeshOptionsWith<F extends readonly AnyFeature[]> = MeshOptions & FeatureSections<F>;
+
 /**
  * Creates a mesh from options, checked once: an invalid option throws a
- * {@link ConfigError} naming the field and the fix.
+ * {@link ConfigError} naming the field and the fix. Features are registered by passing them:
+ * each adds its options section (and its type) and starts here, at init.
  *
  * @example
  * ```ts
@@ -380,10 +432,14 @@ async function withinBudget(work: Promise<unknown>, budgetMs: number): Promise<v
  *   logging: { level: 'info' },
  *   invocation: { timeout: '10s', safetyMargin: '200ms' },
  * });
+ * // With features: createMesh({ service: 'orders', auth: { … } }, [auth]) — see @sidecarless/auth.
  * ```
  */
-export function createMesh(options: MeshOptions = {}): Mesh {
-  return new MeshImpl(normalizeOptions(options));
+export function createMesh<const F extends readonly AnyFeature[] = []>(
+  options: NoInfer<MeshOptionsWith<F>> = {} as NoInfer<MeshOptionsWith<F>>,
+  features?: F,
+): Mesh {
+  return new MeshImpl(normalizeOptions(options, features ?? []));
 }
 
 /** Reaches a mesh's adapter-facing internals. @internal */

@@ -7,55 +7,11 @@
  * nothing per call.
  */
 
-import type { MeshContext } from './context.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
 import { isLazyResponse } from './lazy-response.js';
+import type { EventHandler, EventNext, HttpHandler, HttpNext, MeshContext, Stage } from './types.js';
 
-/** The rest of the HTTP pipeline, as seen by a stage. */
-export type HttpNext = (request: Request, ctx: MeshContext) => Promise<Response>;
-/** The rest of the event pipeline, as seen by a stage. */
-export type EventNext = (event: unknown, ctx: MeshContext) => Promise<unknown>;
-
-/**
- * One step of the pipeline. A stage wraps the rest of the chain once, when the pipeline is
- * built, and returns the function called per invocation.
- *
- * @example
- * ```ts
- * import { createMesh, type Stage } from '@sidecarless/core';
- *
- * const poweredBy: Stage = {
- *   name: 'powered-by',
- *   http: (next) =>
- *     async function poweredByStage(request, ctx) {
- *       const response = await next(request, ctx);
- *       response.headers.set('x-powered-by', 'sidecarless');
- *       return response;
- *     },
- * };
- * const mesh = createMesh({ service: 'orders', middleware: [poweredBy] });
- * ```
- */
-export interface Stage {
-  /** Shown in logs and errors. */
-  readonly name: string;
-  /** Wraps the HTTP chain. */
-  http?(next: HttpNext): HttpNext;
-  /** Wraps the event chain (SQS, SNS, CloudEvents…). */
-  event?(next: EventNext): EventNext;
-}
-
-/** An HTTP handler: a standard Fetch `Request` in, a standard `Response` out. */
-export type HttpHandler<Raw = unknown> = (
-  request: Request,
-  ctx: MeshContext<Raw>,
-) => Response | Promise<Response>;
-
-/** An event handler: the typed event in, whatever the platform expects back out. */
-export type EventHandler<Event, Result = void, Raw = unknown> = (
-  event: Event,
-  ctx: MeshContext<Raw>,
-) => Result | Promise<Result>;
+export type { EventHandler, EventNext, HttpHandler, HttpNext, Stage };
 
 function isResponse(value: unknown): value is Response {
   // A LazyResponse first: `instanceof Response` would load Node's Fetch (deferred-prototype.ts).

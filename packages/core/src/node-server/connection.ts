@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { PeerCertificateFact } from '../auth-types.js';
 import type { InvocationFacts } from '../context.js';
+import type { PeerCertificateFact } from '../types.js';
 
 /** What {@link connectionFacts} returns. */
 export type ConnectionFacts = Pick<InvocationFacts, 'sourceIp' | 'transport' | 'peerCertificate'>;

@@ -1,20 +1,20 @@
 /**
- * The options `createMesh` accepts, and their one-time check. Each section has its own checker;
- * a feature issue adds its section here (one line in `sectionCheckers`) and its file beside this one.
+ * The options `createMesh` accepts, and their one-time check. The kernel checks its own sections
+ * (service, version, logging, invocation, middleware); each registered feature checks its own
+ * (features.ts), and a section whose feature is not registered names the import to add.
  */
 
 import type { Duration } from '../duration.js';
 import { ConfigError } from '../errors.js';
-import type { Stage } from '../pipeline.js';
-import { type AuthOptions, checkAuth, type NormalizedAuth } from './auth.js';
+import { type AnyFeature, type CheckHost, featureSections } from '../features.js';
+import type { Stage } from '../types.js';
 import { checkLogging, type LoggingOptions, type NormalizedLogging } from './logging.js';
 import { boolean, checkObject, duration, IssueList, isPlainObject, optional, string } from './schema.js';
-import { checkTelemetry, type NormalizedTelemetry, type TelemetryOptions } from './telemetry.js';
-import { checkUpstreams, type NormalizedUpstream, type UpstreamOptions } from './upstreams.js';
 
 /**
- * Everything `createMesh` accepts. Unknown keys are errors, so a typo never silently turns a
- * feature off.
+ * The kernel's options: what `createMesh` accepts with no feature registered. Each registered
+ * feature adds its own section (`auth`, `telemetry`, `upstreams`…) to the type `createMesh`
+ * checks. Unknown keys are errors, so a typo never silently turns a feature off.
  */
 export interface MeshOptions {
   /**
@@ -33,12 +33,6 @@ export interface MeshOptions {
    * policy, around the handler), outermost first.
    */
   middleware?: readonly Stage[];
-  /** Inbound JWT authentication, authorization policies and peer identity (loaded only when set). */
-  auth?: AuthOptions;
-  /** Traces, metrics and log correlation. Absent: none of the telemetry code is loaded. */
-  telemetry?: TelemetryOptions | undefined;
-  /** The services this function calls, by name: `ctx.upstream(name)` (see docs/features/outbound.md). */
-  upstreams?: Readonly<Record<string, UpstreamOptions>>;
 }
 
 /** Time limits of one invocation. */
@@ -72,24 +66,15 @@ export interface NormalizedOptions {
     readonly callerDeadline: boolean;
   };
   readonly middleware: readonly Stage[];
-  /** The checked `auth` section, or undefined when absent. */
-  readonly auth: NormalizedAuth | undefined;
-  /** Undefined when the `telemetry` section is absent. */
-  readonly telemetry: NormalizedTelemetry | undefined;
-  /** Configured upstreams by name; empty when the section is absent. */
-  readonly upstreams: ReadonlyMap<string, NormalizedUpstream>;
+  /** The registered features, outermost stage first. */
+  readonly features: readonly AnyFeature[];
+  /** Headers, cookies and query parameters the features say carry secrets (censored in logs). */
+  readonly secrets: { readonly fields: readonly string[]; readonly params: readonly string[] };
+  /** A registered feature's checked section (undefined when absent or not registered). */
+  section<N>(feature: { readonly name: string; check?(...args: never[]): N | undefined }): N | undefined;
 }
 
-const topLevelKeys = [
-  'service',
-  'version',
-  'logging',
-  'invocation',
-  'middleware',
-  'telemetry',
-  'auth',
-  'upstreams',
-] as const;
+const kernelKeys = ['service', 'version', 'logging', 'invocation', 'middleware'] as const;
 
 /**
  * Checks `options` once and returns them normalised, or throws a {@link ConfigError} listing
@@ -99,6 +84,7 @@ const topLevelKeys = [
  * @example
  * ```ts
  * import { ConfigError, normalizeOptions } from '@sidecarless/core';
+ * // With features: normalizeOptions(options, [auth, telemetry]).
  *
  * try {
  *   normalizeOptions({ service: 'orders', invocation: { timeout: '2 sec' } });
@@ -107,9 +93,18 @@ const topLevelKeys = [
  * }
  * ```
  */
-export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = process.env): NormalizedOptions {
+export function normalizeOptions(
+  options: unknown,
+  features: readonly AnyFeature[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): NormalizedOptions {
   const issues = new IssueList();
-  const input = checkObject(options ?? {}, '', issues, topLevelKeys) ?? {};
+  const registered = registeredFeatures(features, issues);
+  const owned = new Map<string, AnyFeature>();
+  for (const feature of registered) if (feature.section !== undefined) owned.set(feature.section, feature);
+  const input =
+    checkObject(options ?? {}, '', issues, [...kernelKeys, ...owned.keys()], (key) => missingFeature(key)) ??
+    {};
 
   const service =
     optional(input, 'service', '', issues, string('use the function name, for example "orders"')) ??
@@ -127,9 +122,25 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
   const logging = checkLogging(input.logging, 'logging', issues, env);
   const invocation = checkInvocation(input.invocation, issues);
   const middleware = checkMiddleware(input.middleware, issues);
-  const auth = checkAuth(input.auth, 'auth', issues);
-  const telemetry = checkTelemetry(input.telemetry, service, issues, env);
-  const upstreams = checkUpstreams(input.upstreams, issues);
+
+  const checkHost: CheckHost = {
+    service,
+    env,
+    feature: (name) => registered.find((feature) => feature.name === name),
+  };
+  const sections = new Map<string, unknown>();
+  const fields: string[] = [];
+  const params: string[] = [];
+  for (const feature of registered) {
+    const key = feature.section;
+    const value = key === undefined ? undefined : input[key];
+    const checked = feature.check ? feature.check(value, key ?? feature.name, issues, checkHost) : value;
+    if (checked === undefined) continue;
+    sections.set(feature.name, checked);
+    const secrets = feature.secrets?.(checked);
+    if (secrets?.fields) fields.push(...secrets.fields);
+    if (secrets?.params) params.push(...secrets.params);
+  }
 
   if (issues.issues.length > 0) throw new ConfigError(issues.issues);
   return {
@@ -138,10 +149,44 @@ export function normalizeOptions(options: unknown, env: NodeJS.ProcessEnv = proc
     logging: logging!,
     invocation,
     middleware,
-    auth,
-    telemetry,
-    upstreams,
+    features: registered,
+    secrets: { fields, params },
+    section: (feature) => sections.get(feature.name) as never,
   };
+}
+
+/** The registered features, each once; a second, different feature under one name is an error. */
+function registeredFeatures(features: readonly AnyFeature[], issues: IssueList): AnyFeature[] {
+  if (!Array.isArray(features)) {
+    issues.add('features', 'expected an array of features: createMesh(options, [auth, telemetry])');
+    return [];
+  }
+  const byName = new Map<string, AnyFeature>();
+  features.forEach((feature, index) => {
+    if (typeof feature?.name !== 'string' || typeof feature.start !== 'function') {
+      issues.add(
+        `features[${index}]`,
+        "is not a feature; pass what a feature package exports, for example import { auth } from '@sidecarless/auth'",
+      );
+      return;
+    }
+    const seen = byName.get(feature.name);
+    // The same feature twice (or its ESM and CommonJS copies) counts once.
+    if (seen === undefined) byName.set(feature.name, feature);
+    else if (seen.section !== feature.section)
+      issues.add(
+        `features[${index}]`,
+        `a second feature is named "${feature.name}"; give each feature its own name`,
+      );
+  });
+  return [...byName.values()];
+}
+
+/** The message for a section whose feature is not registered, or undefined for an unknown key. */
+function missingFeature(key: string): string | undefined {
+  const owner = featureSections[key];
+  if (owner === undefined) return undefined;
+  return `needs the ${owner.feature} feature, which is not registered; add import { ${owner.feature} } from '${owner.from}' and pass it to createMesh: createMesh(options, [${owner.feature}])`;
 }
 
 function checkInvocation(value: unknown, issues: IssueList): NormalizedOptions['invocation'] {

@@ -1,3 +1,4 @@
+import type { LogLevel } from '../types.js';
 import {
   arrayOf,
   checkObject,
@@ -10,9 +11,17 @@ import {
 } from './schema.js';
 
 /** Log levels, lowest volume first. */
-export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const logLevels = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+] as const satisfies readonly LogLevel[];
 /** A log level name (pino's names). */
-export type LogLevel = (typeof logLevels)[number];
+export type { LogLevel };
 
 /** Where log lines go. Anything with a `write(line)` method — defaults to standard output. */
 export interface LogDestination {

@@ -50,10 +50,17 @@ export function checkObject(
   path: string,
   issues: IssueList,
   known: readonly string[],
+  /** A message for a key that is not known but means something (a feature not registered). */
+  explain?: (key: string) => string | undefined,
 ): Record<string, unknown> | undefined {
   if (!isPlainObject(value)) return issues.add(path, `expected an object, got ${describe(value)}`);
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
+    const explained = explain?.(key);
+    if (explained !== undefined) {
+      issues.add(join(path, key), explained);
+      continue;
+    }
     const guess = closest(key, known);
     const hint = guess ? `did you mean "${guess}"?` : `known keys: ${known.join(', ')}`;
     issues.add(join(path, key), `unknown option; ${hint}`);

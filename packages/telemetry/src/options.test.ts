@@ -1,0 +1,137 @@
+import { ConfigError, normalizeOptions } from '@sidecarless/core';
+import { describe, expect, it } from 'vitest';
+
+function issuesOf(options: unknown, env: NodeJS.ProcessEnv = {}): { path: string; message: string }[] {
+  try {
+    normalizeOptions(options, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).issues];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('the telemetry options section', () => {
+  it('is undefined when absent, so the feature is never loaded', () => {
+    expect(normalizeOptions({ service: 's' }, {}).telemetry).toBeUndefined();
+  });
+
+  it('applies defaults: no tracing, metrics off, trace ids and access log on', () => {
+    expect(normalizeOptions({ service: 's', telemetry: {} }, {}).telemetry).toEqual({
+      tracing: undefined,
+      metrics: { exporter: 'off', port: 9464, host: '127.0.0.1', namespace: 'Sidecarless' },
+      logging: { traceContext: true, accessLog: true },
+      timeoutMarginMs: 100,
+    });
+  });
+
+  it('reads the OTLP endpoint and service name from the standard variables', () => {
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_SERVICE_NAME: 'orders-api' };
+    const tracing = normalizeOptions({ service: 'orders', telemetry: { tracing: { exporter: 'otlp' } } }, env)
+      .telemetry?.tracing;
+    expect(tracing).toMatchObject({
+      exporter: 'otlp',
+      endpoint: 'http://collector:4318/v1/traces',
+      serviceName: 'orders-api',
+      ratio: 1,
+    });
+    const specific = normalizeOptions(
+      { service: 'orders', telemetry: { tracing: { exporter: 'otlp' } } },
+      { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces:4318/custom' },
+    ).telemetry?.tracing;
+    expect(specific?.endpoint).toBe('http://traces:4318/custom');
+    expect(specific?.serviceName).toBe('orders');
+  });
+
+  it('reads exporter headers from OTEL_EXPORTER_OTLP_HEADERS, options winning', () => {
+    const tracing = normalizeOptions(
+      {
+        service: 's',
+        telemetry: {
+          tracing: { exporter: 'otlp', endpoint: 'http://c:4318/v1/traces', headers: { b: 'option' } },
+        },
+      },
+      { OTEL_EXPORTER_OTLP_HEADERS: 'a=one%20two,b=env' },
+    ).telemetry?.tracing;
+    expect(tracing?.headers).toEqual({ a: 'one two', b: 'option' });
+  });
+
+  it('accepts a ratio or Istio randomSamplingPercentage, parent-based', () => {
+    const ratio = normalizeOptions(
+      { service: 's', telemetry: { tracing: { sampling: { ratio: 0.25 } } } },
+      {},
+    ).telemetry?.tracing?.ratio;
+    const percent = normalizeOptions(
+      { service: 's', telemetry: { tracing: { sampling: { randomSamplingPercentage: 10 } } } },
+      {},
+    ).telemetry?.tracing?.ratio;
+    expect(ratio).toBe(0.25);
+    expect(percent).toBeCloseTo(0.1);
+  });
+
+  it('accepts the short forms: sampling as a ratio, metrics: true picking the platform exposition', () => {
+    const onLambda = normalizeOptions(
+      { service: 's', telemetry: { tracing: { sampling: 0.5 }, metrics: true } },
+      { AWS_LAMBDA_FUNCTION_NAME: 'fn' },
+    ).telemetry;
+    expect(onLambda?.tracing?.ratio).toBe(0.5);
+    expect(onLambda?.metrics.exporter).toBe('emf');
+    expect(
+      normalizeOptions({ service: 's', telemetry: { metrics: true } }, {}).telemetry?.metrics.exporter,
+    ).toBe('prometheus');
+    expect(
+      normalizeOptions({ service: 's', telemetry: { metrics: false } }, {}).telemetry?.metrics.exporter,
+    ).toBe('off');
+  });
+
+  it('names the field and the fix for each mistake', () => {
+    const issues = issuesOf({
+      service: 's',
+      telemetry: {
+        tracing: { exporter: 'jaeger', sampling: { ratio: 2 }, headers: { 'x-api-key': 42 } },
+        metrics: { exporter: 'statsd', port: 70_000 },
+        logging: { acessLog: false },
+      },
+    });
+    const byPath = Object.fromEntries(issues.map((issue) => [issue.path, issue.message]));
+    expect(byPath['telemetry.tracing.exporter']).toMatch(/use "otlp" or an object with export/);
+    expect(byPath['telemetry.tracing.sampling.ratio']).toMatch(/number from 0 to 1/);
+    expect(byPath['telemetry.tracing.headers.x-api-key']).toMatch(/expected a string value/);
+    expect(byPath['telemetry.metrics.exporter']).toMatch(/use one of "prometheus", "emf", "off"/);
+    expect(byPath['telemetry.metrics.port']).toMatch(/whole number from 0 to 65535/);
+    expect(byPath['telemetry.logging.acessLog']).toMatch(/did you mean "accessLog"/);
+  });
+
+  it('requires an endpoint for the OTLP exporter and refuses both sampling spellings', () => {
+    const issues = issuesOf({
+      service: 's',
+      telemetry: { tracing: { exporter: 'otlp', sampling: { ratio: 0.5, randomSamplingPercentage: 50 } } },
+    });
+    expect(issues).toContainEqual({
+      path: 'telemetry.tracing.endpoint',
+      message: expect.stringMatching(/OTEL_EXPORTER_OTLP_ENDPOINT/),
+    });
+    expect(issues).toContainEqual({
+      path: 'telemetry.tracing.sampling',
+      message: expect.stringMatching(/not both/),
+    });
+  });
+
+  it('never echoes an exporter header value in its errors', () => {
+    const secret = 'sk_live_0123456789abcdefghijklmnop';
+    const issues = issuesOf({
+      service: 's',
+      telemetry: { tracing: { exporter: 'otlp', endpoint: secret, headers: { authorization: secret } } },
+    });
+    expect(JSON.stringify(issues)).not.toContain(secret);
+  });
+
+  it('refuses a Prometheus port without the Prometheus exporter', () => {
+    expect(
+      issuesOf({ service: 's', telemetry: { metrics: { exporter: 'emf', port: 9100 } } }),
+    ).toContainEqual({
+      path: 'telemetry.metrics.port',
+      message: expect.stringMatching(/add exporter: "prometheus"/),
+    });
+  });
+});

@@ -1,0 +1,320 @@
+/**
+ * The `telemetry` options section: traces (OpenTelemetry), metrics (Prometheus or CloudWatch
+ * EMF) and the log extras (trace correlation, access log). Checked once at `createMesh`; the
+ * telemetry code itself is imported only when this section is present.
+ */
+
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  boolean,
+  checkObject,
+  describe,
+  duration,
+  type IssueList,
+  integer,
+  isPlainObject,
+  oneOf,
+  optional,
+  string,
+} from '@sidecarless/core/feature';
+
+/** Where and how spans are exported. */
+export interface TracingOptions {
+  /**
+   * `"otlp"`: OTLP over HTTP (JSON) to {@link TracingOptions.endpoint} or the standard
+   * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` variables. Or an
+   * exporter object of your own (a vendor's, an in-memory one in tests). Absent: spans go to
+   * the tracer provider the application registered with `@opentelemetry/api`, if any, and no
+   * SDK is loaded.
+   */
+  exporter?: 'otlp' | SpanExporter;
+  /**
+   * A span processor of your own (the SDK's batch or simple processor, a vendor's), fed every
+   * sampled span — besides the batch around `exporter` when both are set. The mesh's tracer
+   * drives it as the SDK's would (`onStart`, `onEnd`, `forceFlush` at every flush); the mesh
+   * itself never loads the SDK.
+   */
+  spanProcessor?: SpanProcessor;
+  /** The OTLP/HTTP traces URL, for example `"http://collector:4318/v1/traces"`. */
+  endpoint?: string;
+  /** Extra headers sent with every export (vendor API keys). Never logged. */
+  headers?: Readonly<Record<string, string>>;
+  /** `service.name` of the spans. Default: `OTEL_SERVICE_NAME`, else the mesh's `service`. */
+  serviceName?: string;
+  /**
+   * Parent-based ratio sampling: an incoming sampled/unsampled decision is followed; a new trace
+   * is sampled with this probability. Give either `ratio` (0–1) or Istio's
+   * `randomSamplingPercentage` (0–100); a bare number is a ratio. Default: every trace.
+   */
+  sampling?: number | { ratio?: number; randomSamplingPercentage?: number };
+  /** How long one export may take before it is abandoned. Default `"2s"`. */
+  exportTimeout?: string | number;
+}
+
+/** Which metrics exposition to use. */
+export interface MetricsOptions {
+  /**
+   * `"prometheus"`: text exposition on its own port (OpenFaaS, Knative, Kubeless).
+   * `"emf"`: one CloudWatch Embedded Metric Format line per invocation (Lambda).
+   * `"off"` (default): nothing is recorded.
+   */
+  exporter?: 'prometheus' | 'emf' | 'off';
+  /** Prometheus port. Default `9464` (of-watchdog owns 8081 in the same container). */
+  port?: number;
+  /** Prometheus bind address. Default `"127.0.0.1"`; use `"0.0.0.0"` so the cluster can scrape. */
+  host?: string;
+  /** CloudWatch namespace for EMF. Default `"Sidecarless"`. */
+  namespace?: string;
+}
+
+/** Telemetry additions to the logs. */
+export interface TelemetryLoggingOptions {
+  /** Add `trace_id`, `span_id`, `trace_flags` to every `ctx.log` line. Default `true`. */
+  traceContext?: boolean;
+  /** One `access` line per invocation (method, path, status, duration, principal). Default `true`. */
+  accessLog?: boolean;
+}
+
+/** The `telemetry` section of the mesh options. */
+export interface TelemetryOptions {
+  tracing?: TracingOptions;
+  /**
+   * `true` picks the platform's exposition: EMF on Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set),
+   * Prometheus elsewhere. `false` or absent: off.
+   */
+  metrics?: MetricsOptions | boolean;
+  logging?: TelemetryLoggingOptions;
+  /**
+   * How long before the deadline a still-running invocation's span is ended as timed out and
+   * flushed, so the platform's kill does not lose it. Default `"100ms"`.
+   */
+  timeoutMargin?: string | number;
+}
+
+export interface NormalizedTracing {
+  /** The exporter to load the SDK for; undefined: use the application's provider. */
+  readonly exporter: 'otlp' | SpanExporter | undefined;
+  readonly spanProcessor: SpanProcessor | undefined;
+  readonly endpoint: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly serviceName: string;
+  readonly ratio: number;
+  readonly exportTimeoutMs: number;
+}
+
+export interface NormalizedMetrics {
+  readonly exporter: 'prometheus' | 'emf' | 'off';
+  readonly port: number;
+  readonly host: string;
+  readonly namespace: string;
+}
+
+export interface NormalizedTelemetry {
+  /** Undefined when `telemetry.tracing` is absent: no spans. */
+  readonly tracing: NormalizedTracing | undefined;
+  readonly metrics: NormalizedMetrics;
+  readonly logging: { readonly traceContext: boolean; readonly accessLog: boolean };
+  readonly timeoutMarginMs: number;
+}
+
+const metricExporters = ['prometheus', 'emf', 'off'] as const;
+
+/** Checks the `telemetry` section; `undefined` when absent (the feature is then never loaded). */
+export function checkTelemetry(
+  value: unknown,
+  service: string | undefined,
+  issues: IssueList,
+  env: NodeJS.ProcessEnv,
+): NormalizedTelemetry | undefined {
+  if (value === undefined) return undefined;
+  const input = checkObject(value, 'telemetry', issues, ['tracing', 'metrics', 'logging', 'timeoutMargin']);
+  if (!input) return undefined;
+  const logging =
+    input.logging === undefined
+      ? {}
+      : checkObject(input.logging, 'telemetry.logging', issues, ['traceContext', 'accessLog']);
+  return {
+    tracing: checkTracing(input.tracing, service, issues, env),
+    metrics: checkMetrics(input.metrics, issues, env),
+    logging: {
+      traceContext:
+        (logging && optional(logging, 'traceContext', 'telemetry.logging', issues, boolean)) ?? true,
+      accessLog: (logging && optional(logging, 'accessLog', 'telemetry.logging', issues, boolean)) ?? true,
+    },
+    timeoutMarginMs: optional(input, 'timeoutMargin', 'telemetry', issues, duration) ?? 100,
+  };
+}
+
+function checkTracing(
+  value: unknown,
+  service: string | undefined,
+  issues: IssueList,
+  env: NodeJS.ProcessEnv,
+): NormalizedTracing | undefined {
+  if (value === undefined) return undefined;
+  const path = 'telemetry.tracing';
+  const input = checkObject(value, path, issues, [
+    'exporter',
+    'spanProcessor',
+    'endpoint',
+    'headers',
+    'serviceName',
+    'sampling',
+    'exportTimeout',
+  ]);
+  if (!input) return undefined;
+
+  let exporter: NormalizedTracing['exporter'];
+  if (input.exporter === 'otlp') exporter = 'otlp';
+  else if (isPlainObjectWith(input.exporter, 'export')) exporter = input.exporter as unknown as SpanExporter;
+  else if (input.exporter !== undefined)
+    issues.add(
+      `${path}.exporter`,
+      `${describe(input.exporter)} is not an exporter; use "otlp" or an object with export(spans, done) and shutdown()`,
+    );
+
+  const spanProcessor = input.spanProcessor;
+  if (spanProcessor !== undefined && !isPlainObjectWith(spanProcessor, 'onEnd')) {
+    issues.add(
+      `${path}.spanProcessor`,
+      'expected a span processor: an object with onStart, onEnd, forceFlush and shutdown',
+    );
+  }
+
+  const endpoint =
+    optional(input, 'endpoint', path, issues, url) ??
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (env.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, '')}/v1/traces`
+      : undefined);
+  if (exporter === 'otlp' && endpoint === undefined) {
+    issues.add(
+      `${path}.endpoint`,
+      'is required with exporter "otlp"; set endpoint: "http://collector:4318/v1/traces" or OTEL_EXPORTER_OTLP_ENDPOINT',
+    );
+  }
+  if (exporter === undefined && spanProcessor === undefined && input.endpoint !== undefined) {
+    issues.add(`${path}.exporter`, 'an endpoint is set but no exporter; add exporter: "otlp"');
+  }
+
+  const headers: Record<string, string> = parseHeaderList(
+    env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ?? env.OTEL_EXPORTER_OTLP_HEADERS,
+  );
+  if (input.headers !== undefined) {
+    if (!isPlainObject(input.headers))
+      issues.add(`${path}.headers`, 'expected an object of header names to string values');
+    else
+      for (const [name, headerValue] of Object.entries(input.headers)) {
+        if (typeof headerValue === 'string') headers[name] = headerValue;
+        else issues.add(`${path}.headers.${name}`, 'expected a string value (never shown in errors or logs)');
+      }
+  }
+
+  return {
+    exporter,
+    spanProcessor: spanProcessor as SpanProcessor | undefined,
+    endpoint,
+    headers,
+    serviceName:
+      optional(input, 'serviceName', path, issues, string('use the service name spans should carry')) ??
+      env.OTEL_SERVICE_NAME ??
+      service ??
+      'unknown_service',
+    ratio: checkSampling(input.sampling, `${path}.sampling`, issues),
+    exportTimeoutMs: optional(input, 'exportTimeout', path, issues, duration) ?? 2_000,
+  };
+}
+
+function checkSampling(value: unknown, path: string, issues: IssueList): number {
+  if (value === undefined) return 1;
+  if (typeof value === 'number') return between(value, 0, 1, path, issues, 'such as 0.1 for 10%') ?? 1;
+  const input = checkObject(value, path, issues, ['ratio', 'randomSamplingPercentage']);
+  if (!input) return 1;
+  if (input.ratio !== undefined && input.randomSamplingPercentage !== undefined) {
+    issues.add(path, 'give ratio (0–1) or randomSamplingPercentage (0–100), not both');
+    return 1;
+  }
+  if (input.ratio !== undefined)
+    return between(input.ratio, 0, 1, `${path}.ratio`, issues, 'such as 0.1 for 10%') ?? 1;
+  if (input.randomSamplingPercentage !== undefined) {
+    const percent = between(
+      input.randomSamplingPercentage,
+      0,
+      100,
+      `${path}.randomSamplingPercentage`,
+      issues,
+      'such as 10 for 10%',
+    );
+    return percent === undefined ? 1 : percent / 100;
+  }
+  return 1;
+}
+
+function between(
+  value: unknown,
+  min: number,
+  max: number,
+  path: string,
+  issues: IssueList,
+  hint: string,
+): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max) return value;
+  return issues.add(path, `${describe(value)} is not a number from ${min} to ${max}; use a number ${hint}`);
+}
+
+function checkMetrics(value: unknown, issues: IssueList, env: NodeJS.ProcessEnv): NormalizedMetrics {
+  const defaults: NormalizedMetrics = {
+    exporter: 'off',
+    port: 9464,
+    host: '127.0.0.1',
+    namespace: 'Sidecarless',
+  };
+  if (value === undefined || value === false) return defaults;
+  if (value === true) return { ...defaults, exporter: env.AWS_LAMBDA_FUNCTION_NAME ? 'emf' : 'prometheus' };
+  const path = 'telemetry.metrics';
+  const input = checkObject(value, path, issues, ['exporter', 'port', 'host', 'namespace']);
+  if (!input) return defaults;
+  const exporter = optional(input, 'exporter', path, issues, oneOf(metricExporters)) ?? 'off';
+  if (exporter !== 'prometheus' && (input.port !== undefined || input.host !== undefined)) {
+    issues.add(`${path}.port`, 'port and host apply to the Prometheus endpoint; add exporter: "prometheus"');
+  }
+  return {
+    exporter,
+    port: optional(input, 'port', path, issues, integer(0, 65_535)) ?? defaults.port,
+    host:
+      optional(input, 'host', path, issues, string('use an address such as "127.0.0.1" or "0.0.0.0"')) ??
+      defaults.host,
+    namespace:
+      optional(input, 'namespace', path, issues, string('use a CloudWatch namespace such as "Orders"')) ??
+      defaults.namespace,
+  };
+}
+
+const url = (value: unknown, path: string, issues: IssueList): string | undefined => {
+  if (typeof value === 'string' && URL.canParse(value) && /^https?:/.test(value)) return value;
+  return issues.add(path, `${describe(value)} is not an http(s) URL; use "http://collector:4318/v1/traces"`);
+};
+
+function isPlainObjectWith(value: unknown, method: string): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Record<string, unknown>)[method] === 'function'
+  );
+}
+
+/** Parses the OTEL_EXPORTER_OTLP_HEADERS format: `key=value,key2=value2`, values URL-encoded. */
+function parseHeaderList(value: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (!value) return headers;
+  for (const pair of value.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    try {
+      headers[pair.slice(0, eq).trim()] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      headers[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    }
+  }
+  return headers;
+}

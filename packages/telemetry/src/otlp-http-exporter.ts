@@ -1,0 +1,200 @@
+/**
+ * A span exporter speaking OTLP/HTTP with the JSON encoding (`POST /v1/traces`,
+ * `application/json`), on `node:http` (or `node:https`) with a keep-alive agent.
+ *
+ * Why our own and not `@opentelemetry/exporter-trace-otlp-http`: that package pulls in the
+ * OTLP transformer, which loads the metrics and logs SDKs too — measured, it costs as much to
+ * import as the whole tracing SDK, and cold start is the product. The wire format is small and stable; this file is the whole of it. Each export is
+ * bounded by `timeoutMs` and never retried: on Lambda the remaining time is the budget.
+ */
+
+import type * as Http from 'node:http';
+import type { Attributes, AttributeValue, HrTime } from '@opentelemetry/api';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { nodeBuiltin } from '@sidecarless/core/feature';
+
+/** `ExportResultCode` of the SDK: 0 success, 1 failed. */
+const success = 0;
+const failed = 1;
+
+type AnyValue =
+  | { stringValue: string }
+  | { boolValue: boolean }
+  | { intValue: number }
+  | { doubleValue: number }
+  | { arrayValue: { values: AnyValue[] } };
+
+function anyValue(value: AttributeValue): AnyValue {
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (typeof value === 'number')
+    return Number.isInteger(value) ? { intValue: value } : { doubleValue: value };
+  return {
+    arrayValue: {
+      values: (value as unknown[]).filter((v) => v != null).map((v) => anyValue(v as AttributeValue)),
+    },
+  };
+}
+
+function keyValues(attributes: Attributes | undefined): { key: string; value: AnyValue }[] {
+  const out: { key: string; value: AnyValue }[] = [];
+  if (!attributes) return out;
+  for (const key of Object.keys(attributes)) {
+    const value = attributes[key];
+    if (value !== undefined && value !== null) out.push({ key, value: anyValue(value) });
+  }
+  return out;
+}
+
+function nanos(time: HrTime): string {
+  return (BigInt(time[0]) * 1_000_000_000n + BigInt(time[1])).toString();
+}
+
+/** Encodes finished spans as an OTLP JSON `ExportTraceServiceRequest`. */
+export function encodeSpans(spans: readonly ReadableSpan[]): string {
+  // Group by resource, then by instrumentation scope, as OTLP nests them.
+  const byResource = new Map<
+    object,
+    {
+      resource: Attributes;
+      scopes: Map<string, { scope: { name: string; version?: string }; spans: unknown[] }>;
+    }
+  >();
+  for (const span of spans) {
+    let group = byResource.get(span.resource);
+    if (!group) {
+      group = { resource: span.resource.attributes, scopes: new Map() };
+      byResource.set(span.resource, group);
+    }
+    const scopeInfo = span.instrumentationScope;
+    const scopeKey = `${scopeInfo.name}@${scopeInfo.version ?? ''}`;
+    let scope = group.scopes.get(scopeKey);
+    if (!scope) {
+      scope = {
+        scope: scopeInfo.version
+          ? { name: scopeInfo.name, version: scopeInfo.version }
+          : { name: scopeInfo.name },
+        spans: [],
+      };
+      group.scopes.set(scopeKey, scope);
+    }
+    const context = span.spanContext();
+    const parent = span.parentSpanContext;
+    scope.spans.push({
+      traceId: context.traceId,
+      spanId: context.spanId,
+      ...(context.traceState ? { traceState: context.traceState.serialize() } : {}),
+      ...(parent ? { parentSpanId: parent.spanId } : {}),
+      name: span.name,
+      // The api numbers kinds from 0 (INTERNAL); OTLP from 1 (0 is "unspecified").
+      kind: span.kind + 1,
+      startTimeUnixNano: nanos(span.startTime),
+      endTimeUnixNano: nanos(span.endTime),
+      attributes: keyValues(span.attributes),
+      droppedAttributesCount: span.droppedAttributesCount,
+      events: span.events.map((event) => ({
+        timeUnixNano: nanos(event.time),
+        name: event.name,
+        attributes: keyValues(event.attributes),
+      })),
+      links: span.links.map((link) => ({
+        traceId: link.context.traceId,
+        spanId: link.context.spanId,
+        attributes: keyValues(link.attributes),
+      })),
+      status: span.status.message
+        ? { code: span.status.code, message: span.status.message }
+        : { code: span.status.code },
+    });
+  }
+  return JSON.stringify({
+    resourceSpans: [...byResource.values()].map((group) => ({
+      resource: { attributes: keyValues(group.resource) },
+      scopeSpans: [...group.scopes.values()],
+    })),
+  });
+}
+
+export interface OtlpHttpExporterOptions {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+}
+
+/** The exporter, and a way to open its connection before the first spans. */
+export interface OtlpHttpExporter extends SpanExporter {
+  /**
+   * Opens the keep-alive connection now, with an empty export request (valid OTLP: a collector
+   * answers it 200), so the first real export does not connect — on Lambda the first export
+   * after a cold start otherwise connected inside the deadline's safety margin. Never rejects;
+   * resolves with whether the collector answered.
+   */
+  prepare(): Promise<boolean>;
+}
+
+/** Creates the exporter. Its `shutdown` closes the keep-alive connections. */
+export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): OtlpHttpExporter {
+  const url = new URL(options.url);
+  const secure = url.protocol === 'https:';
+  // Only the module the endpoint needs is loaded, when the exporter is made (see
+  // node-builtin.ts): `node:https` is not worth loading for a collector on plain HTTP (a
+  // sidecar, localhost).
+  const transport: Pick<typeof Http, 'Agent' | 'request'> = secure
+    ? nodeBuiltin('node:https')
+    : nodeBuiltin('node:http');
+  // Keep-alive: a Lambda flush per invocation reuses the connection instead of a new handshake.
+  const agent = new transport.Agent({ keepAlive: true, maxSockets: 4 });
+  const send = transport.request;
+  const pending = new Set<Promise<void>>();
+
+  const post = (body: string): Promise<boolean> =>
+    new Promise((resolve) => {
+      const request = send(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            ...options.headers,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+          timeout: options.timeoutMs,
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve((response.statusCode ?? 500) < 300));
+          response.on('error', () => resolve(false));
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error('OTLP export timed out')));
+      request.on('error', () => resolve(false));
+      request.end(body);
+    });
+
+  return {
+    prepare() {
+      const work = post('{"resourceSpans":[]}');
+      const tracked = work.then(() => {});
+      pending.add(tracked);
+      void tracked.finally(() => pending.delete(tracked));
+      return work;
+    },
+    export(spans, resultCallback) {
+      const work = post(encodeSpans(spans)).then((ok) => {
+        resultCallback(
+          ok ? { code: success } : { code: failed, error: new Error(`OTLP export to ${url.host} failed`) },
+        );
+      });
+      pending.add(work);
+      void work.finally(() => pending.delete(work));
+    },
+    async forceFlush() {
+      await Promise.all(pending);
+    },
+    async shutdown() {
+      await Promise.all(pending);
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * The span side of the telemetry stage, imported only when `telemetry.tracing` is configured —
+ * the only part of the stage that loads `@opentelemetry/api` (and, through `tracer.ts`, the
+ * light tracer when an exporter is configured).
+ */
+
+import {
+  type Attributes,
+  type Context,
+  isSpanContextValid,
+  type Link,
+  context as otelContext,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import type { FeatureHost } from '@sidecarless/core';
+import { type FeatureContext, FlushTimes } from '@sidecarless/core/feature';
+import { InvocationTelemetryImpl } from './invocation-telemetry.js';
+import type { MetricsRegistry } from './metrics.js';
+import type { NormalizedTracing } from './options.js';
+import { carrierSpanContext, extractParent } from './propagation.js';
+import { resolveTracer } from './tracer.js';
+
+/** One invocation's span and the context the rest of the pipeline runs in. */
+export class InvocationSpan {
+  readonly span: Span;
+  readonly active: Context;
+
+  constructor(span: Span, active: Context) {
+    this.span = span;
+    this.active = active;
+  }
+
+  /** Runs `next(input, ctx)` with this span active (so `trace.getActiveSpan()` finds it). */
+  run<I, R>(next: (input: I, ctx: FeatureContext) => R, input: I, ctx: FeatureContext): R {
+    return otelContext.with(this.active, next, undefined, input, ctx);
+  }
+
+  /** Ends the span with the outcome; `errorType` is set for failures. */
+  end(status: number | undefined, errorType: string | undefined, timedOut: boolean): void {
+    const span = this.span;
+    if (!span.isRecording()) return;
+    if (status !== undefined) span.setAttribute('http.response.status_code', status);
+    if (errorType !== undefined) {
+      span.setAttribute('error.type', errorType);
+      if (timedOut) span.setAttribute('faas.timeout', true);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+    }
+    span.end();
+  }
+}
+
+/** What the stage needs from tracing. */
+export interface SpanSupport {
+  /** Starts the invocation span; sets `ctx.telemetry` and, if asked, `ctx.traceLogFields`. */
+  start(
+    ctx: FeatureContext,
+    headers: Headers | undefined,
+    method: string | undefined,
+    path: string | undefined,
+  ): InvocationSpan;
+  /** Flushes the span processor (or the application's provider). */
+  flush(): Promise<void>;
+  /** How long before a deadline `remainingMs` away the timeout watchdog should act (flush-times.ts). */
+  flushAllowanceMs(remainingMs: number): number;
+}
+
+interface SpanSupportOptions {
+  readonly tracing: NormalizedTracing;
+  readonly service: string;
+  readonly version: string | undefined;
+  readonly traceContextInLogs: boolean;
+  readonly registry: MetricsRegistry | undefined;
+  /** EMF is on: each invocation tallies its outbound and auth counts for its own EMF lines. */
+  readonly tallied: boolean;
+}
+
+/** Resolves the tracer (loading the SDK only if it is ours to set up) and registers its hooks. */
+export async function createSpanSupport(
+  host: FeatureHost,
+  options: SpanSupportOptions,
+): Promise<SpanSupport> {
+  const resource: Record<string, string> = { 'service.name': options.tracing.serviceName };
+  if (options.version !== undefined) resource['service.version'] = options.version;
+  // Called once per run of failed exports: a collector that is down must not flood the logs.
+  const handle = await resolveTracer(options.tracing, resource, (reason) =>
+    host.log.warn({ err: reason }, 'span export failed'),
+  );
+  const flushTimes = new FlushTimes();
+  const timedFlush = (): Promise<void> => {
+    const started = performance.now();
+    return handle.flush().then(() => flushTimes.record(performance.now() - started));
+  };
+  host.onFlush(timedFlush);
+  host.onClose(() => handle.shutdown());
+  const tracer: Tracer = handle.tracer;
+  const { registry, service, version, traceContextInLogs, tallied } = options;
+
+  return {
+    flush: timedFlush,
+    flushAllowanceMs: (remainingMs) => flushTimes.allowance(remainingMs),
+    start(ctx, headers, method, path) {
+      const facts = ctx.telemetryFacts;
+      const parent = extractParent(headers, facts?.parent);
+      const kind = facts?.kind === 'consumer' ? SpanKind.CONSUMER : SpanKind.SERVER;
+      const name =
+        facts?.spanName ?? method ?? `${service} ${kind === SpanKind.CONSUMER ? 'process' : 'invoke'}`;
+      const attributes = spanAttributes(service, version, ctx, method, path, headers);
+      const links = linksOf(ctx);
+      const span = tracer.startSpan(name, links ? { kind, attributes, links } : { kind, attributes }, parent);
+      ctx.telemetry = new InvocationTelemetryImpl(span, tracer, parent, registry, tallied);
+      const spanContext = span.spanContext();
+      // A no-op tracer (nothing registered yet) hands back an invalid context: no ids to log.
+      if (traceContextInLogs && isSpanContextValid(spanContext)) {
+        ctx.traceLogFields = {
+          trace_id: spanContext.traceId,
+          span_id: spanContext.spanId,
+          trace_flags: spanContext.traceFlags & TraceFlags.SAMPLED ? '01' : '00',
+        };
+      }
+      return new InvocationSpan(span, trace.setSpan(parent, span));
+    },
+  };
+}
+
+function spanAttributes(
+  service: string,
+  version: string | undefined,
+  ctx: FeatureContext,
+  method: string | undefined,
+  path: string | undefined,
+  headers: Headers | undefined,
+): Attributes {
+  const facts = ctx.telemetryFacts;
+  const attributes: Attributes = {
+    'faas.trigger': ctx.trigger,
+    'faas.invocation_id': ctx.invocationId,
+    'faas.coldstart': ctx.coldStart,
+    'faas.name': facts?.faas?.name ?? service,
+    'sidecarless.platform': ctx.platform,
+  };
+  const faasVersion = facts?.faas?.version ?? version;
+  if (faasVersion !== undefined) attributes['faas.version'] = faasVersion;
+  if (facts?.faas?.maxMemoryMb !== undefined)
+    attributes['faas.max_memory'] = facts.faas.maxMemoryMb * 1024 * 1024;
+  if (facts?.faas?.instance !== undefined) attributes['faas.instance'] = facts.faas.instance;
+  if (facts?.cloud?.provider !== undefined) attributes['cloud.provider'] = facts.cloud.provider;
+  if (facts?.cloud?.region !== undefined) attributes['cloud.region'] = facts.cloud.region;
+  if (facts?.cloud?.accountId !== undefined) attributes['cloud.account.id'] = facts.cloud.accountId;
+  if (method !== undefined) {
+    attributes['http.request.method'] = method;
+    // The path only: query strings carry tokens and personal data too often to export.
+    if (path !== undefined) attributes['url.path'] = path;
+    const userAgent = headers?.get('user-agent');
+    if (userAgent) attributes['user_agent.original'] = userAgent;
+  }
+  return attributes;
+}
+
+function linksOf(ctx: FeatureContext): Link[] | undefined {
+  const carriers = ctx.telemetryFacts?.links;
+  if (!carriers || carriers.length === 0) return undefined;
+  const links: Link[] = [];
+  for (const carrier of carriers) {
+    const context = carrierSpanContext(carrier);
+    if (context) links.push({ context });
+  }
+  return links.length > 0 ? links : undefined;
+}
