@@ -12,13 +12,13 @@
  * (`pnpm bench` builds first); the invocation goes through the public API.
  */
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
 import { type JWK, jwtVerify, SignJWT } from 'jose';
-import { JwtVerifier } from '../packages/core/dist/esm/auth/jwt.js';
-import { compilePolicies } from '../packages/core/dist/esm/auth/policy.js';
-import { createLogger } from '../packages/core/dist/esm/logger.js';
-import { normalizeOptions } from '../packages/core/dist/esm/options/index.js';
+import { normalizeOptions } from '@sidecarless/core';
+import { JwtVerifier } from '../packages/auth/dist/esm/jwt.js';
+import { compilePolicies } from '../packages/auth/dist/esm/policy.js';
 import { compare, printComparison, printTable, times, us } from './lib.ts';
 
 const issuer = 'https://id.bench.test';
@@ -35,8 +35,8 @@ async function verifierFor(jwk: JWK, cacheSize: number): Promise<JwtVerifier> {
     service: 'bench',
     logging: { level: 'silent' },
     auth: { jwt: [{ issuer, jwks: { keys: [jwk] }, audiences: ['orders'] }], tokenCacheSize: cacheSize },
-  });
-  const verifier = new JwtVerifier(options.auth!, createLogger(options), noEvents);
+  }, [auth]);
+  const verifier = new JwtVerifier(options.section(auth)!, createMesh({ service: 'bench', logging: { level: 'silent' } }).log, noEvents);
   await verifier.init();
   return verifier;
 }
@@ -57,11 +57,14 @@ for (const alg of ['RS256', 'ES256', 'EdDSA']) {
 
   const uncached = await verifierFor(jwk, 0);
   const cached = await verifierFor(jwk, 1000);
-  const mesh = createMesh({
-    service: 'bench',
-    logging: { level: 'silent' },
-    auth: { jwt: [{ issuer, jwks: { keys: [jwk] }, audiences: ['orders'], forwardOriginalToken: true }] },
-  });
+  const mesh = createMesh(
+    {
+      service: 'bench',
+      logging: { level: 'silent' },
+      auth: { jwt: [{ issuer, jwks: { keys: [jwk] }, audiences: ['orders'], forwardOriginalToken: true }] },
+    },
+    [auth],
+  );
   const plainMesh = createMesh({ service: 'bench', logging: { level: 'silent' } });
   const handler: HttpHandler = () => new Response('ok');
   // One request object reused: the token is forwarded, so the request is not rewritten.
@@ -153,8 +156,8 @@ const policyOptions = normalizeOptions({
       },
     ],
   },
-});
-const evaluate = compilePolicies(policyOptions.auth!.policies, new Set(['scope', 'scp']));
+}, [auth]);
+const evaluate = compilePolicies(policyOptions.section(auth)!.policies, new Set(['scope', 'scp']));
 const attributes = {
   method: 'POST',
   path: '/api/orders',

@@ -3,8 +3,13 @@
  * (context, error mapping, deadline race) vs calling the same handler bare, on the same
  * prebuilt Request. Also the one-time costs: checking options and creating a mesh.
  */
+
+import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, type MeshContext, normalizeOptions } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
+import { telemetry } from '@sidecarless/telemetry';
 import { compare, printComparison, printTable, us } from './lib.ts';
 
 const silent = { write: () => {} };
@@ -45,8 +50,11 @@ const fullOptions = {
 };
 const init = await compare(
   [
-    { name: 'check options (normalizeOptions)', run: () => normalizeOptions(fullOptions, {}) },
-    { name: 'createMesh (check + logger)', run: () => createMesh(fullOptions) },
+    { name: 'check options (normalizeOptions)', run: () => normalizeOptions(fullOptions, [], {}) },
+    {
+      name: 'createMesh (check + logger)',
+      run: () => createMesh(fullOptions, [telemetry, auth, outbound, http]),
+    },
   ],
   { rounds: 5, iterations: 2_000, warmup: 200 },
 );

@@ -10,6 +10,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createMesh } from '@sidecarless/core';
+import { outbound } from '@sidecarless/outbound';
+import { http as httpFeature } from '@sidecarless/outbound/http';
 import { Pool } from 'undici';
 import { median, percentile, printTable } from './lib.ts';
 
@@ -30,21 +32,24 @@ const server = spawn(process.execPath, ['-e', serverSource], {
 const [port] = (await once(server, 'message')) as [number];
 const origin = `http://127.0.0.1:${port}`;
 
-const mesh = createMesh({
-  service: 'bench',
-  logging: { level: 'silent' },
-  upstreams: {
-    target: {
-      endpoints: origin,
-      timeout: '5s',
-      retries: { attempts: 2, perTryTimeout: '2s', retryOn: '5xx,reset,connect-failure' },
-      retryBudget: { percent: 20, minRetryConcurrency: 3 },
-      circuitBreaker: { consecutiveFailures: 5, halfOpenAfter: '10s' },
-      outlierDetection: { consecutive5xxErrors: 5 },
-      connectionPool: { tcp: { maxConnections: 64 }, http: { http1MaxPendingRequests: 1024 } },
+const mesh = createMesh(
+  {
+    service: 'bench',
+    logging: { level: 'silent' },
+    upstreams: {
+      target: {
+        endpoints: origin,
+        timeout: '5s',
+        retries: { attempts: 2, perTryTimeout: '2s', retryOn: '5xx,reset,connect-failure' },
+        retryBudget: { percent: 20, minRetryConcurrency: 3 },
+        circuitBreaker: { consecutiveFailures: 5, halfOpenAfter: '10s' },
+        outlierDetection: { consecutive5xxErrors: 5 },
+        connectionPool: { tcp: { maxConnections: 64 }, http: { http1MaxPendingRequests: 1024 } },
+      },
     },
   },
-});
+  [outbound, httpFeature],
+);
 await mesh.ready();
 const upstream = mesh.upstream('target');
 const rawPool = new Pool(origin, { connections: 64, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 });

@@ -63,7 +63,13 @@ const event = {
     accountId: '123456789012',
     apiId: 'api',
     domainName: 'api.example.com',
-    http: { method: 'POST', path: '/v1/orders', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'bench' },
+    http: {
+      method: 'POST',
+      path: '/v1/orders',
+      protocol: 'HTTP/1.1',
+      sourceIp: '203.0.113.7',
+      userAgent: 'bench',
+    },
     requestId: 'r',
     routeKey: 'POST /v1/orders',
     stage: '$default',
@@ -85,7 +91,9 @@ const stockServer = spawn(
   ],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
-const stockPort = await new Promise<string>((resolve) => stockServer.stdout.once('data', (data) => resolve(String(data))));
+const stockPort = await new Promise<string>((resolve) =>
+  stockServer.stdout.once('data', (data) => resolve(String(data))),
+);
 const stockUrl = `http://127.0.0.1:${stockPort}`;
 
 // --- the candidates -----------------------------------------------------------------------------
@@ -105,7 +113,10 @@ interface SidecarlessShape {
 
 /** The Sidecarless function, with the features the row names. */
 function sidecarless(shape: SidecarlessShape): string {
-  const imports = [`import { createMesh, json } from '@sidecarless/core';`, `import { lambda } from '@sidecarless/lambda';`];
+  const imports = [
+    `import { createMesh, json } from '@sidecarless/core';`,
+    `import { lambda } from '@sidecarless/lambda';`,
+  ];
   const features: string[] = [];
   const sections: string[] = [`service: 'orders'`];
   if (shape.auth) {
@@ -265,7 +276,10 @@ const sources: Record<string, string> = {
   'Sidecarless kernel': sidecarless({ answer: 'helper' }),
   'Sidecarless + auth': sidecarless({ auth: true, answer: 'helper' }),
   'Sidecarless + auth + telemetry': sidecarless({ auth: true, telemetry: true, answer: 'helper' }),
-  'Sidecarless + auth + telemetry + outbound .call() (the function)': sidecarless({ ...full, answer: 'helper' }),
+  'Sidecarless + auth + telemetry + outbound .call() (the function)': sidecarless({
+    ...full,
+    answer: 'helper',
+  }),
   'the function answering Response.json': sidecarless({ ...full, answer: 'Response.json' }),
   'the function with an HTTP upstream': sidecarless({ ...full, upstream: 'http', answer: 'helper' }),
 };
@@ -296,7 +310,10 @@ for (const [index, name] of names.entries()) {
         logLevel: 'silent',
         // Some packages still call require() for Node's built-ins; in an ES module bundle that
         // needs a real require, as SAM's esbuild template adds.
-        banner: format === 'esm' ? { js: "import{createRequire}from'module';const require=createRequire(import.meta.url);" } : {},
+        banner:
+          format === 'esm'
+            ? { js: "import{createRequire}from'module';const require=createRequire(import.meta.url);" }
+            : {},
       });
       files.set(`${name}|bundled ${format.toUpperCase()}`, outfile);
       if (format === 'cjs') bundleBytes.set(name, statSync(outfile).size);
@@ -359,16 +376,25 @@ const nodeVersion = new Map<string, string>();
 for (const node of nodes) {
   nodeVersion.set(node, spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim());
 }
-const env = { ...process.env, AWS_LAMBDA_FUNCTION_NAME: 'orders', AWS_REGION: 'eu-west-1', POWERTOOLS_DEV: '' };
+const env = {
+  ...process.env,
+  AWS_LAMBDA_FUNCTION_NAME: 'orders',
+  AWS_REGION: 'eu-west-1',
+  POWERTOOLS_DEV: '',
+};
 for (let round = 0; round < rounds; round++) {
   for (const name of names) {
     for (const form of forms) {
       for (const node of nodes) {
-        const child = spawnSync(node, ['--no-experimental-require-module', probe, files.get(`${name}|${form}`)!], {
-          env,
-          stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-          encoding: 'utf8',
-        });
+        const child = spawnSync(
+          node,
+          ['--no-experimental-require-module', probe, files.get(`${name}|${form}`)!],
+          {
+            env,
+            stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+            encoding: 'utf8',
+          },
+        );
         const output = (child.output[3] as string | null) ?? '';
         if (child.status !== 0 || output === '') {
           throw new Error(`${name} (${form}, ${node}) failed: ${child.stderr.slice(-3000)}`);
@@ -389,14 +415,24 @@ for (const node of nodes) {
   for (const form of forms) {
     const of = (name: string) => samples.get(key(node, name, form))!;
     // Ready added to bare Node, round by round, then the median.
-    const added = (name: string) => median(of(name).map((sample, round) => sample.ready - of(emptyName)[round]!.ready));
+    const added = (name: string) =>
+      median(of(name).map((sample, round) => sample.ready - of(emptyName)[round]!.ready));
     const field = (name: string, pick: (sample: Sample) => number) => median(of(name).map(pick));
     const handReady = added(handWiredName);
     const handFirst = field(handWiredName, (s) => s.first);
     const handWarm = field(handWiredName, (s) => s.warm);
     printTable(
       `Realistic function, ${form}, Node ${nodeVersion.get(node)}, median of ${rounds} fresh processes`,
-      ['candidate', 'bundle (CJS)', 'ready added', 'vs hand-wired', 'first invocation', 'peak RSS', 'warm per invocation', 'warm vs hand-wired'],
+      [
+        'candidate',
+        'bundle (CJS)',
+        'ready added',
+        'vs hand-wired',
+        'first invocation',
+        'peak RSS',
+        'warm per invocation',
+        'warm vs hand-wired',
+      ],
       names.map((name) => {
         const ready = added(name);
         const isEmpty = name === emptyName;
@@ -405,7 +441,9 @@ for (const node of nodes) {
           isEmpty ? '' : `${(bundleBytes.get(name)! / 1024).toFixed(0)} KB`,
           isEmpty ? ms(field(name, (s) => s.ready)) : ms(ready),
           isEmpty ? '' : times(ready / handReady),
-          isEmpty ? '' : `${field(name, (s) => s.first).toFixed(1)} ms (${times(field(name, (s) => s.first) / handFirst)})`,
+          isEmpty
+            ? ''
+            : `${field(name, (s) => s.first).toFixed(1)} ms (${times(field(name, (s) => s.first) / handFirst)})`,
           `${field(name, (s) => s.rss).toFixed(0)} MB`,
           isEmpty ? '' : `${field(name, (s) => s.warm).toFixed(0)} µs`,
           isEmpty ? '' : times(field(name, (s) => s.warm) / handWarm),

@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { auth } from '@sidecarless/auth';
 import { createMesh } from '@sidecarless/core';
 import { knative } from '@sidecarless/knative';
 import { lambda } from '@sidecarless/lambda';
@@ -40,13 +41,18 @@ function rawRequest(port: number, bytes: string, timeoutMs = 5_000): Promise<num
 const get = (host = 'bench.test') => `GET /ok HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
 
 async function hostileHttp(): Promise<void> {
-  const mesh = createMesh({
-    service: 'reliability',
-    logging: { level: 'silent' },
-    auth: {
-      policies: [{ name: 'ok-only', action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/ok'] } }] }] }],
+  const mesh = createMesh(
+    {
+      service: 'reliability',
+      logging: { level: 'silent' },
+      auth: {
+        policies: [
+          { name: 'ok-only', action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/ok'] } }] }] },
+        ],
+      },
     },
-  });
+    [auth],
+  );
   const server = knative(mesh, async () => new Response('ok'), { port: 0 });
   const { port } = await server.listen();
 

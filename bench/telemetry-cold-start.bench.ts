@@ -1,6 +1,6 @@
 /**
  * Cold start of the telemetry stacks: each sample is a fresh Node process that imports the stack
- * and makes it ready to serve (Sidecarless: `createMesh(...).ready()`; Powertools: Logger +
+ * and makes it ready to serve (Sidecarless: `createMesh(..., [telemetry, auth, outbound, http]).ready()`; Powertools: Logger +
  * Metrics + Tracer constructed and wrapped around a handler with Middy). Candidates are
  * interleaved round by round, each stack from node_modules and as one minified esbuild ES-module
  * bundle (what Lambda users deploy).
@@ -17,6 +17,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { auth } from '@sidecarless/auth';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
+import { telemetry } from '@sidecarless/telemetry';
 import { build } from 'esbuild';
 import { lambdaEnvironment, median, printTable, times } from './lib.ts';
 
@@ -32,16 +36,16 @@ const coldScripts: Record<string, string> = {
     await createMesh({ service: 'cold', logging: { level: 'silent' } }).ready();`,
   'Sidecarless + metrics (EMF), no tracing': `
     const { createMesh } = await import('@sidecarless/core');
-    await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { metrics: { exporter: 'emf' } } }).ready();`,
+    await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { metrics: { exporter: 'emf' } } }, [telemetry]).ready();`,
   'Sidecarless + tracing (OTLP/HTTP) + EMF': `
     const { createMesh } = await import('@sidecarless/core');
-    await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { tracing: { exporter: 'otlp', endpoint: 'http://127.0.0.1:4318/v1/traces' }, metrics: { exporter: 'emf' } } }).ready();`,
+    await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { tracing: { exporter: 'otlp', endpoint: 'http://127.0.0.1:4318/v1/traces' }, metrics: { exporter: 'emf' } } }, [telemetry]).ready();`,
   // An application that brings the SDK's BatchSpanProcessor: the SDK is its import, not the mesh's.
   "Sidecarless + tracing into the SDK's BatchSpanProcessor (app imports the SDK) + EMF": `
     const { createMesh } = await import('@sidecarless/core');
     const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
     const exporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
-    await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { tracing: { spanProcessor: new BatchSpanProcessor(exporter) }, metrics: { exporter: 'emf' } } }).ready();`,
+    await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { tracing: { spanProcessor: new BatchSpanProcessor(exporter) }, metrics: { exporter: 'emf' } } }, [telemetry]).ready();`,
   'Middy + Powertools Logger/Metrics/Tracer': `
     const [{ default: middy }, { Logger }, { injectLambdaContext }, { Metrics }, { logMetrics }, { Tracer }, { captureLambdaHandler }] = await Promise.all([
       import('@middy/core'), import('@aws-lambda-powertools/logger'), import('@aws-lambda-powertools/logger/middleware'),

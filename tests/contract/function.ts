@@ -3,6 +3,8 @@
  * under test (in-process, or in a child process for adapters that need one). Plain
  * type-strippable TypeScript so a child `node` can load it without a build step.
  */
+
+import { auth } from '@sidecarless/auth';
 import {
   createMesh,
   type HttpHandler,
@@ -11,6 +13,9 @@ import {
   type MeshOptions,
   SidecarlessError,
 } from '@sidecarless/core';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
+import { telemetry } from '@sidecarless/telemetry';
 
 /**
  * Extra mesh options for a suite run, as JSON in `CONTRACT_MESH_OPTIONS` (an environment
@@ -23,12 +28,15 @@ function extraOptions(): Partial<MeshOptions> {
 }
 
 export function createContractMesh(): Mesh {
-  return createMesh({
-    service: 'contract',
-    version: '1.0.0',
-    logging: { level: (process.env.CONTRACT_LOG_LEVEL ?? 'silent') as LogLevel },
-    ...extraOptions(),
-  });
+  return createMesh(
+    {
+      service: 'contract',
+      version: '1.0.0',
+      logging: { level: (process.env.CONTRACT_LOG_LEVEL ?? 'silent') as LogLevel },
+      ...extraOptions(),
+    },
+    [telemetry, auth, outbound, http],
+  );
 }
 
 /** Bytes 0..255: proves binary bodies survive each platform's encoding both ways. */

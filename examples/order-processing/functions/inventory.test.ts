@@ -5,8 +5,12 @@
  * when it cannot be applied, is refused with 400 and changes nothing.
  */
 import { request as httpsRequest } from 'node:https';
+import { auth } from '@sidecarless/auth';
 import { createMesh } from '@sidecarless/core';
 import { knative, type NodeServer } from '@sidecarless/knative';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
+import { telemetry } from '@sidecarless/telemetry';
 import { captureLogs, createCa } from '@sidecarless/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spiffe } from './environment.ts';
@@ -83,7 +87,12 @@ beforeAll(async () => {
   const own = await issue('inventory', 'server');
   // Telemetry is not under test: the options without it, so nothing exports anywhere.
   const { telemetry: _telemetry, ...options } = inventoryOptions({ OTLP_TRACES_ENDPOINT: 'unused' });
-  const mesh = createMesh({ ...options, logging: { destination: logs.destination } });
+  const mesh = createMesh({ ...options, logging: { destination: logs.destination } }, [
+    telemetry,
+    auth,
+    outbound,
+    http,
+  ]);
   const stock = createStockTable();
   const server = {
     port: 0,

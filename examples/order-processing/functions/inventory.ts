@@ -5,8 +5,13 @@
  * (platforms/inventory-knative.ts): the HTTP handler on Knative Serving, the events handler as a
  * Knative Eventing sink.
  */
+
+import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, type MeshOptions, SidecarlessError } from '@sidecarless/core';
 import type { CloudEventHandler, KnativeRaw } from '@sidecarless/knative';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
+import { telemetry } from '@sidecarless/telemetry';
 import { principal, spiffe, telemetryFromEnv, trustedProxiesFromEnv } from './environment.ts';
 
 /** The CloudEvent type that changes a stock level. */
@@ -56,7 +61,7 @@ export function inventoryOptions(env: NodeJS.ProcessEnv = process.env): MeshOpti
 
 /** Creates the inventory mesh from the environment. */
 export function createInventoryMesh(env: NodeJS.ProcessEnv = process.env) {
-  return createMesh(inventoryOptions(env));
+  return createMesh(inventoryOptions(env), [telemetry, auth, outbound, http]);
 }
 
 /** The HTTP handler: `GET /stock/:sku`. Only callers the policy admitted get here. */

@@ -5,11 +5,12 @@
  */
 import { createMesh } from '@sidecarless/core';
 import type { CloudEventHandler } from '@sidecarless/knative';
+import { telemetry } from '@sidecarless/telemetry';
 import { telemetryFromEnv } from './environment.ts';
 
 /** Creates the notifications mesh from the environment. */
 export function createNotificationsMesh(env: NodeJS.ProcessEnv = process.env) {
-  return createMesh({ service: 'notifications', telemetry: telemetryFromEnv(env) });
+  return createMesh({ service: 'notifications', telemetry: telemetryFromEnv(env) }, [telemetry]);
 }
 
 /** The notifications handler: acknowledges by returning nothing (202). */

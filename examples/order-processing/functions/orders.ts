@@ -6,7 +6,11 @@
  * Written once; deployed on AWS Lambda (platforms/orders-lambda.mjs).
  */
 import { randomUUID } from 'node:crypto';
+import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, type MeshOptions, SidecarlessError } from '@sidecarless/core';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
+import { telemetry } from '@sidecarless/telemetry';
 import { required, spiffe, telemetryFromEnv, tlsFilesFromEnv } from './environment.ts';
 
 interface OrderInput {
@@ -99,7 +103,7 @@ export function ordersOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions
 
 /** Creates the orders mesh from the environment. */
 export function createOrdersMesh(env: NodeJS.ProcessEnv = process.env) {
-  return createMesh(ordersOptions(env));
+  return createMesh(ordersOptions(env), [telemetry, auth, outbound, http]);
 }
 
 /** The orders handler: the same code on every platform. */

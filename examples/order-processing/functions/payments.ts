@@ -5,7 +5,12 @@
  * admits orders' identity alone. It honours the caller's deadline (`x-sidecarless-deadline-ms`),
  * and it is flaky on purpose for the demo's demo cards. Written once; deployed on OpenFaaS.
  */
+
+import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, type MeshOptions } from '@sidecarless/core';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
+import { telemetry } from '@sidecarless/telemetry';
 import { principal, spiffe, telemetryFromEnv } from './environment.ts';
 
 /** The options of the payments mesh, from the environment. */
@@ -37,7 +42,7 @@ export function paymentsOptions(env: NodeJS.ProcessEnv = process.env): MeshOptio
 
 /** Creates the payments mesh from the environment. */
 export function createPaymentsMesh(env: NodeJS.ProcessEnv = process.env) {
-  return createMesh(paymentsOptions(env));
+  return createMesh(paymentsOptions(env), [telemetry, auth, outbound, http]);
 }
 
 /**

@@ -55,3 +55,12 @@ export const auth: Feature<'auth', AuthOptions, NormalizedAuth> = {
   }),
   start: (host) => (host.section === undefined ? undefined : createAuthStage(host)),
 };
+
+// Importing this package adds its section to `MeshOptions`, so option objects typed as
+// `MeshOptions` anywhere in the program get completion and checking for it.
+declare module '@sidecarless/core' {
+  interface MeshOptions {
+    /** Inbound JWT authentication, authorization policies and peer identity (`@sidecarless/auth`). */
+    auth?: AuthOptions;
+  }
+}

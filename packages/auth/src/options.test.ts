@@ -1,9 +1,10 @@
 import { ConfigError, normalizeOptions } from '@sidecarless/core';
 import { describe, expect, it } from 'vitest';
+import { auth as authFeature } from './index.js';
 
 function problems(auth: unknown): { path: string; message: string }[] {
   try {
-    normalizeOptions({ service: 'orders', auth });
+    normalizeOptions({ service: 'orders', auth }, [authFeature]);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return [...(error as ConfigError).issues];
@@ -15,7 +16,9 @@ const rule = { issuer: 'https://id.test', jwksUri: 'https://id.test/jwks' };
 
 describe('auth options', () => {
   it('applies Istio defaults to a minimal rule', () => {
-    const auth = normalizeOptions({ service: 'orders', auth: { jwt: [rule] } }).auth!;
+    const auth = normalizeOptions({ service: 'orders', auth: { jwt: [rule] } }, [authFeature]).section(
+      authFeature,
+    )!;
     expect(auth.jwt[0]).toMatchObject({
       fromHeaders: [{ name: 'authorization', prefix: 'Bearer ' }],
       forwardOriginalToken: false,
@@ -27,7 +30,7 @@ describe('auth options', () => {
   });
 
   it('leaves auth undefined when the section is absent', () => {
-    expect(normalizeOptions({ service: 'orders' }).auth).toBeUndefined();
+    expect(normalizeOptions({ service: 'orders' }, [authFeature]).section(authFeature)).toBeUndefined();
   });
 
   it.each([
@@ -131,23 +134,26 @@ describe('auth options', () => {
   });
 
   it('accepts Istio-shaped and shorthand rules alike', () => {
-    const auth = normalizeOptions({
-      service: 'orders',
-      auth: {
-        policies: [
-          {
-            name: 'istio',
-            rules: [
-              { from: [{ source: { namespaces: ['shop'] } }], to: [{ operation: { methods: ['get'] } }] },
-            ],
-          },
-          {
-            name: 'short',
-            rules: [{ from: [{ namespaces: ['shop'] }], to: [{ methods: ['GET'], paths: ['/api/*'] }] }],
-          },
-        ],
+    const auth = normalizeOptions(
+      {
+        service: 'orders',
+        auth: {
+          policies: [
+            {
+              name: 'istio',
+              rules: [
+                { from: [{ source: { namespaces: ['shop'] } }], to: [{ operation: { methods: ['get'] } }] },
+              ],
+            },
+            {
+              name: 'short',
+              rules: [{ from: [{ namespaces: ['shop'] }], to: [{ methods: ['GET'], paths: ['/api/*'] }] }],
+            },
+          ],
+        },
       },
-    }).auth!;
+      [authFeature],
+    ).section(authFeature)!;
     expect(auth.policies[0]!.rules[0]!.to).toEqual([{ methods: ['GET'] }]);
     expect(auth.policies[1]!.rules[0]!.from).toEqual([{ namespaces: ['shop'] }]);
   });

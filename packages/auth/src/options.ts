@@ -230,7 +230,7 @@ export interface PeerAuthenticationOptions {
  *     jwt: [{ issuer: 'https://id.example.com', jwksUri: 'https://id.example.com/jwks', audiences: ['orders'] }],
  *     policies: [{ action: 'ALLOW', rules: [{ when: [{ key: 'request.auth.claims[groups]', values: ['functions'] }] }] }],
  *   },
- * });
+ * }, [auth]);
  * ```
  */
 export interface AuthOptions {

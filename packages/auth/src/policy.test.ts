@@ -1,11 +1,12 @@
 import { type AuthInfo, normalizeOptions, type PeerIdentity } from '@sidecarless/core';
 import { describe, expect, it } from 'vitest';
+import { auth } from './index.js';
 import type { AuthorizationPolicy } from './options.js';
 import { compilePolicies, type RequestAttributes, stringMatcher } from './policy.js';
 
 function evaluator(policies: AuthorizationPolicy[]) {
-  const options = normalizeOptions({ service: 'orders', auth: { policies } });
-  return compilePolicies(options.auth!.policies, new Set(['scope', 'scp']));
+  const options = normalizeOptions({ service: 'orders', auth: { policies } }, [auth]);
+  return compilePolicies(options.section(auth)!.policies, new Set(['scope', 'scp']));
 }
 
 const alice: AuthInfo = {

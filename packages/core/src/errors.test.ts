@@ -31,28 +31,16 @@ describe('SidecarlessError', () => {
     expect(isSidecarlessError(null)).toBe(false);
   });
 
-  it('recognises each subclass across a second copy, and only that subclass', async () => {
+  it('recognises each subclass across a second copy, and only that subclass', () => {
     const require = createRequire(import.meta.url);
     const other = require(
       new URL('../dist/cjs/errors.js', import.meta.url).pathname,
     ) as typeof import('./errors.js');
-    const otherOutbound = require(
-      new URL('../dist/cjs/outbound/errors.js', import.meta.url).pathname,
-    ) as typeof import('./outbound/errors.js');
-    const { UpstreamError } = await import('./outbound/errors.js');
     const config = new other.ConfigError([{ path: 'a', message: 'b' }]);
-    const upstream = new otherOutbound.UpstreamError(
-      'SCL_ERR_UPSTREAM_TIMEOUT',
-      'stock',
-      'timeout',
-      'timed out',
-    );
     expect(config instanceof ConfigError).toBe(true);
-    expect(upstream instanceof UpstreamError).toBe(true);
-    expect(upstream instanceof SidecarlessError).toBe(true);
-    expect(config instanceof UpstreamError).toBe(false);
-    expect(upstream instanceof ConfigError).toBe(false);
+    expect(config instanceof SidecarlessError).toBe(true);
     expect(new other.SidecarlessError('SCL_ERR_X', 'x') instanceof ConfigError).toBe(false);
+    // UpstreamError, a subclass in another package: packages/outbound/test/errors.test.ts.
   });
 
   it('leaves a user subclass with ordinary instanceof', () => {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createMesh, type Mesh, type MeshContext } from '@sidecarless/core';
 import { knative, type NodeServer } from '@sidecarless/knative';
+import { telemetry } from '@sidecarless/telemetry';
 import { type OtlpReceiver, OtlpSpanKind, startOtlpReceiver } from '@sidecarless/testing';
 import { CloudEvent, emitterFor, HTTP, httpTransport, Mode } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,11 +34,14 @@ describe('knative.cloudevents', () => {
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
-    mesh = createMesh({
-      service: 'events',
-      logging: { level: 'silent' },
-      telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url } },
-    });
+    mesh = createMesh(
+      {
+        service: 'events',
+        logging: { level: 'silent' },
+        telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url } },
+      },
+      [telemetry],
+    );
     server = knative.cloudevents(
       mesh,
       (event, ctx) => {

@@ -4,6 +4,7 @@
  * `source.principals` policy decide from what the socket showed.
  */
 import { Agent, request as httpsRequest } from 'node:https';
+import { auth } from '@sidecarless/auth';
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { knative, type NodeServer } from '@sidecarless/knative';
 import { captureLogs, createCa, type TestCa } from '@sidecarless/testing';
@@ -24,20 +25,23 @@ beforeAll(async () => {
   ca = await createCa();
   rogueCa = await createCa({ commonName: 'Rogue CA' });
   const serverCert = await ca.issue();
-  mesh = createMesh({
-    service: 'payments',
-    logging: { destination: captureLogs().destination },
-    auth: {
-      peerAuthentication: { mtls: { mode: 'STRICT' } },
-      policies: [
-        {
-          name: 'orders-only',
-          action: 'ALLOW',
-          rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/orders'] } }] }],
-        },
-      ],
+  mesh = createMesh(
+    {
+      service: 'payments',
+      logging: { destination: captureLogs().destination },
+      auth: {
+        peerAuthentication: { mtls: { mode: 'STRICT' } },
+        policies: [
+          {
+            name: 'orders-only',
+            action: 'ALLOW',
+            rules: [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/orders'] } }] }],
+          },
+        ],
+      },
     },
-  });
+    [auth],
+  );
   const handler = (_request: Request, ctx: { peer?: unknown }) => Response.json({ peer: ctx.peer ?? null });
   tlsServer = knative(mesh, handler, {
     port: 0,
@@ -144,11 +148,14 @@ describe('knative connection facts', () => {
       ['127.0.0.1/32', 200],
       ['10.0.0.0/8', 403],
     ] as const) {
-      const ipMesh = createMesh({
-        service: 'ip',
-        logging: { destination: captureLogs().destination },
-        auth: { policies: [{ rules: [{ from: [{ source: { ipBlocks: [block] } }] }] }] },
-      });
+      const ipMesh = createMesh(
+        {
+          service: 'ip',
+          logging: { destination: captureLogs().destination },
+          auth: { policies: [{ rules: [{ from: [{ source: { ipBlocks: [block] } }] }] }] },
+        },
+        [auth],
+      );
       const server = knative(ipMesh, () => new Response('ok'), { port: 0, shutdownSignals: false, env: {} });
       const { url } = await server.listen();
       try {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { knative, type NodeServer } from '@sidecarless/knative';
+import { telemetry } from '@sidecarless/telemetry';
 import { captureLogs, freePort, resetColdStart } from '@sidecarless/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -24,11 +25,14 @@ beforeAll(async () => {
   resetColdStart();
   metricsPort = await freePort();
   const logs = captureLogs();
-  mesh = createMesh({
-    service: 'orders',
-    logging: { destination: logs.destination },
-    telemetry: { metrics: { exporter: 'prometheus', port: metricsPort } },
-  });
+  mesh = createMesh(
+    {
+      service: 'orders',
+      logging: { destination: logs.destination },
+      telemetry: { metrics: { exporter: 'prometheus', port: metricsPort } },
+    },
+    [telemetry],
+  );
   const env = { K_SERVICE: 'orders', K_REVISION: 'orders-00001' };
   const http = knative(
     mesh,

@@ -2,6 +2,8 @@
  * The Kubeless handler shape, served by the runtime stand-in from the testing package (the
  * archived runtime image cannot run here) on a real 127.0.0.1 server.
  */
+
+import { auth } from '@sidecarless/auth';
 import { createMesh } from '@sidecarless/core';
 import { kubeless } from '@sidecarless/kubeless';
 import { startKubelessRuntime } from '@sidecarless/testing';
@@ -40,11 +42,14 @@ describe('kubeless', () => {
       ['127.0.0.1/32', 200],
       ['10.0.0.0/8', 403],
     ] as const) {
-      const mesh = createMesh({
-        service: 'kubeless-ip',
-        logging: { level: 'silent' },
-        auth: { policies: [{ rules: [{ from: [{ source: { ipBlocks: [block] } }] }] }] },
-      });
+      const mesh = createMesh(
+        {
+          service: 'kubeless-ip',
+          logging: { level: 'silent' },
+          auth: { policies: [{ rules: [{ from: [{ source: { ipBlocks: [block] } }] }] }] },
+        },
+        [auth],
+      );
       const runtime = await startKubelessRuntime(
         kubeless(mesh, () => new Response('ok')),
         { timeoutSeconds: 3 },

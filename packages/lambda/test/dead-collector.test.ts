@@ -8,6 +8,7 @@
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createMesh } from '@sidecarless/core';
+import { telemetry } from '@sidecarless/telemetry';
 import { freePort, lambdaContext, lambdaEvent, startOtlpReceiver } from '@sidecarless/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lambda } from '../src/index.js';
@@ -36,11 +37,14 @@ async function blackHole(): Promise<string> {
 }
 
 async function invocationTimes(endpoint: string, count: number, gapMs = 0): Promise<number[]> {
-  const mesh = createMesh({
-    service: 'dead-collector',
-    logging: { level: 'silent' },
-    telemetry: { tracing: { exporter: 'otlp', endpoint, exportTimeout: `${exportTimeout}ms` } },
-  });
+  const mesh = createMesh(
+    {
+      service: 'dead-collector',
+      logging: { level: 'silent' },
+      telemetry: { tracing: { exporter: 'otlp', endpoint, exportTimeout: `${exportTimeout}ms` } },
+    },
+    [telemetry],
+  );
   cleanups.push(() => mesh.close(100));
   const handler = lambda(mesh, async () => new Response('ok'));
   const times: number[] = [];

@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMesh } from '@sidecarless/core';
 import { onFlush } from '@sidecarless/core/adapter';
+import { telemetry } from '@sidecarless/telemetry';
 import { lambdaContext, lambdaEvent } from '@sidecarless/testing';
 import { expect, it } from 'vitest';
 import { adaptiveSafetyMargin, flushAllowance, lambda } from '../src/index.js';
@@ -50,11 +51,14 @@ it('ends and exports a timed-out span before the kill once flushes are measured 
     },
     shutdown: () => Promise.resolve(),
   };
-  const mesh = createMesh({
-    service: 'watchdog',
-    logging: { level: 'silent' },
-    telemetry: { tracing: { exporter: slowExporter as never } },
-  });
+  const mesh = createMesh(
+    {
+      service: 'watchdog',
+      logging: { level: 'silent' },
+      telemetry: { tracing: { exporter: slowExporter as never } },
+    },
+    [telemetry],
+  );
   const handler = lambda(mesh, () => sleep(1_100).then(() => new Response('too late')));
   const deadlines: number[] = [];
   for (let i = 0; i < 3; i++) {

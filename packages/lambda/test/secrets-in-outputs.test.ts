@@ -8,6 +8,7 @@
  */
 
 import { createMesh } from '@sidecarless/core';
+import { telemetry } from '@sidecarless/telemetry';
 import { captureLogs, lambdaContext, lambdaEvent, startOtlpReceiver } from '@sidecarless/testing';
 import { describe, expect, it } from 'vitest';
 import { lambda } from '../src/index.js';
@@ -27,14 +28,17 @@ describe('secrets in every output of a Lambda invocation', () => {
     const receiver = await startOtlpReceiver();
     const logs = captureLogs();
     try {
-      const mesh = createMesh({
-        service: 'secrets',
-        logging: { destination: logs.destination },
-        telemetry: {
-          tracing: { exporter: 'otlp', endpoint: receiver.url },
-          metrics: { exporter: 'emf' },
+      const mesh = createMesh(
+        {
+          service: 'secrets',
+          logging: { destination: logs.destination },
+          telemetry: {
+            tracing: { exporter: 'otlp', endpoint: receiver.url },
+            metrics: { exporter: 'emf' },
+          },
         },
-      });
+        [telemetry],
+      );
       const handler = lambda(mesh, async (request, ctx) => {
         ctx.log.info({ event: ctx.raw.event }, 'event received');
         ctx.log.info({ headers: [...request.headers], url: request.url }, 'request');

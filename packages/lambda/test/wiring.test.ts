@@ -4,7 +4,12 @@
  * certificates minted by a real CA. The Lambda context object is the testing package's (the
  * runtime-client suite, ric.test.ts, runs the same wrappers under AWS's own client).
  */
+
+import { auth } from '@sidecarless/auth';
 import { createMesh, type Mesh } from '@sidecarless/core';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
+import { telemetry } from '@sidecarless/telemetry';
 import {
   captureLogs,
   createCa,
@@ -43,12 +48,15 @@ afterEach(async () => {
 });
 
 function tracedMesh(extra: Record<string, unknown> = {}): Mesh {
-  const mesh = createMesh({
-    service: 'orders',
-    logging: { destination: captureLogs().destination },
-    telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url } },
-    ...extra,
-  });
+  const mesh = createMesh(
+    {
+      service: 'orders',
+      logging: { destination: captureLogs().destination },
+      telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url } },
+      ...extra,
+    },
+    [telemetry, auth, outbound, http],
+  );
   meshes.push(mesh);
   return mesh;
 }

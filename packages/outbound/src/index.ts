@@ -71,3 +71,12 @@ export const outbound: Feature<
     value === undefined ? undefined : checkUpstreams(value, issues, host.feature('http') !== undefined),
   start: (host) => installOutbound(host),
 };
+
+// Importing this package adds its section to `MeshOptions`, so option objects typed as
+// `MeshOptions` anywhere in the program get completion and checking for it.
+declare module '@sidecarless/core' {
+  interface MeshOptions {
+    /** The services this function calls, by name: `ctx.upstream(name)` (`@sidecarless/outbound`). */
+    upstreams?: Readonly<Record<string, UpstreamOptions>>;
+  }
+}

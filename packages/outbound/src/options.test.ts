@@ -1,8 +1,10 @@
 import { ConfigError, normalizeOptions } from '@sidecarless/core';
 import { describe, expect, it } from 'vitest';
+import { http } from './http.js';
+import { outbound } from './index.js';
 
 function check(upstreams: unknown) {
-  return normalizeOptions({ service: 'orders', upstreams });
+  return normalizeOptions({ service: 'orders', upstreams }, [outbound, http]);
 }
 
 function issues(upstreams: unknown): string[] {
@@ -19,7 +21,9 @@ describe('upstreams options', () => {
   it('accepts url as the one-endpoint shorthand and retryOn as a list', () => {
     const inventory = check({
       inventory: { url: 'http://127.0.0.1:9000', retries: { retryOn: ['5xx', 'reset'] } },
-    }).upstreams.get('inventory')!;
+    })
+      .section(outbound)!
+      .get('inventory')!;
     expect(inventory.endpoints.map((url) => url.href)).toEqual(['http://127.0.0.1:9000/']);
     expect([...inventory.retries.retryOn]).toEqual(['5xx', 'reset']);
     expect(issues({ inventory: { url: 'http://a', endpoints: 'http://b' } })).toEqual([
@@ -33,7 +37,9 @@ describe('upstreams options', () => {
   it('applies Istio defaults to a minimal upstream', () => {
     const inventory = check({
       inventory: { endpoints: 'https://inventory.internal:8443/api' },
-    }).upstreams.get('inventory')!;
+    })
+      .section(outbound)!
+      .get('inventory')!;
     expect(inventory.endpoints.map((url) => url.href)).toEqual(['https://inventory.internal:8443/api']);
     expect(inventory.retries.attempts).toBe(2);
     expect([...inventory.retries.retryOn]).toEqual([
@@ -52,7 +58,7 @@ describe('upstreams options', () => {
   });
 
   it('returns an empty map when the section is absent', () => {
-    expect(normalizeOptions({ service: 'orders' }).upstreams.size).toBe(0);
+    expect(normalizeOptions({ service: 'orders' }, [outbound, http]).section(outbound)!.size).toBe(0);
   });
 
   it('names the field and the fix for a bad duration', () => {
@@ -127,7 +133,9 @@ describe('upstreams options', () => {
         retries: { perTryTimeout: 500, backoff: { baseInterval: '10ms' } },
         circuitBreaker: { sampling: { threshold: 0.5, duration: '30s' }, halfOpenAfter: '5s' },
       },
-    }).upstreams.get('a')!;
+    })
+      .section(outbound)!
+      .get('a')!;
     expect(a.timeoutMs).toBe(2_000);
     expect(a.retries.perTryTimeoutMs).toBe(500);
     expect(a.retries.maxIntervalMs).toBe(100);

@@ -1,12 +1,19 @@
 import { deadlineFromHeader, normalizeOptions } from '@sidecarless/core';
 import { describe, expect, it } from 'vitest';
+import { http } from './http.js';
+import { outbound } from './index.js';
 import { backoffDelay, mayRepeat, retriableFailure, retriableStatus, withinBudget } from './retry-policy.js';
 
 function retries(retryOn?: string, extra: Record<string, unknown> = {}) {
-  return normalizeOptions({
-    service: 's',
-    upstreams: { a: { endpoints: 'http://a', retries: { ...(retryOn ? { retryOn } : {}), ...extra } } },
-  }).upstreams.get('a')!.retries;
+  return normalizeOptions(
+    {
+      service: 's',
+      upstreams: { a: { endpoints: 'http://a', retries: { ...(retryOn ? { retryOn } : {}), ...extra } } },
+    },
+    [outbound, http],
+  )
+    .section(outbound)!
+    .get('a')!.retries;
 }
 
 describe('retry policy', () => {

@@ -44,3 +44,12 @@ export const telemetry: Feature<'telemetry', TelemetryOptions | undefined, Norma
   check: (value, _path, issues, host) => checkTelemetry(value, host.service, issues, host.env),
   start: (host) => (host.section === undefined ? undefined : loadTelemetry(host)),
 };
+
+// Importing this package adds its section to `MeshOptions`, so option objects typed as
+// `MeshOptions` anywhere in the program get completion and checking for it.
+declare module '@sidecarless/core' {
+  interface MeshOptions {
+    /** Traces, metrics and log correlation (`@sidecarless/telemetry`). */
+    telemetry?: TelemetryOptions | undefined;
+  }
+}

@@ -1,9 +1,10 @@
 import { ConfigError, normalizeOptions } from '@sidecarless/core';
 import { describe, expect, it } from 'vitest';
+import { telemetry } from './index.js';
 
 function issuesOf(options: unknown, env: NodeJS.ProcessEnv = {}): { path: string; message: string }[] {
   try {
-    normalizeOptions(options, env);
+    normalizeOptions(options, [telemetry], env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return [...(error as ConfigError).issues];
@@ -13,11 +14,11 @@ function issuesOf(options: unknown, env: NodeJS.ProcessEnv = {}): { path: string
 
 describe('the telemetry options section', () => {
   it('is undefined when absent, so the feature is never loaded', () => {
-    expect(normalizeOptions({ service: 's' }, {}).telemetry).toBeUndefined();
+    expect(normalizeOptions({ service: 's' }, [telemetry], {}).section(telemetry)).toBeUndefined();
   });
 
   it('applies defaults: no tracing, metrics off, trace ids and access log on', () => {
-    expect(normalizeOptions({ service: 's', telemetry: {} }, {}).telemetry).toEqual({
+    expect(normalizeOptions({ service: 's', telemetry: {} }, [telemetry], {}).section(telemetry)).toEqual({
       tracing: undefined,
       metrics: { exporter: 'off', port: 9464, host: '127.0.0.1', namespace: 'Sidecarless' },
       logging: { traceContext: true, accessLog: true },
@@ -27,8 +28,11 @@ describe('the telemetry options section', () => {
 
   it('reads the OTLP endpoint and service name from the standard variables', () => {
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_SERVICE_NAME: 'orders-api' };
-    const tracing = normalizeOptions({ service: 'orders', telemetry: { tracing: { exporter: 'otlp' } } }, env)
-      .telemetry?.tracing;
+    const tracing = normalizeOptions(
+      { service: 'orders', telemetry: { tracing: { exporter: 'otlp' } } },
+      [telemetry],
+      env,
+    ).section(telemetry)?.tracing;
     expect(tracing).toMatchObject({
       exporter: 'otlp',
       endpoint: 'http://collector:4318/v1/traces',
@@ -37,8 +41,9 @@ describe('the telemetry options section', () => {
     });
     const specific = normalizeOptions(
       { service: 'orders', telemetry: { tracing: { exporter: 'otlp' } } },
+      [telemetry],
       { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces:4318/custom' },
-    ).telemetry?.tracing;
+    ).section(telemetry)?.tracing;
     expect(specific?.endpoint).toBe('http://traces:4318/custom');
     expect(specific?.serviceName).toBe('orders');
   });
@@ -51,20 +56,23 @@ describe('the telemetry options section', () => {
           tracing: { exporter: 'otlp', endpoint: 'http://c:4318/v1/traces', headers: { b: 'option' } },
         },
       },
+      [telemetry],
       { OTEL_EXPORTER_OTLP_HEADERS: 'a=one%20two,b=env' },
-    ).telemetry?.tracing;
+    ).section(telemetry)?.tracing;
     expect(tracing?.headers).toEqual({ a: 'one two', b: 'option' });
   });
 
   it('accepts a ratio or Istio randomSamplingPercentage, parent-based', () => {
     const ratio = normalizeOptions(
       { service: 's', telemetry: { tracing: { sampling: { ratio: 0.25 } } } },
+      [telemetry],
       {},
-    ).telemetry?.tracing?.ratio;
+    ).section(telemetry)?.tracing?.ratio;
     const percent = normalizeOptions(
       { service: 's', telemetry: { tracing: { sampling: { randomSamplingPercentage: 10 } } } },
+      [telemetry],
       {},
-    ).telemetry?.tracing?.ratio;
+    ).section(telemetry)?.tracing?.ratio;
     expect(ratio).toBe(0.25);
     expect(percent).toBeCloseTo(0.1);
   });
@@ -72,15 +80,18 @@ describe('the telemetry options section', () => {
   it('accepts the short forms: sampling as a ratio, metrics: true picking the platform exposition', () => {
     const onLambda = normalizeOptions(
       { service: 's', telemetry: { tracing: { sampling: 0.5 }, metrics: true } },
+      [telemetry],
       { AWS_LAMBDA_FUNCTION_NAME: 'fn' },
-    ).telemetry;
+    ).section(telemetry);
     expect(onLambda?.tracing?.ratio).toBe(0.5);
     expect(onLambda?.metrics.exporter).toBe('emf');
     expect(
-      normalizeOptions({ service: 's', telemetry: { metrics: true } }, {}).telemetry?.metrics.exporter,
+      normalizeOptions({ service: 's', telemetry: { metrics: true } }, [telemetry], {}).section(telemetry)
+        ?.metrics.exporter,
     ).toBe('prometheus');
     expect(
-      normalizeOptions({ service: 's', telemetry: { metrics: false } }, {}).telemetry?.metrics.exporter,
+      normalizeOptions({ service: 's', telemetry: { metrics: false } }, [telemetry], {}).section(telemetry)
+        ?.metrics.exporter,
     ).toBe('off');
   });
 

@@ -27,11 +27,12 @@ export interface JwksServer {
  * @example
  * ```ts
  * import { createMesh } from '@sidecarless/core';
+ * import { auth } from '@sidecarless/auth';
  * import { createSigningKey, startJwksServer } from '@sidecarless/testing';
  *
  * const key = createSigningKey('RS256');
  * const jwks = await startJwksServer([key.jwk]);
- * createMesh({ service: 's', auth: { jwt: [{ issuer: 'https://id.test', jwksUri: jwks.url }] } });
+ * createMesh({ service: 's', auth: { jwt: [{ issuer: 'https://id.test', jwksUri: jwks.url }] } }, [auth]);
  * ```
  */
 export async function startJwksServer(initial: readonly JWK[] = []): Promise<JwksServer> {

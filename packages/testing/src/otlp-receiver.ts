@@ -141,11 +141,12 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
  * @example
  * ```ts
  * import { createMesh } from '@sidecarless/core';
+ * import { telemetry } from '@sidecarless/telemetry';
  * import { invoke } from '@sidecarless/core/local';
  * import { startOtlpReceiver } from '@sidecarless/testing';
  *
  * const receiver = await startOtlpReceiver();
- * const mesh = createMesh({ service: 'a', telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url } } });
+ * const mesh = createMesh({ service: 'a', telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url } } }, [telemetry]);
  * await invoke(mesh, () => new Response('ok'), 'http://localhost/');
  * await mesh.flush();
  * const [span] = await receiver.waitForSpans(1);

@@ -14,10 +14,11 @@ const high = 32_767;
  * @example
  * ```ts
  * import { createMesh } from '@sidecarless/core';
+ * import { telemetry } from '@sidecarless/telemetry';
  * import { freePort } from '@sidecarless/testing';
  *
  * const port = await freePort();
- * createMesh({ service: 's', telemetry: { metrics: { exporter: 'prometheus', port } } });
+ * createMesh({ service: 's', telemetry: { metrics: { exporter: 'prometheus', port } } }, [telemetry]);
  * ```
  */
 export async function freePort(): Promise<number> {

@@ -4,7 +4,7 @@ import { normalizeOptions } from './index.js';
 
 function issuesOf(options: unknown, env: NodeJS.ProcessEnv = {}): { path: string; message: string }[] {
   try {
-    normalizeOptions(options, env);
+    normalizeOptions(options, [], env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return [...(error as ConfigError).issues];
@@ -14,7 +14,7 @@ function issuesOf(options: unknown, env: NodeJS.ProcessEnv = {}): { path: string
 
 describe('normalizeOptions', () => {
   it('applies defaults', () => {
-    const options = normalizeOptions({ service: 'orders' }, {});
+    const options = normalizeOptions({ service: 'orders' }, [], {});
     expect(options).toMatchObject({
       service: 'orders',
       version: undefined,
@@ -26,10 +26,10 @@ describe('normalizeOptions', () => {
 
   it('takes the service name and version from the platform', () => {
     expect(
-      normalizeOptions({}, { AWS_LAMBDA_FUNCTION_NAME: 'fn', AWS_LAMBDA_FUNCTION_VERSION: '$LATEST' }),
+      normalizeOptions({}, [], { AWS_LAMBDA_FUNCTION_NAME: 'fn', AWS_LAMBDA_FUNCTION_VERSION: '$LATEST' }),
     ).toMatchObject({ service: 'fn', version: '$LATEST' });
     expect(
-      normalizeOptions(undefined, { K_SERVICE: 'inventory', K_REVISION: 'inventory-00002' }),
+      normalizeOptions(undefined, [], { K_SERVICE: 'inventory', K_REVISION: 'inventory-00002' }),
     ).toMatchObject({
       service: 'inventory',
       version: 'inventory-00002',
@@ -37,14 +37,19 @@ describe('normalizeOptions', () => {
   });
 
   it('reads durations in every accepted spelling', () => {
-    const options = normalizeOptions({ service: 's', invocation: { timeout: '1m', safetyMargin: 150 } }, {});
+    const options = normalizeOptions(
+      { service: 's', invocation: { timeout: '1m', safetyMargin: 150 } },
+      [],
+      {},
+    );
     expect(options.invocation).toEqual({ timeoutMs: 60_000, safetyMarginMs: 150, callerDeadline: false });
   });
 
   it('takes the log level from LOG_LEVEL unless the options set one', () => {
-    expect(normalizeOptions({ service: 's' }, { LOG_LEVEL: 'DEBUG' }).logging.level).toBe('debug');
+    expect(normalizeOptions({ service: 's' }, [], { LOG_LEVEL: 'DEBUG' }).logging.level).toBe('debug');
     expect(
-      normalizeOptions({ service: 's', logging: { level: 'warn' } }, { LOG_LEVEL: 'debug' }).logging.level,
+      normalizeOptions({ service: 's', logging: { level: 'warn' } }, [], { LOG_LEVEL: 'debug' }).logging
+        .level,
     ).toBe('warn');
   });
 
@@ -52,7 +57,7 @@ describe('normalizeOptions', () => {
     expect(issuesOf({ service: 's', invocation: { timeout: '2 sec' } })).toEqual([
       { path: 'invocation.timeout', message: '"2 sec" is not a duration; use "2s" or 2000' },
     ]);
-    expect(() => normalizeOptions({ service: 's', invocation: { timeout: '2 sec' } }, {})).toThrow(
+    expect(() => normalizeOptions({ service: 's', invocation: { timeout: '2 sec' } }, [], {})).toThrow(
       'invocation.timeout: "2 sec" is not a duration; use "2s" or 2000',
     );
   });
@@ -132,7 +137,7 @@ describe('normalizeOptions', () => {
   it('reports every problem at once', () => {
     const issues = issuesOf({ service: 1, logging: { level: 'x' }, invocation: { timeout: 'soon' } });
     expect(issues.map((issue) => issue.path)).toEqual(['service', 'logging.level', 'invocation.timeout']);
-    expect(() => normalizeOptions({ service: 1, logging: { level: 'x' } }, {})).toThrow(
+    expect(() => normalizeOptions({ service: 1, logging: { level: 'x' } }, [], {})).toThrow(
       /2 configuration problems/,
     );
   });
@@ -150,7 +155,7 @@ describe('normalizeOptions', () => {
       for (const options of cases) {
         let message = '';
         try {
-          normalizeOptions(options, { LOG_LEVEL: secret });
+          normalizeOptions(options, [], { LOG_LEVEL: secret });
         } catch (error) {
           message = (error as Error).message;
         }

@@ -4,12 +4,16 @@
 // before the platform kills the environment.
 import { createMesh } from '@sidecarless/core';
 import { lambda } from '@sidecarless/lambda';
+import { telemetry } from '@sidecarless/telemetry';
 
-const mesh = createMesh({
-  service: 'ric-timeout',
-  logging: { level: 'warn' },
-  telemetry: { tracing: { exporter: 'otlp', endpoint: process.env.TEST_OTLP_URL } },
-});
+const mesh = createMesh(
+  {
+    service: 'ric-timeout',
+    logging: { level: 'warn' },
+    telemetry: { tracing: { exporter: 'otlp', endpoint: process.env.TEST_OTLP_URL } },
+  },
+  [telemetry],
+);
 
 export const handler = lambda(
   mesh,

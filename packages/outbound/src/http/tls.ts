@@ -9,9 +9,9 @@
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { ConfigError } from '@sidecarless/core';
 import { nodeBuiltin } from '@sidecarless/core/feature';
 import type { buildConnector as BuildConnectorType } from 'undici';
-import { ConfigError } from '@sidecarless/core';
 import { tlsReloadChannel } from '../events.js';
 import type { NormalizedUpstream } from '../options.js';
 import { buildConnector } from './undici-parts.js';

@@ -9,6 +9,8 @@ import { invoke } from '@sidecarless/core/local';
 import { createNodeServer, type NodeServer, serveHttp } from '@sidecarless/core/node-server';
 import { captureLogs } from '@sidecarless/testing';
 import { afterEach, expect, it } from 'vitest';
+import { http } from '../src/http.ts';
+import { outbound } from '../src/index.ts';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -38,11 +40,14 @@ async function startPayments(callerDeadline: boolean): Promise<{ url: string; se
 }
 
 async function budgetSeenDownstream(paymentsUrl: string): Promise<number> {
-  const orders = createMesh({
-    service: 'orders',
-    logging: { destination: captureLogs().destination },
-    upstreams: { payments: { url: paymentsUrl, deadlineMargin: 0 } },
-  });
+  const orders = createMesh(
+    {
+      service: 'orders',
+      logging: { destination: captureLogs().destination },
+      upstreams: { payments: { url: paymentsUrl, deadlineMargin: 0 } },
+    },
+    [outbound, http],
+  );
   closers.push(() => orders.close());
   const response = await invoke(
     orders,

@@ -3,10 +3,13 @@
  * and not in serverless_function_errors_total (a 4xx is the caller's mistake), read from the
  * mesh's real Prometheus port.
  */
+
+import { auth } from '@sidecarless/auth';
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
 import { captureLogs, createSigningKey, freePort, nowSeconds } from '@sidecarless/testing';
 import { afterEach, expect, it } from 'vitest';
+import { telemetry } from '../src/index.ts';
 
 let mesh: Mesh | undefined;
 afterEach(async () => {
@@ -17,14 +20,19 @@ afterEach(async () => {
 it('counts refusals by reason, not as function errors', async () => {
   const key = createSigningKey('ES256');
   const port = await freePort();
-  mesh = createMesh({
-    service: 'orders',
-    logging: { destination: captureLogs().destination },
-    telemetry: { metrics: { exporter: 'prometheus', port } },
-    auth: {
-      jwt: [{ issuer: 'https://id.test', jwks: { keys: [key.jwk] }, audiences: ['orders'], required: true }],
+  mesh = createMesh(
+    {
+      service: 'orders',
+      logging: { destination: captureLogs().destination },
+      telemetry: { metrics: { exporter: 'prometheus', port } },
+      auth: {
+        jwt: [
+          { issuer: 'https://id.test', jwks: { keys: [key.jwk] }, audiences: ['orders'], required: true },
+        ],
+      },
     },
-  });
+    [telemetry, auth],
+  );
   const handler = () => new Response('ok');
   const now = nowSeconds();
   const good = await key.sign({

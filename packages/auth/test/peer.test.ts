@@ -6,16 +6,11 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import {
-  type AuthOptions,
-  createMesh,
-  type HttpHandler,
-  type Mesh,
-  type PeerIdentity,
-} from '@sidecarless/core';
+import { createMesh, type HttpHandler, type Mesh, type PeerIdentity } from '@sidecarless/core';
 import { type InvocationFacts, prepareHttp } from '@sidecarless/core/adapter';
 import { captureLogs, createCa, type TestCa } from '@sidecarless/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AuthOptions } from '../src/index.ts';
 
 let ca: TestCa;
 let rogueCa: TestCa;

@@ -18,7 +18,7 @@ import {
 } from '@sidecarless/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-const fixture = fileURLToPath(new URL('./fixtures/drain-server.mjs', import.meta.url));
+const fixture = fileURLToPath(new URL('./drain-server.mjs', import.meta.url));
 let receiver: OtlpReceiver;
 
 beforeAll(async () => {

@@ -10,9 +10,12 @@ import {
   SimpleSpanProcessor,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, type Mesh, type MeshOptions } from '@sidecarless/core';
 import { prepareEvent, prepareHttp } from '@sidecarless/core/adapter';
 import { invoke } from '@sidecarless/core/local';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
 import {
   captureLogs,
   type OtlpReceiver,
@@ -21,16 +24,20 @@ import {
   startOtlpReceiver,
 } from '@sidecarless/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { telemetry } from '../src/index.ts';
 
 let receiver: OtlpReceiver;
 const meshes: Mesh[] = [];
 
 function tracedMesh(service: string, extra: MeshOptions['telemetry'] = {}, logs = captureLogs()) {
-  const mesh = createMesh({
-    service,
-    logging: { destination: logs.destination },
-    telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url }, ...extra },
-  });
+  const mesh = createMesh(
+    {
+      service,
+      logging: { destination: logs.destination },
+      telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url }, ...extra },
+    },
+    [telemetry, auth, outbound, http],
+  );
   meshes.push(mesh);
   return { mesh, logs };
 }
@@ -82,13 +89,16 @@ describe('tracing through a real OTLP/HTTP receiver', () => {
   });
 
   it('sends the configured exporter headers with every export', async () => {
-    const mesh = createMesh({
-      service: 'vendor',
-      logging: { level: 'silent' },
-      telemetry: {
-        tracing: { exporter: 'otlp', endpoint: receiver.url, headers: { 'x-honeycomb-team': 'team-key' } },
+    const mesh = createMesh(
+      {
+        service: 'vendor',
+        logging: { level: 'silent' },
+        telemetry: {
+          tracing: { exporter: 'otlp', endpoint: receiver.url, headers: { 'x-honeycomb-team': 'team-key' } },
+        },
       },
-    });
+      [telemetry],
+    );
     meshes.push(mesh);
     await invoke(mesh, () => new Response('ok'), 'http://localhost/');
     await mesh.flush();
@@ -149,13 +159,20 @@ describe('tracing through a real OTLP/HTTP receiver', () => {
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     const { port } = hanging.address() as AddressInfo;
     try {
-      const mesh = createMesh({
-        service: 'stuck',
-        logging: { level: 'silent' },
-        telemetry: {
-          tracing: { exporter: 'otlp', endpoint: `http://127.0.0.1:${port}/v1/traces`, exportTimeout: '5s' },
+      const mesh = createMesh(
+        {
+          service: 'stuck',
+          logging: { level: 'silent' },
+          telemetry: {
+            tracing: {
+              exporter: 'otlp',
+              endpoint: `http://127.0.0.1:${port}/v1/traces`,
+              exportTimeout: '5s',
+            },
+          },
         },
-      });
+        [telemetry],
+      );
       meshes.push(mesh);
       await invoke(mesh, () => new Response('ok'), 'http://localhost/');
       const started = performance.now();
@@ -248,13 +265,16 @@ describe('tracing through a real OTLP/HTTP receiver', () => {
 
   it('samples new traces at Istio randomSamplingPercentage 0 and keeps every log line correlated', async () => {
     const { mesh, logs } = tracedMesh('quiet', {});
-    const quiet = createMesh({
-      service: 'quiet',
-      logging: { destination: logs.destination },
-      telemetry: {
-        tracing: { exporter: 'otlp', endpoint: receiver.url, sampling: { randomSamplingPercentage: 0 } },
+    const quiet = createMesh(
+      {
+        service: 'quiet',
+        logging: { destination: logs.destination },
+        telemetry: {
+          tracing: { exporter: 'otlp', endpoint: receiver.url, sampling: { randomSamplingPercentage: 0 } },
+        },
       },
-    });
+      [telemetry],
+    );
     meshes.push(quiet);
     for (let i = 0; i < 20; i++) await invoke(quiet, () => new Response('ok'), 'http://localhost/');
     await invoke(mesh, () => new Response('ok'), 'http://localhost/');
@@ -331,11 +351,14 @@ describe('tracing through a real OTLP/HTTP receiver', () => {
 describe('exporters and span processors the application passes', () => {
   it('hands the invocation spans to an exporter object, flushed by mesh.flush', async () => {
     const exporter = new InMemorySpanExporter();
-    const mesh = createMesh({
-      service: 'vendor-exporter',
-      logging: { level: 'silent' },
-      telemetry: { tracing: { exporter } },
-    });
+    const mesh = createMesh(
+      {
+        service: 'vendor-exporter',
+        logging: { level: 'silent' },
+        telemetry: { tracing: { exporter } },
+      },
+      [telemetry],
+    );
     meshes.push(mesh);
     await invoke(mesh, () => new Response('ok', { status: 202 }), 'http://localhost/jobs');
     expect(exporter.getFinishedSpans()).toHaveLength(0);

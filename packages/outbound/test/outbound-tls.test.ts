@@ -11,6 +11,8 @@ import {
   type UpstreamServer,
 } from '@sidecarless/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { http } from '../src/http.ts';
+import { outbound } from '../src/index.ts';
 
 const spiffeServer = 'spiffe://cluster.local/ns/shop/sa/inventory';
 const spiffeClient = 'spiffe://cluster.local/ns/shop/sa/orders';
@@ -47,11 +49,14 @@ async function tlsServer(cert: CertifiedKey, requestCert = false): Promise<Upstr
 }
 
 function mesh(upstream: Record<string, unknown>): Mesh {
-  const created = createMesh({
-    service: 'orders',
-    upstreams: { inventory: upstream } as never,
-    logging: { level: 'silent' },
-  });
+  const created = createMesh(
+    {
+      service: 'orders',
+      upstreams: { inventory: upstream } as never,
+      logging: { level: 'silent' },
+    },
+    [outbound],
+  );
   meshes.push(created);
   return created;
 }
@@ -117,10 +122,13 @@ describe('TLS SIMPLE', () => {
 
   it('rejects an http:// endpoint when tls is configured', () => {
     expect(() =>
-      createMesh({
-        service: 'orders',
-        upstreams: { inventory: { endpoints: 'http://127.0.0.1:1', tls: { mode: 'SIMPLE' } } },
-      }),
+      createMesh(
+        {
+          service: 'orders',
+          upstreams: { inventory: { endpoints: 'http://127.0.0.1:1', tls: { mode: 'SIMPLE' } } },
+        },
+        [outbound, http],
+      ),
     ).toThrow(ConfigError);
   });
 });

@@ -8,6 +8,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createUpstreamServer, type UpstreamServer } from '@sidecarless/testing';
 import { afterEach, expect, it } from 'vitest';
+import { http } from '../src/http.ts';
+import { outbound } from '../src/index.ts';
 
 const run = promisify(execFile);
 let upstream: UpstreamServer | undefined;
@@ -25,7 +27,7 @@ it('keeps the process alive while a retry waits for its backoff', async () => {
       service: 'orders',
       logging: { level: 'silent' },
       upstreams: { payments: { url: ${JSON.stringify(upstream.url)}, retries: { attempts: 2, retryOn: '5xx', backoff: { baseInterval: '300ms', maxInterval: '300ms' } } } },
-    });
+    }, [outbound, http]);
     // Like the Lambda adapter: no deadline race of the mesh's own holding the loop.
     const runHttp = prepareHttp(mesh, async (request, ctx) => ctx.upstream('payments').fetch('/charge'));
     mesh.ready()

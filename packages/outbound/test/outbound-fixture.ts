@@ -6,6 +6,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { createUpstreamServer, type UpstreamServer } from '@sidecarless/testing';
 import { afterEach } from 'vitest';
+import { outbound } from '../src/index.ts';
 
 const meshes: Mesh[] = [];
 const servers: UpstreamServer[] = [];
@@ -24,11 +25,14 @@ export async function server(name?: string): Promise<UpstreamServer> {
 
 /** A quiet mesh with these upstreams, closed after the test. */
 export function mesh(upstreams: Record<string, unknown>): Mesh {
-  const created = createMesh({
-    service: 'orders',
-    upstreams: upstreams as never,
-    logging: { level: 'silent' },
-  });
+  const created = createMesh(
+    {
+      service: 'orders',
+      upstreams: upstreams as never,
+      logging: { level: 'silent' },
+    },
+    [outbound],
+  );
   meshes.push(created);
   return created;
 }

@@ -3,7 +3,7 @@
  * server on 127.0.0.1. Each attack class is its own test.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { type AuthOptions, createMesh, type HttpHandler, type Mesh } from '@sidecarless/core';
+import { createMesh, type HttpHandler, type Mesh } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
 import {
   type CapturedLogs,
@@ -16,6 +16,8 @@ import {
   startJwksServer,
 } from '@sidecarless/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AuthOptions, JwksMessage } from '../src/index.ts';
+import { auth } from '../src/index.ts';
 
 const issuer = 'https://id.example.test';
 const url = 'http://orders.test/api/orders';
@@ -43,17 +45,20 @@ function claims(extra: Record<string, unknown> = {}) {
   return { iss: issuer, sub: 'alice', aud: 'orders', exp: nowSeconds() + 300, iat: nowSeconds(), ...extra };
 }
 
-function setup(auth: Partial<AuthOptions> & { rule?: Record<string, unknown> } = {}): {
+function setup(section: Partial<AuthOptions> & { rule?: Record<string, unknown> } = {}): {
   mesh: Mesh;
   logs: CapturedLogs;
 } {
   const logs = captureLogs();
-  const { rule, ...rest } = auth;
-  const mesh = createMesh({
-    service: 'orders',
-    logging: { destination: logs.destination, level: 'debug' },
-    auth: { jwt: [{ issuer, jwksUri: jwks.url, audiences: ['orders'], ...rule }], ...rest } as AuthOptions,
-  });
+  const { rule, ...rest } = section;
+  const mesh = createMesh(
+    {
+      service: 'orders',
+      logging: { destination: logs.destination, level: 'debug' },
+      auth: { jwt: [{ issuer, jwksUri: jwks.url, audiences: ['orders'], ...rule }], ...rest } as AuthOptions,
+    },
+    [auth],
+  );
   meshes.push(mesh);
   return { mesh, logs };
 }
@@ -266,11 +271,14 @@ describe('attacks and invalid tokens', () => {
     const server = await startJwksServer([weak.jwk]);
     try {
       const logs = captureLogs();
-      const mesh = createMesh({
-        service: 'orders',
-        logging: { destination: logs.destination },
-        auth: { jwt: [{ issuer, jwksUri: server.url }] },
-      });
+      const mesh = createMesh(
+        {
+          service: 'orders',
+          logging: { destination: logs.destination },
+          auth: { jwt: [{ issuer, jwksUri: server.url }] },
+        },
+        [auth],
+      );
       meshes.push(mesh);
       await expectInvalid(mesh, weak.signRaw({ alg: 'RS256', kid: 'weak' }, claims()));
       expect(logs.lines().some((line) => String(line.msg).includes('at least 2048 bits'))).toBe(true);
@@ -297,11 +305,14 @@ describe('attacks and invalid tokens', () => {
   it('accepts HMAC tokens signed with the configured shared secret', async () => {
     const secret = 'a-shared-secret-of-at-least-32-characters!';
     const logs = captureLogs();
-    const mesh = createMesh({
-      service: 'orders',
-      logging: { destination: logs.destination },
-      auth: { jwt: [{ issuer, sharedSecret: secret }] },
-    });
+    const mesh = createMesh(
+      {
+        service: 'orders',
+        logging: { destination: logs.destination },
+        auth: { jwt: [{ issuer, sharedSecret: secret }] },
+      },
+      [auth],
+    );
     meshes.push(mesh);
     const header = Buffer.from(JSON.stringify({ alg: 'HS256' })).toString('base64url');
     const payload = Buffer.from(JSON.stringify(claims())).toString('base64url');
@@ -333,11 +344,14 @@ describe('JWKS lifecycle', () => {
   it('picks up a rotated key on an unknown kid', async () => {
     const server = await startJwksServer([rsa.jwk]);
     try {
-      const mesh = createMesh({
-        service: 'orders',
-        logging: { level: 'silent' },
-        auth: { jwt: [{ issuer, jwksUri: server.url, jwksRefreshCooldown: 0 }] },
-      });
+      const mesh = createMesh(
+        {
+          service: 'orders',
+          logging: { level: 'silent' },
+          auth: { jwt: [{ issuer, jwksUri: server.url, jwksRefreshCooldown: 0 }] },
+        },
+        [auth],
+      );
       meshes.push(mesh);
       await mesh.ready();
       const rotated = createSigningKey('ES256', 'rotated');
@@ -353,11 +367,14 @@ describe('JWKS lifecycle', () => {
   it('refreshes at most once per cooldown however many unknown kids arrive', async () => {
     const server = await startJwksServer([rsa.jwk]);
     try {
-      const mesh = createMesh({
-        service: 'orders',
-        logging: { level: 'silent' },
-        auth: { jwt: [{ issuer, jwksUri: server.url, jwksRefreshCooldown: '400ms' }] },
-      });
+      const mesh = createMesh(
+        {
+          service: 'orders',
+          logging: { level: 'silent' },
+          auth: { jwt: [{ issuer, jwksUri: server.url, jwksRefreshCooldown: '400ms' }] },
+        },
+        [auth],
+      );
       meshes.push(mesh);
       await mesh.ready();
       // Within the cooldown of the init fetch: no refresh at all.
@@ -381,11 +398,14 @@ describe('JWKS lifecycle', () => {
     server.setDown(true);
     try {
       const logs = captureLogs();
-      const mesh = createMesh({
-        service: 'orders',
-        logging: { destination: logs.destination },
-        auth: { jwt: [{ issuer, jwksUri: server.url, jwksRefreshCooldown: 0 }] },
-      });
+      const mesh = createMesh(
+        {
+          service: 'orders',
+          logging: { destination: logs.destination },
+          auth: { jwt: [{ issuer, jwksUri: server.url, jwksRefreshCooldown: 0 }] },
+        },
+        [auth],
+      );
       meshes.push(mesh);
       await mesh.ready();
       expect(
@@ -404,15 +424,21 @@ describe('JWKS lifecycle', () => {
     const server = await startJwksServer([rsa.jwk]);
     try {
       const logs = captureLogs();
-      const mesh = createMesh({
-        service: 'orders',
-        logging: { destination: logs.destination },
-        auth: { jwt: [{ issuer, jwksUri: server.url, jwksMaxAge: 1, jwksRefreshCooldown: 0 }] },
-      });
+      const mesh = createMesh(
+        {
+          service: 'orders',
+          logging: { destination: logs.destination },
+          auth: { jwt: [{ issuer, jwksUri: server.url, jwksMaxAge: 1, jwksRefreshCooldown: 0 }] },
+        },
+        [auth],
+      );
       meshes.push(mesh);
       const stale: string[] = [];
-      const { registerAuthEventSink } = await import('../../src/auth/events.ts');
-      registerAuthEventSink(mesh.options, { jwksStale: (name) => stale.push(name) });
+      const { subscribe } = await import('node:diagnostics_channel');
+      subscribe('sidecarless:auth:jwks', (message) => {
+        const { issuer, state } = message as JwksMessage;
+        if (state === 'stale') stale.push(issuer);
+      });
       await mesh.ready();
       server.setDown(true);
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -436,11 +462,14 @@ describe('JWKS lifecycle', () => {
     server.setDelay(2_000);
     try {
       const logs = captureLogs();
-      const mesh = createMesh({
-        service: 'orders',
-        logging: { destination: logs.destination },
-        auth: { jwt: [{ issuer, jwksUri: server.url, timeout: '100ms' }] },
-      });
+      const mesh = createMesh(
+        {
+          service: 'orders',
+          logging: { destination: logs.destination },
+          auth: { jwt: [{ issuer, jwksUri: server.url, timeout: '100ms' }] },
+        },
+        [auth],
+      );
       meshes.push(mesh);
       const started = Date.now();
       await mesh.ready();

@@ -3,6 +3,7 @@ import { createMesh, type HttpHandler, type Stage } from '@sidecarless/core';
 import { invoke, invokeEvent } from '@sidecarless/core/local';
 import { captureLogs, freePort, resetColdStart } from '@sidecarless/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { telemetry } from '../src/index.ts';
 
 const closers: Array<() => Promise<void>> = [];
 beforeEach(() => resetColdStart());
@@ -32,12 +33,15 @@ const fakeAuth: Stage = {
 describe('telemetry metrics and logs', () => {
   it('writes one access line per invocation with the principal and never the token', async () => {
     const logs = captureLogs();
-    const mesh = createMesh({
-      service: 'orders',
-      logging: { destination: logs.destination },
-      middleware: [fakeAuth],
-      telemetry: {},
-    });
+    const mesh = createMesh(
+      {
+        service: 'orders',
+        logging: { destination: logs.destination },
+        middleware: [fakeAuth],
+        telemetry: {},
+      },
+      [telemetry],
+    );
     const token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNlY3JldA';
     const response = await invoke(
       mesh,
@@ -68,11 +72,14 @@ describe('telemetry metrics and logs', () => {
 
   it('writes one CloudWatch EMF line per invocation, synchronously', async () => {
     const logs = captureLogs();
-    const mesh = createMesh({
-      service: 'orders',
-      logging: { destination: logs.destination },
-      telemetry: { metrics: { exporter: 'emf', namespace: 'Shop' }, logging: { accessLog: false } },
-    });
+    const mesh = createMesh(
+      {
+        service: 'orders',
+        logging: { destination: logs.destination },
+        telemetry: { metrics: { exporter: 'emf', namespace: 'Shop' }, logging: { accessLog: false } },
+      },
+      [telemetry],
+    );
     await invoke(mesh, () => new Response('ok'), 'http://localhost/a');
     await expect(
       invokeEvent(
@@ -102,12 +109,15 @@ describe('telemetry metrics and logs', () => {
   it('serves the invocation, upstream and auth metrics on its own port, on loopback by default', async () => {
     const port = await freePort();
     const logs = captureLogs();
-    const mesh = createMesh({
-      service: 'orders',
-      logging: { destination: logs.destination },
-      middleware: [fakeAuth],
-      telemetry: { metrics: { exporter: 'prometheus', port } },
-    });
+    const mesh = createMesh(
+      {
+        service: 'orders',
+        logging: { destination: logs.destination },
+        middleware: [fakeAuth],
+        telemetry: { metrics: { exporter: 'prometheus', port } },
+      },
+      [telemetry],
+    );
     closers.push(() => mesh.close());
     const handler: HttpHandler = (_request, ctx) => {
       const url = new URL('http://inventory.local/items');
@@ -158,11 +168,14 @@ describe('telemetry metrics and logs', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as { port: number };
     closers.push(() => new Promise((resolve) => blocker.close(() => resolve())));
-    const mesh = createMesh({
-      service: 'orders',
-      logging: { level: 'silent' },
-      telemetry: { metrics: { exporter: 'prometheus', port } },
-    });
+    const mesh = createMesh(
+      {
+        service: 'orders',
+        logging: { level: 'silent' },
+        telemetry: { metrics: { exporter: 'prometheus', port } },
+      },
+      [telemetry],
+    );
     await expect(mesh.ready()).rejects.toThrow(`telemetry.metrics: cannot listen on 127.0.0.1:${port}`);
   });
 

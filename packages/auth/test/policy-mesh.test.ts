@@ -2,7 +2,9 @@
  * Authorization through a real mesh: the answer a denied caller sees, the log lines an operator
  * sees, and the token cache behind repeated requests.
  */
-import { type AuthOptions, createMesh, type HttpHandler, type Mesh } from '@sidecarless/core';
+
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createMesh, type HttpHandler, type Mesh, normalizeOptions } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
 import {
   type CapturedLogs,
@@ -11,11 +13,11 @@ import {
   nowSeconds,
   type SigningKey,
 } from '@sidecarless/testing';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { registerAuthEventSink } from '../../src/auth/events.ts';
-import { TokenError } from '../../src/auth/jws.ts';
-import { JwtVerifier } from '../../src/auth/jwt.ts';
-import { normalizeOptions } from '../../src/options/index.ts';
+import { afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
+import type { AuthOptions, DeniedMessage } from '../src/index.ts';
+import { auth } from '../src/index.ts';
+import { TokenError } from '../src/jws.ts';
+import { JwtVerifier } from '../src/jwt.ts';
 
 const issuer = 'https://id.example.test';
 let key: SigningKey;
@@ -33,14 +35,17 @@ const ok: HttpHandler = (_request, ctx) => Response.json({ principal: ctx.auth?.
 
 function setup(policies: NonNullable<AuthOptions['policies']>): { mesh: Mesh; logs: CapturedLogs } {
   const logs = captureLogs();
-  const mesh = createMesh({
-    service: 'orders',
-    logging: { destination: logs.destination },
-    auth: {
-      jwt: [{ issuer, jwks: { keys: [key.jwk] }, audiences: ['orders'] }],
-      policies,
+  const mesh = createMesh(
+    {
+      service: 'orders',
+      logging: { destination: logs.destination },
+      auth: {
+        jwt: [{ issuer, jwks: { keys: [key.jwk] }, audiences: ['orders'] }],
+        policies,
+      },
     },
-  });
+    [auth],
+  );
   meshes.push(mesh);
   return { mesh, logs };
 }
@@ -121,7 +126,14 @@ describe('authorization through the mesh', () => {
   it('reports every refusal to registered event sinks with its reason and status', async () => {
     const { mesh } = setup(designPolicies);
     const denied: [string, number][] = [];
-    registerAuthEventSink(mesh.options, { denied: (reason, status) => denied.push([reason, status]) });
+    const onDenied = (message: unknown) => {
+      const { reason, status } = message as DeniedMessage;
+      denied.push([reason, status]);
+    };
+    subscribe('sidecarless:auth:denied', onDenied);
+    onTestFinished(() => {
+      unsubscribe('sidecarless:auth:denied', onDenied);
+    });
     await invoke(mesh, ok, 'http://o.test/api/orders');
     await invoke(
       mesh,
@@ -168,18 +180,24 @@ describe('authorization through the mesh', () => {
 
 describe('verified-token cache', () => {
   async function verifier(cacheSize = 1000) {
-    const options = normalizeOptions({
-      service: 'orders',
-      logging: { level: 'silent' },
-      auth: {
-        jwt: [{ issuer, jwks: { keys: [key.jwk] } }],
-        tokenCacheSize: cacheSize,
-        clockSkew: 0,
+    const options = normalizeOptions(
+      {
+        service: 'orders',
+        logging: { level: 'silent' },
+        auth: {
+          jwt: [{ issuer, jwks: { keys: [key.jwk] } }],
+          tokenCacheSize: cacheSize,
+          clockSkew: 0,
+        },
       },
-    });
+      [auth],
+    );
     const noop = { denied() {}, jwksStale() {}, jwksUnavailable() {} };
-    const { createLogger } = await import('../../src/logger.ts');
-    const v = new JwtVerifier(options.auth!, createLogger(options), noop);
+    const v = new JwtVerifier(
+      options.section(auth)!,
+      createMesh({ service: 'orders', logging: { level: 'silent' } }).log,
+      noop,
+    );
     await v.init();
     return v;
   }

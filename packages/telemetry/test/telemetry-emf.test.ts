@@ -6,8 +6,11 @@
  */
 import { context, propagation, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, type Mesh, type MeshOptions } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
 import {
   captureLogs,
   createSigningKey,
@@ -53,22 +56,25 @@ describe.each(tracingVariants)('EMF lines %s', (_variant, telemetry) => {
   it('report each invocation’s upstream attempts, retries and auth refusals', async () => {
     const key = createSigningKey('ES256');
     const logs = captureLogs();
-    mesh = createMesh({
-      service: 'orders',
-      logging: { destination: logs.destination },
-      telemetry,
-      auth: {
-        jwt: [
-          { issuer: 'https://id.test', jwks: { keys: [key.jwk] }, audiences: ['orders'], required: true },
-        ],
-      },
-      upstreams: {
-        inventory: {
-          url: upstream.url,
-          retries: { attempts: 2, retryOn: ['5xx'], backoff: { baseInterval: 1 } },
+    mesh = createMesh(
+      {
+        service: 'orders',
+        logging: { destination: logs.destination },
+        telemetry,
+        auth: {
+          jwt: [
+            { issuer: 'https://id.test', jwks: { keys: [key.jwk] }, audiences: ['orders'], required: true },
+          ],
+        },
+        upstreams: {
+          inventory: {
+            url: upstream.url,
+            retries: { attempts: 2, retryOn: ['5xx'], backoff: { baseInterval: 1 } },
+          },
         },
       },
-    });
+      [auth, outbound, http],
+    );
     const now = nowSeconds();
     const token = await key.sign({
       iss: 'https://id.test',

@@ -1,6 +1,8 @@
 import { context, propagation, trace } from '@opentelemetry/api';
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
 import {
   captureLogs,
   createUpstreamServer,
@@ -11,6 +13,7 @@ import {
   type UpstreamServer,
 } from '@sidecarless/testing';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { telemetry } from '../src/index.ts';
 
 let receiver: OtlpReceiver;
 let upstream: UpstreamServer;
@@ -32,20 +35,23 @@ afterEach(async () => {
 
 it('traces each attempt as a CLIENT span, propagates it, and counts requests and retries', async () => {
   const metricsPort = await freePort();
-  mesh = createMesh({
-    service: 'orders',
-    logging: { destination: captureLogs().destination },
-    telemetry: {
-      tracing: { exporter: 'otlp', endpoint: receiver.url },
-      metrics: { exporter: 'prometheus', port: metricsPort },
-    },
-    upstreams: {
-      inventory: {
-        url: upstream.url,
-        retries: { attempts: 2, retryOn: ['5xx'], backoff: { baseInterval: 1 } },
+  mesh = createMesh(
+    {
+      service: 'orders',
+      logging: { destination: captureLogs().destination },
+      telemetry: {
+        tracing: { exporter: 'otlp', endpoint: receiver.url },
+        metrics: { exporter: 'prometheus', port: metricsPort },
+      },
+      upstreams: {
+        inventory: {
+          url: upstream.url,
+          retries: { attempts: 2, retryOn: ['5xx'], backoff: { baseInterval: 1 } },
+        },
       },
     },
-  });
+    [telemetry, outbound, http],
+  );
   upstream.respond({ status: 503 }, { status: 200, body: 'in stock' });
   const response = await invoke(
     mesh,
@@ -92,18 +98,21 @@ it('traces each attempt as a CLIENT span, propagates it, and counts requests and
 
 it('reports the circuit opening in the serverless_upstream_circuit_open gauge', async () => {
   const metricsPort = await freePort();
-  mesh = createMesh({
-    service: 'orders',
-    logging: { destination: captureLogs().destination },
-    telemetry: { metrics: { exporter: 'prometheus', port: metricsPort } },
-    upstreams: {
-      inventory: {
-        url: upstream.url,
-        retries: { attempts: 0 },
-        circuitBreaker: { consecutiveFailures: 2, halfOpenAfter: '30s' },
+  mesh = createMesh(
+    {
+      service: 'orders',
+      logging: { destination: captureLogs().destination },
+      telemetry: { metrics: { exporter: 'prometheus', port: metricsPort } },
+      upstreams: {
+        inventory: {
+          url: upstream.url,
+          retries: { attempts: 0 },
+          circuitBreaker: { consecutiveFailures: 2, halfOpenAfter: '30s' },
+        },
       },
     },
-  });
+    [telemetry, outbound, http],
+  );
   upstream.fallback = { status: 500 };
   const handler = async (_request: Request, ctx: import('@sidecarless/core').MeshContext) => {
     const result = await ctx
