@@ -13,10 +13,9 @@
  */
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { auth } from '@sidecarless/auth';
-import { createMesh, type HttpHandler } from '@sidecarless/core';
+import { createMesh, type HttpHandler, normalizeOptions } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
 import { type JWK, jwtVerify, SignJWT } from 'jose';
-import { normalizeOptions } from '@sidecarless/core';
 import { JwtVerifier } from '../packages/auth/dist/esm/jwt.js';
 import { compilePolicies } from '../packages/auth/dist/esm/policy.js';
 import { compare, printComparison, printTable, times, us } from './lib.ts';
@@ -31,12 +30,19 @@ function keyPair(alg: string): { privateKey: KeyObject; publicKey: KeyObject } {
 }
 
 async function verifierFor(jwk: JWK, cacheSize: number): Promise<JwtVerifier> {
-  const options = normalizeOptions({
-    service: 'bench',
-    logging: { level: 'silent' },
-    auth: { jwt: [{ issuer, jwks: { keys: [jwk] }, audiences: ['orders'] }], tokenCacheSize: cacheSize },
-  }, [auth]);
-  const verifier = new JwtVerifier(options.section(auth)!, createMesh({ service: 'bench', logging: { level: 'silent' } }).log, noEvents);
+  const options = normalizeOptions(
+    {
+      service: 'bench',
+      logging: { level: 'silent' },
+      auth: { jwt: [{ issuer, jwks: { keys: [jwk] }, audiences: ['orders'] }], tokenCacheSize: cacheSize },
+    },
+    [auth],
+  );
+  const verifier = new JwtVerifier(
+    options.section(auth)!,
+    createMesh({ service: 'bench', logging: { level: 'silent' } }).log,
+    noEvents,
+  );
   await verifier.init();
   return verifier;
 }
@@ -108,55 +114,58 @@ printTable(
 );
 
 // Ten rules across four policies, in the shapes real configurations use.
-const policyOptions = normalizeOptions({
-  service: 'bench',
-  auth: {
-    policies: [
-      {
-        name: 'deny-admin',
-        action: 'DENY',
-        rules: [
-          { to: [{ operation: { paths: ['/admin/*'] } }] },
-          {
-            from: [{ source: { notNamespaces: ['shop', 'ops'] } }],
-            to: [{ operation: { methods: ['DELETE'] } }],
-          },
-        ],
-      },
-      {
-        name: 'audit-writes',
-        action: 'AUDIT',
-        rules: [{ to: [{ operation: { methods: ['POST', 'PUT', 'PATCH'] } }] }],
-      },
-      {
-        name: 'allow-reads',
-        action: 'ALLOW',
-        rules: [
-          {
-            from: [{ source: { principals: ['cluster.local/ns/shop/sa/inventory'] } }],
-            to: [{ operation: { methods: ['GET'], paths: ['/api/stock/*'] } }],
-          },
-          { from: [{ source: { ipBlocks: ['10.0.0.0/8'] } }], to: [{ operation: { paths: ['/health'] } }] },
-          { when: [{ key: 'request.headers[x-tenant]', values: ['internal'] }] },
-        ],
-      },
-      {
-        name: 'allow-users',
-        action: 'ALLOW',
-        rules: [
-          { from: [{ source: { requestPrincipals: ['https://other.test/*'] } }] },
-          { to: [{ operation: { hosts: ['*.internal'] } }] },
-          { when: [{ key: 'request.auth.claims[groups]', values: ['operators'] }] },
-          {
-            from: [{ source: { requestPrincipals: [`${issuer}/*`] } }],
-            to: [{ operation: { methods: ['GET', 'POST'], paths: ['/api/*'] } }],
-            when: [{ key: 'request.auth.claims[scope]', values: ['orders:write'] }],
-          },
-        ],
-      },
-    ],
+const policyOptions = normalizeOptions(
+  {
+    service: 'bench',
+    auth: {
+      policies: [
+        {
+          name: 'deny-admin',
+          action: 'DENY',
+          rules: [
+            { to: [{ operation: { paths: ['/admin/*'] } }] },
+            {
+              from: [{ source: { notNamespaces: ['shop', 'ops'] } }],
+              to: [{ operation: { methods: ['DELETE'] } }],
+            },
+          ],
+        },
+        {
+          name: 'audit-writes',
+          action: 'AUDIT',
+          rules: [{ to: [{ operation: { methods: ['POST', 'PUT', 'PATCH'] } }] }],
+        },
+        {
+          name: 'allow-reads',
+          action: 'ALLOW',
+          rules: [
+            {
+              from: [{ source: { principals: ['cluster.local/ns/shop/sa/inventory'] } }],
+              to: [{ operation: { methods: ['GET'], paths: ['/api/stock/*'] } }],
+            },
+            { from: [{ source: { ipBlocks: ['10.0.0.0/8'] } }], to: [{ operation: { paths: ['/health'] } }] },
+            { when: [{ key: 'request.headers[x-tenant]', values: ['internal'] }] },
+          ],
+        },
+        {
+          name: 'allow-users',
+          action: 'ALLOW',
+          rules: [
+            { from: [{ source: { requestPrincipals: ['https://other.test/*'] } }] },
+            { to: [{ operation: { hosts: ['*.internal'] } }] },
+            { when: [{ key: 'request.auth.claims[groups]', values: ['operators'] }] },
+            {
+              from: [{ source: { requestPrincipals: [`${issuer}/*`] } }],
+              to: [{ operation: { methods: ['GET', 'POST'], paths: ['/api/*'] } }],
+              when: [{ key: 'request.auth.claims[scope]', values: ['orders:write'] }],
+            },
+          ],
+        },
+      ],
+    },
   },
-}, [auth]);
+  [auth],
+);
 const evaluate = compilePolicies(policyOptions.section(auth)!.policies, new Set(['scope', 'scp']));
 const attributes = {
   method: 'POST',

@@ -11,6 +11,7 @@
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createMesh, type MeshOptions } from '@sidecarless/core';
 import { prepareHttp } from '@sidecarless/core/adapter';
+import { telemetry } from '@sidecarless/telemetry';
 import { compare, lambdaEnvironment, printComparison, printTable, times, us } from './lib.ts';
 
 // Powertools only traces inside Lambda: give it Lambda's environment.
@@ -39,8 +40,10 @@ const discardSpans = {
   shutdown: () => Promise.resolve(),
 };
 
-function sidecarless(telemetry: MeshOptions['telemetry']) {
-  const mesh = createMesh({ service: 'bench', logging: { destination: sink }, telemetry });
+function sidecarless(section: MeshOptions['telemetry']) {
+  const mesh = createMesh({ service: 'bench', logging: { destination: sink }, telemetry: section }, [
+    telemetry,
+  ]);
   const run = prepareHttp(mesh, (_request, ctx) => {
     ctx.log.info({ item: 42 }, 'handled');
     return new Response('ok');

@@ -21,7 +21,7 @@ interface Group {
   tests: Vector[];
 }
 
-const file = new URL('../../test/fixtures/wycheproof/json_web_signature_test.json', import.meta.url);
+const file = new URL('../../core/test/fixtures/wycheproof/json_web_signature_test.json', import.meta.url);
 const { testGroups } = JSON.parse(readFileSync(file, 'utf8')) as { testGroups: Group[] };
 
 /**

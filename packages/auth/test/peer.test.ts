@@ -11,6 +11,7 @@ import { type InvocationFacts, prepareHttp } from '@sidecarless/core/adapter';
 import { captureLogs, createCa, type TestCa } from '@sidecarless/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthOptions } from '../src/index.ts';
+import { auth } from '../src/index.ts';
 
 let ca: TestCa;
 let rogueCa: TestCa;
@@ -29,8 +30,11 @@ afterEach(async () => {
   await Promise.all(meshes.splice(0).map((mesh) => mesh.close()));
 });
 
-function meshWith(auth: AuthOptions): Mesh {
-  const mesh = createMesh({ service: 'payments', logging: { destination: captureLogs().destination }, auth });
+function meshWith(section: AuthOptions): Mesh {
+  const mesh = createMesh(
+    { service: 'payments', logging: { destination: captureLogs().destination }, auth: section },
+    [auth],
+  );
   meshes.push(mesh);
   return mesh;
 }

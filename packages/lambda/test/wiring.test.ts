@@ -169,12 +169,15 @@ describe('auth facts', () => {
     rogueCert = await rogue.issue({ usage: 'client', uris: [spiffe] });
   });
 
-  function authMesh(auth: Record<string, unknown>): Mesh {
-    const mesh = createMesh({
-      service: 'payments',
-      logging: { destination: captureLogs().destination },
-      auth,
-    });
+  function authMesh(section: Record<string, unknown>): Mesh {
+    const mesh = createMesh(
+      {
+        service: 'payments',
+        logging: { destination: captureLogs().destination },
+        auth: section,
+      },
+      [auth],
+    );
     meshes.push(mesh);
     return mesh;
   }

@@ -58,7 +58,7 @@ describe('upstreams options', () => {
   });
 
   it('returns an empty map when the section is absent', () => {
-    expect(normalizeOptions({ service: 'orders' }, [outbound, http]).section(outbound)!.size).toBe(0);
+    expect(normalizeOptions({ service: 'orders' }, [outbound, http]).section(outbound)).toBeUndefined();
   });
 
   it('names the field and the fix for a bad duration', () => {
@@ -79,12 +79,26 @@ describe('upstreams options', () => {
     expect(issue).toContain('gateway-error');
   });
 
-  it('requires endpoints and rejects non-http URLs', () => {
+  it('accepts an upstream without endpoints (call() only) and rejects non-http URLs', () => {
     expect(issues({ a: {}, b: { endpoints: 'ftp://x' }, c: { endpoints: [] } })).toEqual([
-      'upstreams.a.endpoints: is required; set endpoints: "https://inventory.internal:8443"',
       'upstreams.b.endpoints: "ftp://x" is not http(s); use an http:// or https:// URL',
       'upstreams.c.endpoints: is empty; list at least one URL',
     ]);
+  });
+
+  it('refuses HTTP-only settings on a call()-only upstream, and endpoints without the HTTP transport', () => {
+    expect(issues({ a: { tls: { mode: 'SIMPLE' } } })).toEqual([
+      'upstreams.a.tls: applies to HTTP endpoints; set url: "https://inventory.internal:8443" (or remove it for a call()-only upstream)',
+    ]);
+    let message = '';
+    try {
+      normalizeOptions({ service: 'orders', upstreams: { a: { url: 'http://a:1' } } }, [outbound]);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(
+      "upstreams.a.url: an HTTP upstream needs the HTTP transport, which is not registered; add import { http } from '@sidecarless/outbound/http'",
+    );
   });
 
   it('requires client material for MUTUAL and refuses plaintext endpoints with tls', () => {

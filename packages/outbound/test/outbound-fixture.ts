@@ -6,6 +6,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createMesh, type Mesh } from '@sidecarless/core';
 import { createUpstreamServer, type UpstreamServer } from '@sidecarless/testing';
 import { afterEach } from 'vitest';
+import { http } from '../src/http.ts';
 import { outbound } from '../src/index.ts';
 
 const meshes: Mesh[] = [];
@@ -31,7 +32,7 @@ export function mesh(upstreams: Record<string, unknown>): Mesh {
       upstreams: upstreams as never,
       logging: { level: 'silent' },
     },
-    [outbound],
+    [outbound, http],
   );
   meshes.push(created);
   return created;

@@ -23,6 +23,8 @@ it('keeps the process alive while a retry waits for its backoff', async () => {
   const script = `
     const { createMesh } = require('@sidecarless/core');
     const { prepareHttp } = require('@sidecarless/core/adapter');
+    const { outbound } = require('@sidecarless/outbound');
+    const { http } = require('@sidecarless/outbound/http');
     const mesh = createMesh({
       service: 'orders',
       logging: { level: 'silent' },

@@ -1,6 +1,6 @@
 /**
- * The outbound client is loaded only when `upstreams` is configured (undici alone costs
- * 84–112 ms to import), and it works from the built CommonJS package with require(esm) off.
+ * undici is loaded only with the HTTP transport (`@sidecarless/outbound/http`): a call()-only
+ * upstream loads none of it, and both work from the built CommonJS package with require(esm) off.
  * Runs the built dist/ (pnpm test builds first).
  */
 import { execFile } from 'node:child_process';
@@ -11,7 +11,7 @@ import { expect, it } from 'vitest';
 
 const run = promisify(execFile);
 
-it('loads undici only for a mesh with upstreams, and calls through it from CommonJS', async () => {
+it('loads undici only with the HTTP transport, and calls through both from CommonJS', async () => {
   expect(
     existsSync(fileURLToPath(new URL('../dist/cjs/index.js', import.meta.url))),
     'run `pnpm build` first',
@@ -21,9 +21,10 @@ it('loads undici only for a mesh with upstreams, and calls through it from Commo
     fileURLToPath(new URL('./fixtures/outbound-lazy.cjs', import.meta.url)),
   ]);
   expect(JSON.parse(stdout)).toEqual({
-    withoutUpstreams: false,
-    beforeReady: false,
-    afterReady: true,
+    called: 'done',
+    withCallOnly: false,
+    withTransport: true,
     body: 'pong',
+    crossCopy: true,
   });
 });

@@ -55,7 +55,7 @@ function mesh(upstream: Record<string, unknown>): Mesh {
       upstreams: { inventory: upstream } as never,
       logging: { level: 'silent' },
     },
-    [outbound],
+    [outbound, http],
   );
   meshes.push(created);
   return created;
@@ -261,17 +261,18 @@ describe('HTTP/2', () => {
 });
 
 describe('TLS material errors', () => {
-  it('fails mesh.ready() with a ConfigError naming the field when a certificate file is missing', async () => {
-    const m = mesh({
-      endpoints: 'https://127.0.0.1:1',
-      tls: {
-        mode: 'MUTUAL',
-        caCertificates: ca.cert,
-        clientCertificate: join(directory, 'missing.crt'),
-        privateKey: clientCert.key,
-      },
-    });
-    const error = await m.ready().catch((e: unknown) => e);
+  it('fails createMesh (at init) with a ConfigError naming the field when a certificate file is missing', async () => {
+    const error = await failure(() =>
+      mesh({
+        endpoints: 'https://127.0.0.1:1',
+        tls: {
+          mode: 'MUTUAL',
+          caCertificates: ca.cert,
+          clientCertificate: join(directory, 'missing.crt'),
+          privateKey: clientCert.key,
+        },
+      }),
+    );
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).issues[0]?.path).toBe('upstreams.inventory.tls.clientCertificate');
     expect((error as Error).message).toContain('ENOENT');
@@ -279,17 +280,29 @@ describe('TLS material errors', () => {
 
   it('reports a certificate that does not match its key without showing the key', async () => {
     const other = await ca.issue({ usage: 'client' });
-    const m = mesh({
-      endpoints: 'https://127.0.0.1:1',
-      tls: {
-        mode: 'MUTUAL',
-        caCertificates: ca.cert,
-        clientCertificate: clientCert.cert,
-        privateKey: other.key,
-      },
-    });
-    const error = await m.ready().catch((e: unknown) => e);
+    const error = await failure(() =>
+      mesh({
+        endpoints: 'https://127.0.0.1:1',
+        tls: {
+          mode: 'MUTUAL',
+          caCertificates: ca.cert,
+          clientCertificate: clientCert.cert,
+          privateKey: other.key,
+        },
+      }),
+    );
     expect(error).toMatchObject({ issues: [expect.objectContaining({ path: 'upstreams.inventory.tls' })] });
     expect((error as Error).message).not.toContain(other.key.split('\n')[1]!);
   });
 });
+
+/** What `create` throws, or the rejection of the mesh's ready(). */
+async function failure(create: () => { ready(): Promise<void> }): Promise<unknown> {
+  try {
+    return await create()
+      .ready()
+      .then(() => undefined);
+  } catch (error) {
+    return error;
+  }
+}

@@ -19,6 +19,7 @@ import {
   type UpstreamServer,
 } from '@sidecarless/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { telemetry } from '../src/index.ts';
 
 let upstream: UpstreamServer;
 let mesh: Mesh | undefined;
@@ -52,7 +53,7 @@ const tracingVariants: [string, MeshOptions['telemetry']][] = [
   ],
 ];
 
-describe.each(tracingVariants)('EMF lines %s', (_variant, telemetry) => {
+describe.each(tracingVariants)('EMF lines %s', (_variant, section) => {
   it('report each invocation’s upstream attempts, retries and auth refusals', async () => {
     const key = createSigningKey('ES256');
     const logs = captureLogs();
@@ -60,7 +61,7 @@ describe.each(tracingVariants)('EMF lines %s', (_variant, telemetry) => {
       {
         service: 'orders',
         logging: { destination: logs.destination },
-        telemetry,
+        telemetry: section,
         auth: {
           jwt: [
             { issuer: 'https://id.test', jwks: { keys: [key.jwk] }, audiences: ['orders'], required: true },
@@ -73,7 +74,7 @@ describe.each(tracingVariants)('EMF lines %s', (_variant, telemetry) => {
           },
         },
       },
-      [auth, outbound, http],
+      [telemetry, auth, outbound, http],
     );
     const now = nowSeconds();
     const token = await key.sign({
@@ -142,7 +143,9 @@ describe.each(tracingVariants)('EMF lines %s', (_variant, telemetry) => {
 
   it('writes only the invocation line for an invocation without outbound calls or refusals', async () => {
     const logs = captureLogs();
-    mesh = createMesh({ service: 'orders', logging: { destination: logs.destination }, telemetry });
+    mesh = createMesh({ service: 'orders', logging: { destination: logs.destination }, telemetry: section }, [
+      telemetry,
+    ]);
     await invoke(mesh, () => new Response('ok'), 'http://localhost/', { invocationId: 'inv-plain' });
     await invoke(mesh, () => new Response('ok'), 'http://localhost/', { invocationId: 'inv-plain-2' });
     const lines = logs.lines().filter((line) => '_aws' in line);

@@ -14,7 +14,7 @@ const fixture = fileURLToPath(new URL('./fixtures/cjs-traced.cjs', import.meta.u
 
 describe('the built telemetry feature', () => {
   beforeAll(() => {
-    const dist = fileURLToPath(new URL('../dist/cjs/telemetry/index.js', import.meta.url));
+    const dist = fileURLToPath(new URL('../dist/cjs/index.js', import.meta.url));
     expect(existsSync(dist), 'run `pnpm build` first (pnpm test does)').toBe(true);
   });
 

@@ -24,7 +24,7 @@ import {
   startOtlpReceiver,
 } from '@sidecarless/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { telemetry } from '../src/index.ts';
+import { telemetry, telemetry as telemetryFeature } from '../src/index.ts';
 
 let receiver: OtlpReceiver;
 const meshes: Mesh[] = [];
@@ -375,14 +375,17 @@ describe('exporters and span processors the application passes', () => {
 
   it("hands a span processor (the SDK's batch processor) every span, exported at mesh.flush", async () => {
     const exporter = new InMemorySpanExporter();
-    const mesh = createMesh({
-      service: 'batched-processor',
-      logging: { level: 'silent' },
-      telemetry: {
-        // A long delay: only the mesh's flush gets these spans out.
-        tracing: { spanProcessor: new BatchSpanProcessor(exporter, { scheduledDelayMillis: 60_000 }) },
+    const mesh = createMesh(
+      {
+        service: 'batched-processor',
+        logging: { level: 'silent' },
+        telemetry: {
+          // A long delay: only the mesh's flush gets these spans out.
+          tracing: { spanProcessor: new BatchSpanProcessor(exporter, { scheduledDelayMillis: 60_000 }) },
+        },
       },
-    });
+      [telemetryFeature],
+    );
     meshes.push(mesh);
     const response = await invoke(
       mesh,
@@ -421,11 +424,14 @@ describe('exporters and span processors the application passes', () => {
       forceFlush: async () => {},
       shutdown: async () => {},
     };
-    const mesh = createMesh({
-      service: 'start-hooks',
-      logging: { level: 'silent' },
-      telemetry: { tracing: { spanProcessor: processor } },
-    });
+    const mesh = createMesh(
+      {
+        service: 'start-hooks',
+        logging: { level: 'silent' },
+        telemetry: { tracing: { spanProcessor: processor } },
+      },
+      [telemetryFeature],
+    );
     meshes.push(mesh);
     let serverSpanId: string | undefined;
     await invoke(
@@ -456,11 +462,14 @@ describe('exporters and span processors the application passes', () => {
       forceFlush: async () => {},
       shutdown: async () => {},
     };
-    const mesh = createMesh({
-      service: 'failing-processor',
-      logging: { level: 'silent' },
-      telemetry: { tracing: { spanProcessor: failing, exporter } },
-    });
+    const mesh = createMesh(
+      {
+        service: 'failing-processor',
+        logging: { level: 'silent' },
+        telemetry: { tracing: { spanProcessor: failing, exporter } },
+      },
+      [telemetryFeature],
+    );
     meshes.push(mesh);
     const response = await invoke(mesh, () => new Response('ok'), 'http://localhost/');
     expect(response.status).toBe(200);
@@ -470,11 +479,14 @@ describe('exporters and span processors the application passes', () => {
 
   it("runs the invocation spans through a span processor (the SDK's simple processor)", async () => {
     const exporter = new InMemorySpanExporter();
-    const mesh = createMesh({
-      service: 'processor',
-      logging: { level: 'silent' },
-      telemetry: { tracing: { spanProcessor: new SimpleSpanProcessor(exporter) } },
-    });
+    const mesh = createMesh(
+      {
+        service: 'processor',
+        logging: { level: 'silent' },
+        telemetry: { tracing: { spanProcessor: new SimpleSpanProcessor(exporter) } },
+      },
+      [telemetryFeature],
+    );
     meshes.push(mesh);
     await invoke(mesh, () => new Response('ok'), 'http://localhost/');
     await mesh.flush();
