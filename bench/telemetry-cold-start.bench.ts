@@ -17,10 +17,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { auth } from '@sidecarless/auth';
-import { outbound } from '@sidecarless/outbound';
-import { http } from '@sidecarless/outbound/http';
-import { telemetry } from '@sidecarless/telemetry';
 import { build } from 'esbuild';
 import { lambdaEnvironment, median, printTable, times } from './lib.ts';
 

@@ -42,7 +42,7 @@ export interface ClaimToHeader {
  *
  * @example
  * ```ts
- * import type { JwtRule } from '@sidecarless/core';
+ * import type { JwtRule } from '@sidecarless/auth';
  *
  * const rule: JwtRule = {
  *   issuer: 'https://id.example.com',
@@ -98,7 +98,7 @@ export interface JwtRule {
  *
  * @example
  * ```ts
- * import type { PolicySource } from '@sidecarless/core';
+ * import type { PolicySource } from '@sidecarless/auth';
  *
  * const source: PolicySource = { principals: ['cluster.local/ns/shop/sa/*'], notIpBlocks: ['10.9.0.0/16'] };
  * ```
@@ -121,7 +121,7 @@ export interface PolicySource {
  *
  * @example
  * ```ts
- * import type { PolicyOperation } from '@sidecarless/core';
+ * import type { PolicyOperation } from '@sidecarless/auth';
  *
  * const operation: PolicyOperation = { methods: ['GET'], paths: ['/api/*'], notPaths: ['/api/admin/*'] };
  * ```
@@ -142,7 +142,7 @@ export interface PolicyOperation {
  *
  * @example
  * ```ts
- * import type { PolicyCondition } from '@sidecarless/core';
+ * import type { PolicyCondition } from '@sidecarless/auth';
  *
  * const condition: PolicyCondition = { key: 'request.auth.claims[scope]', values: ['orders:write'] };
  * ```
@@ -159,7 +159,7 @@ export interface PolicyCondition {
  *
  * @example
  * ```ts
- * import type { PolicyRule } from '@sidecarless/core';
+ * import type { PolicyRule } from '@sidecarless/auth';
  *
  * const rule: PolicyRule = {
  *   from: [{ source: { requestPrincipals: ['https://id.example.com/*'] } }],
@@ -180,7 +180,7 @@ export interface PolicyRule {
  *
  * @example
  * ```ts
- * import type { AuthorizationPolicy } from '@sidecarless/core';
+ * import type { AuthorizationPolicy } from '@sidecarless/auth';
  *
  * const policy: AuthorizationPolicy = {
  *   name: 'no-admin-from-outside',
@@ -203,7 +203,7 @@ export interface AuthorizationPolicy {
  *
  * @example
  * ```ts
- * import type { PeerAuthenticationOptions } from '@sidecarless/core';
+ * import type { PeerAuthenticationOptions } from '@sidecarless/auth';
  *
  * const peer: PeerAuthenticationOptions = { mtls: { mode: 'STRICT' }, trustBundle: process.env.MESH_CA_PEM ?? '' };
  * ```
@@ -222,6 +222,7 @@ export interface PeerAuthenticationOptions {
  *
  * @example
  * ```ts
+ * import { auth } from '@sidecarless/auth';
  * import { createMesh } from '@sidecarless/core';
  *
  * const mesh = createMesh({

@@ -8,8 +8,6 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createUpstreamServer, type UpstreamServer } from '@sidecarless/testing';
 import { afterEach, expect, it } from 'vitest';
-import { http } from '../src/http.ts';
-import { outbound } from '../src/index.ts';
 
 const run = promisify(execFile);
 let upstream: UpstreamServer | undefined;
