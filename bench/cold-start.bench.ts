@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BuildOptions, build } from 'esbuild';
-import { median, printTable } from './lib.ts';
+import { build } from 'esbuild';
+import { deployedBundle, median, printTable } from './lib.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const tmp = join(here, '..', '.bench-tmp');
@@ -35,41 +35,9 @@ ${report}
 const bareEntry = join(tmp, 'bare.mjs');
 writeFileSync(bareEntry, `const t0 = performance.now(), t1 = t0, t2 = t0, t3 = t0;${report}`);
 const bundled = join(tmp, 'core-bundle.mjs');
-const bundledWithoutFeatures = join(tmp, 'core-bundle-no-feature-deps.mjs');
-const bundleOptions: BuildOptions = {
-  entryPoints: [coreEntry],
-  bundle: true,
-  minify: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  logLevel: 'error',
-  // pino is CommonJS and requires Node built-ins; an ESM bundle needs a require() to give it.
-  banner: {
-    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-  },
-};
-await build({ ...bundleOptions, outfile: bundled });
-// The same bundle without the dependencies of the lazily loaded features (undici, cockatiel,
-// OpenTelemetry): the difference is what unconfigured features still cost in a one-file bundle,
-// where `import()` defers their evaluation but not their parsing.
-// They are swapped for empty modules (never evaluated: no feature is configured here).
-await build({
-  ...bundleOptions,
-  outfile: bundledWithoutFeatures,
-  plugins: [
-    {
-      name: 'leave-out-feature-dependencies',
-      setup(builder) {
-        builder.onResolve({ filter: /^(undici|cockatiel|@opentelemetry\/.*)$/ }, (args) => ({
-          path: args.path,
-          namespace: 'left-out',
-        }));
-        builder.onLoad({ filter: /.*/, namespace: 'left-out' }, () => ({ contents: 'module.exports = {};' }));
-      },
-    },
-  ],
-});
+// The kernel alone: no feature package is imported, so none is bundled (the per-feature rows are
+// in bench/realistic-function.bench.ts).
+await build({ ...deployedBundle('esm'), entryPoints: [coreEntry], outfile: bundled });
 
 interface Sample {
   wallMs: number;
@@ -91,7 +59,6 @@ const candidates = [
   { name: 'bare node process', file: bareEntry },
   { name: '@sidecarless/core from node_modules', file: coreEntry },
   { name: '@sidecarless/core bundled (esbuild, minified)', file: bundled },
-  { name: 'bundled, feature dependencies left out', file: bundledWithoutFeatures },
 ];
 const runs = 15;
 const samples = candidates.map(() => [] as Sample[]);

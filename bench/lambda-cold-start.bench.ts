@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { median, printTable, times } from './lib.ts';
+import { deployedBundle, median, printTable, times } from './lib.ts';
 
 const resolveImport = (id: string) => fileURLToPath(import.meta.resolve(id));
 const work = mkdtempSync(join(tmpdir(), 'sidecarless-cold-'));
@@ -63,16 +63,7 @@ async function bundle(name: string): Promise<string> {
   writeFileSync(entry, sources[name]!);
   try {
     const outfile = join(work, `${name}.bundle.cjs`);
-    await build({
-      entryPoints: [entry],
-      bundle: true,
-      minify: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      outfile,
-      logLevel: 'silent',
-    });
+    await build({ ...deployedBundle('cjs'), entryPoints: [entry], outfile });
     return outfile;
   } finally {
     rmSync(entry);

@@ -4,6 +4,30 @@
  * These machines are noisy: always compare within one run, interleave the candidates, and quote
  * medians and ratios.
  */
+import type { BuildOptions } from 'esbuild';
+
+/**
+ * esbuild options for the one minified file users deploy (SAM's esbuild build), for Node 22. An
+ * ES module bundle gets a real `require()`: CommonJS dependencies inside it (pino, Powertools,
+ * undici) call it for Node's built-ins, as SAM's esbuild template provides.
+ */
+export function deployedBundle(format: 'cjs' | 'esm'): BuildOptions {
+  return {
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node22',
+    format,
+    logLevel: 'error',
+    ...(format === 'esm'
+      ? {
+          banner: {
+            js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+          },
+        }
+      : {}),
+  };
+}
 
 export interface Candidate {
   name: string;

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { median, printTable, times } from './lib.ts';
+import { deployedBundle, median, printTable, times } from './lib.ts';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const work = join(benchDir, '..', '.bench-tmp', 'realistic');
@@ -162,16 +162,16 @@ export const handler = lambda(mesh, async (request, ctx) => {
 });`;
 }
 
-/** The same function wired by hand: jose, cockatiel, pino and the OpenTelemetry SDK. */
-const handWired = `
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+/**
+ * What the hand-wired and the Middy + Powertools functions share: jose against the local JWKS, the
+ * OpenTelemetry SDK into the injected exporter, and cockatiel's retry, breaker and timeout around
+ * the stock check.
+ */
+const byHand = {
+  imports: `import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ConsecutiveBreaker, ExponentialBackoff, TimeoutStrategy, circuitBreaker, handleAll, retry, timeout, wrap } from 'cockatiel';
-import { createLocalJWKSet, jwtVerify } from 'jose';
-import pino from 'pino';
-${shared}
-const keys = createLocalJWKSet(JWKS);
-const logger = pino({ base: { service: 'orders' } });
+import { createLocalJWKSet, jwtVerify } from 'jose';`,
+  setup: `const keys = createLocalJWKSet(JWKS);
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 const tracer = provider.getTracer('orders');
 const stock = wrap(
@@ -179,7 +179,17 @@ const stock = wrap(
   circuitBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
   timeout(1000, TimeoutStrategy.Aggressive),
 );
-const reply = (statusCode, body) => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const reply = (statusCode, body) => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });`,
+};
+
+/** The same function wired by hand: jose, cockatiel, pino and the OpenTelemetry SDK. */
+const handWired = `
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+${byHand.imports}
+import pino from 'pino';
+${shared}
+const logger = pino({ base: { service: 'orders' } });
+${byHand.setup}
 let cold = true;
 export const handler = async (event, context) => {
   const started = Date.now();
@@ -218,21 +228,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SpanKind } from '@opentelemetry/api';
-import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ConsecutiveBreaker, ExponentialBackoff, TimeoutStrategy, circuitBreaker, handleAll, retry, timeout, wrap } from 'cockatiel';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+${byHand.imports}
 ${shared}
-const keys = createLocalJWKSet(JWKS);
 const logger = new Logger({ serviceName: 'orders' });
 const metrics = new Metrics({ namespace: 'Orders', serviceName: 'orders' });
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-const tracer = provider.getTracer('orders');
-const stock = wrap(
-  retry(handleAll, { maxAttempts: 1, backoff: new ExponentialBackoff() }),
-  circuitBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
-  timeout(1000, TimeoutStrategy.Aggressive),
-);
-const reply = (statusCode, body) => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+${byHand.setup}
 const tracing = () => ({
   before: (request) => { request.internal.span = tracer.startSpan(request.event.routeKey, { kind: SpanKind.SERVER }); },
   after: async (request) => { request.internal.span.setAttribute('http.response.status_code', request.response.statusCode); request.internal.span.end(); await provider.forceFlush(); },
@@ -299,22 +299,7 @@ for (const [index, name] of names.entries()) {
   try {
     for (const format of ['cjs', 'esm'] as const) {
       const outfile = join(work, `${index}.${format === 'cjs' ? 'cjs' : 'mjs'}`);
-      await build({
-        entryPoints: [entry],
-        bundle: true,
-        minify: true,
-        platform: 'node',
-        target: 'node22',
-        format,
-        outfile,
-        logLevel: 'silent',
-        // Some packages still call require() for Node's built-ins; in an ES module bundle that
-        // needs a real require, as SAM's esbuild template adds.
-        banner:
-          format === 'esm'
-            ? { js: "import{createRequire}from'module';const require=createRequire(import.meta.url);" }
-            : {},
-      });
+      await build({ ...deployedBundle(format), entryPoints: [entry], outfile });
       files.set(`${name}|bundled ${format.toUpperCase()}`, outfile);
       if (format === 'cjs') bundleBytes.set(name, statSync(outfile).size);
     }

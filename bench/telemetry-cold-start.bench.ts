@@ -18,7 +18,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { lambdaEnvironment, median, printTable, times } from './lib.ts';
+import { deployedBundle, lambdaEnvironment, median, printTable, times } from './lib.ts';
 
 // Powertools' Tracer only sets itself up inside Lambda: give every child Lambda's environment.
 const env = { ...process.env, ...lambdaEnvironment };
@@ -67,20 +67,7 @@ for (const [index, [stack, body]] of Object.entries(coldScripts).entries()) {
     `${body}\nconst readyAt = performance.now();\nprocess.stdout.write(String(readyAt));`,
   );
   const bundled = join(tmpDir, `cold-${index}.mjs`);
-  await build({
-    entryPoints: [source],
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    outfile: bundled,
-    logLevel: 'error',
-    // CommonJS dependencies (pino, Powertools' X-Ray SDK) need a require() inside an ESM bundle.
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-  });
+  await build({ ...deployedBundle('esm'), entryPoints: [source], outfile: bundled });
   coldCandidates.push(
     { stack, form: 'node_modules', file: source },
     { stack, form: 'bundled', file: bundled },

@@ -14,7 +14,7 @@ import { deadlineFromHeader, deadlineHeader } from './deadline-header.js';
 import { DeadlineWatch } from './deadline-watch.js';
 import { errorToResponse } from './error-response.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
-import { type AnyFeature, type FeatureHost, type FeatureSections, inStageOrder } from './features.js';
+import type { AnyFeature, FeatureHost, FeatureSections } from './features.js';
 import { createLogger } from './logger.js';
 import { type MeshOptions, type NormalizedOptions, normalizeOptions } from './options/index.js';
 import {
@@ -125,7 +125,8 @@ class MeshImpl implements Mesh {
   }
 
   /**
-   * Starts every registered feature now, at createMesh (Lambda's init phase), in stage order.
+   * Starts every registered feature now, at createMesh (Lambda's init phase), in stage order
+   * (normalizeOptions sorts them).
    * Their stages are known at once unless one still has init work to do; the first invocation
    * waits only for that.
    */
@@ -133,7 +134,7 @@ class MeshImpl implements Mesh {
     const work: Promise<unknown>[] = [];
     const stages: (Stage | Promise<Stage | undefined> | undefined)[] = [];
     const options = this.options;
-    for (const feature of inStageOrder(options.features)) {
+    for (const feature of options.features) {
       const host: FeatureHost = {
         service: options.service,
         version: options.version,
@@ -153,14 +154,13 @@ class MeshImpl implements Mesh {
       };
       const stage = feature.start(host);
       stages.push(stage);
-      if (isThenable(stage)) work.push(stage);
     }
-    if (work.length === 0) {
+    if (work.length === 0 && !stages.some(isThenable)) {
       this.#stages = [...(stages as (Stage | undefined)[]).filter(isStage), ...options.middleware];
       return settled;
     }
-    this.#pending = Promise.all(work).then(async () => {
-      const resolved = await Promise.all(stages);
+    // The first invocation waits for every stage still pending and the init work features handed over.
+    this.#pending = Promise.all([Promise.all(stages), ...work]).then(([resolved]) => {
       this.#stages = [...resolved.filter(isStage), ...options.middleware];
       this.#pending = undefined;
     });

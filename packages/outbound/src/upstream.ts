@@ -97,7 +97,6 @@ export interface UpstreamTransport {
   readonly endpointCount: number;
   /** The plan of one `fetch`, prepared (target, headers, body) before the chain runs. */
   fetchPlan(
-    upstream: Upstream,
     input: string | URL,
     init: RequestInit | undefined,
     state: CallState,
@@ -177,13 +176,13 @@ export class Upstream {
         status: 500,
       });
     }
-    const state = this.startState(ctx, Date.now());
-    return this.run(await transport.fetchPlan(this, input, init, state), state);
+    const state = this.#startState(ctx, Date.now());
+    return this.run(await transport.fetchPlan(input, init, state), state);
   }
 
   /** Any async work through the chain. */
   call<T>(work: (call: UpstreamCallContext) => Promise<T>, ctx: MeshContext | undefined): Promise<T> {
-    const state = this.startState(ctx, Date.now());
+    const state = this.#startState(ctx, Date.now());
     return this.run(this.#workPlan(work), state);
   }
 
@@ -201,7 +200,7 @@ export class Upstream {
         const timing = this.#beginAttempt(state);
         const retriesLeft = state.attempt <= this.config.retries.attempts;
         const retryFits = (retryAfterMs: number | undefined) =>
-          retriesLeft && this.retryFits(state, retryAfterMs);
+          retriesLeft && this.#retryFits(state, retryAfterMs);
         let outcome: AttemptOutcome<T>;
         try {
           outcome = await this.#guard(() => plan.attempt(state, timing, retryFits));
@@ -317,7 +316,7 @@ export class Upstream {
   // the chain's steps
 
   /** The state of one call: its deadline (timeout ∧ invocation deadline − margin) and counters. */
-  startState(ctx: MeshContext | undefined, now: number): CallState {
+  #startState(ctx: MeshContext | undefined, now: number): CallState {
     let deadlineAt =
       this.config.timeoutMs === undefined ? Number.POSITIVE_INFINITY : now + this.config.timeoutMs;
     if (ctx) deadlineAt = Math.min(deadlineAt, ctx.deadline - this.config.deadlineMarginMs);
@@ -352,7 +351,7 @@ export class Upstream {
    * Records the wait in `state` and takes the budget slot at once, so calls deciding together
    * cannot all squeeze under the budget; the slot is held until the call ends.
    */
-  retryFits(state: CallState, retryAfterMs: number | undefined): boolean {
+  #retryFits(state: CallState, retryAfterMs: number | undefined): boolean {
     if (!state.retrying && !withinBudget(this.config.retryBudget, this.#activeRequests, this.#activeRetries))
       return false;
     const delay = retryAfterMs ?? backoffDelay(this.config.retries, state.attempt);
@@ -427,7 +426,7 @@ export class Upstream {
     // or a 5xx response.
     const policy = handleWhen(
       (error) => !(error instanceof UpstreamError) || error.kind !== 'aborted',
-    ).orWhenResult((result) => isServerError(result));
+    ).orWhenResult((result) => isServerError(result as AttemptOutcome<unknown>));
     const created = circuitBreaker(policy, {
       breaker,
       halfOpenAfter: options.halfOpenAfterMs,
@@ -445,13 +444,19 @@ export class Upstream {
   }
 }
 
-function isServerError(result: unknown): boolean {
-  return (
-    typeof result === 'object' &&
-    result !== null &&
-    'status' in result &&
-    (result as { status: number }).status >= 500
-  );
+/**
+ * Whether an attempt's outcome is a 5xx for the breaker: the status an HTTP attempt reports, or
+ * a `status` on the value `call(work)` returned (a `Response`, an SDK-style result).
+ */
+function isServerError(outcome: AttemptOutcome<unknown>): boolean {
+  const status = outcome.status ?? (outcome.retry === undefined ? statusOf(outcome.value) : undefined);
+  return status !== undefined && status >= 500;
+}
+
+function statusOf(value: unknown): number | undefined {
+  const status =
+    typeof value === 'object' && value !== null ? (value as { status?: unknown }).status : undefined;
+  return typeof status === 'number' ? status : undefined;
 }
 
 /** The error for an attempt (`perTry`) or a whole call that ran out of time. */

@@ -348,6 +348,18 @@ describe('call(work)', () => {
       code: 'SCL_ERR_CIRCUIT_OPEN',
     });
   });
+
+  it('counts a call() result with a 5xx status (a Response, an SDK-style result) as a breaker failure', async () => {
+    const m = mesh({
+      ledger: { retries: { attempts: 0 }, circuitBreaker: { consecutiveFailures: 2 } },
+    });
+    const unavailable = async () => ({ status: 503 });
+    await expect(m.upstream('ledger').call(unavailable)).resolves.toEqual({ status: 503 });
+    await expect(m.upstream('ledger').call(unavailable)).resolves.toEqual({ status: 503 });
+    await expect(m.upstream('ledger').call(async () => ({ status: 200 }))).rejects.toMatchObject({
+      code: 'SCL_ERR_CIRCUIT_OPEN',
+    });
+  });
 });
 
 describe('propagation', () => {

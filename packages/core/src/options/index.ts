@@ -6,7 +6,7 @@
 
 import type { Duration } from '../duration.js';
 import { ConfigError } from '../errors.js';
-import { type AnyFeature, type CheckHost, featureSections } from '../features.js';
+import { type AnyFeature, type CheckHost, featureSections, inStageOrder } from '../features.js';
 import type { Stage } from '../types.js';
 import { checkLogging, type LoggingOptions, type NormalizedLogging } from './logging.js';
 import { boolean, checkObject, duration, IssueList, isPlainObject, optional, string } from './schema.js';
@@ -99,11 +99,12 @@ export function normalizeOptions(
   env: NodeJS.ProcessEnv = process.env,
 ): NormalizedOptions {
   const issues = new IssueList();
-  const registered = registeredFeatures(features, issues);
-  const owned = new Map<string, AnyFeature>();
-  for (const feature of registered) if (feature.section !== undefined) owned.set(feature.section, feature);
+  const registered = inStageOrder(registeredFeatures(features, issues));
+  const sectionKeys = registered.flatMap((feature) =>
+    feature.section === undefined ? [] : [feature.section],
+  );
   const input =
-    checkObject(options ?? {}, '', issues, [...kernelKeys, ...owned.keys()], (key) => missingFeature(key)) ??
+    checkObject(options ?? {}, '', issues, [...kernelKeys, ...sectionKeys], (key) => missingFeature(key)) ??
     {};
 
   const service =

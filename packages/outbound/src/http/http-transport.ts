@@ -12,7 +12,6 @@ import { toUpstreamError, UpstreamError, UpstreamErrorCodes } from '../errors.js
 import { type AttemptStartMessage, attemptEndChannel, attemptStartChannel } from '../events.js';
 import { mayRepeat, retriableFailure, retriableStatus } from '../retry-policy.js';
 import {
-  type AttemptOutcome,
   type AttemptPlan,
   type AttemptTiming,
   type CallState,
@@ -23,7 +22,7 @@ import {
 import { type Endpoint, type EndpointOutcome, EndpointSet } from './endpoints.js';
 import { injectTraceContext, outgoingHeaders } from './propagation.js';
 import { TlsConnector } from './tls.js';
-import { type AttemptRequest, type AttemptResult, dispatchAttempt } from './transport.js';
+import { type AttemptRequest, type AttemptResult, dispatchAttempt, retryAfter } from './transport.js';
 import { Agent, Pool } from './undici-parts.js';
 
 /** Lets a CLIENT span write its trace headers into the plain header record undici sends. */
@@ -107,12 +106,11 @@ export class HttpTransport implements UpstreamTransport {
 
   /** Prepares one `fetch` (target, headers, body) and returns its plan for the policy chain. */
   async fetchPlan(
-    upstream: Upstream,
     input: string | URL,
     init: RequestInit | undefined,
     state: CallState,
   ): Promise<AttemptPlan<Response>> {
-    const config = upstream.config;
+    const config = this.#upstream.config;
     const target = this.#target(input, config.passthrough);
     const method = (init?.method ?? 'GET').toUpperCase();
     const headers = outgoingHeaders(init?.headers ?? undefined);
@@ -150,7 +148,7 @@ export class HttpTransport implements UpstreamTransport {
           retryFits(statusRetryAfter(status, responseHeaders));
         return this.#httpAttempt(target, request, attemptState, timing, decide, (attempt) => {
           current = attempt;
-        }).then(outcomeOf);
+        });
       },
       failed: (error, failedState) => {
         const failure = this.#explain(failedState.aborted ?? error);
@@ -299,20 +297,9 @@ export class HttpTransport implements UpstreamTransport {
   }
 }
 
-/** The chain's view of an attempt's result: the response, or a retry with its status. */
-function outcomeOf(result: AttemptResult): AttemptOutcome<Response> & { readonly status: number } {
-  return result.retry
-    ? { retry: String(result.status), status: result.status }
-    : { value: result.response, status: result.status };
-}
-
+/** The wait a 503 or 429 asks for in `Retry-After`; other statuses ask for none. */
 function statusRetryAfter(status: number, headers: IncomingHttpHeaders): number | undefined {
-  if (status !== 503 && status !== 429) return undefined;
-  const value = headers['retry-after'];
-  if (typeof value !== 'string') return undefined;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  return status === 503 || status === 429 ? retryAfter(headers['retry-after']) : undefined;
 }
 
 function endpointOutcome(

@@ -9,10 +9,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 
-/** How an attempt ended when it got a response. */
+/**
+ * How an attempt ended when it got a response, in the policy chain's terms (AttemptOutcome in
+ * ../upstream.ts): the response, or a retry named by the status that asked for it.
+ */
 export type AttemptResult =
-  | { readonly retry: false; readonly status: number; readonly response: Response }
-  | { readonly retry: true; readonly status: number; readonly retryAfterMs: number | undefined };
+  | { readonly value: Response; readonly status: number; readonly retry?: undefined }
+  | { readonly retry: string; readonly status: number };
 
 /** The dispatch options an attempt sends. */
 export interface AttemptRequest {
@@ -41,7 +44,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   #pendingAbort: Error | undefined;
   #stream: ReadableStreamDefaultController<Uint8Array> | undefined;
-  #draining: { status: number; retryAfterMs: number | undefined } | undefined;
+  /** The status of a response being drained because it will be retried. */
+  #draining: number | undefined;
   #status: number | undefined;
   #done = false;
 
@@ -79,7 +83,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   ): void {
     this.#status = status;
     if (this.#decide(status, headers)) {
-      this.#draining = { status, retryAfterMs: retryAfter(headers['retry-after']) };
+      this.#draining = status;
       return;
     }
     const pairs: [string, string][] = [];
@@ -107,7 +111,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       );
     }
     const response = new Response(body, { status, statusText: statusMessage ?? '', headers: pairs });
-    this.#resolve({ retry: false, status, response });
+    this.#resolve({ value: response, status });
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -119,9 +123,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.#done = true;
-    if (this.#draining) {
+    if (this.#draining !== undefined) {
       this.#settled(undefined, this.#status);
-      this.#resolve({ retry: true, ...this.#draining });
+      this.#resolve({ retry: String(this.#draining), status: this.#draining });
       return;
     }
     this.#stream?.close();
