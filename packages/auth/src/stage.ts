@@ -17,7 +17,7 @@ import {
   SidecarlessError,
   type Stage,
 } from '@sidecarless/core';
-import { badRequest, type FeatureContext, nodeBuiltin } from '@sidecarless/core/feature';
+import { badRequest, type FeatureContext, invocationOf, nodeBuiltin } from '@sidecarless/core/feature';
 import { type AuthEvents, authEvents } from './events.js';
 import { TokenError } from './jws.js';
 import { JwtVerifier, type VerifiedToken } from './jwt.js';
@@ -246,7 +246,7 @@ export class AuthStage implements Stage {
   }
 
   async #handle(request: Request, mesh: MeshContext, next: HttpNext): Promise<Response> {
-    const ctx = mesh as FeatureContext;
+    const ctx = invocationOf(mesh);
     let url: URL | undefined;
     const parsedUrl = () => {
       url ??= new URL(request.url);

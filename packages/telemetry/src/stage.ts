@@ -15,7 +15,7 @@ import {
   SidecarlessError,
   type Stage,
 } from '@sidecarless/core';
-import { type FeatureContext, lineWriter } from '@sidecarless/core/feature';
+import { type FeatureContext, invocationOf, lineWriter } from '@sidecarless/core/feature';
 import { type AccessLogger, createAccessLogger } from './access-log.js';
 import {
   createEmfRenderer,
@@ -204,7 +204,7 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     name: 'telemetry',
     http(next: HttpNext): HttpNext {
       return async function telemetryStage(request, ctx) {
-        const invocation = ctx as FeatureContext;
+        const invocation = invocationOf(ctx);
         const record = begin(invocation, request.headers, request.method, pathOf(request.url));
         try {
           const response = await (record.span
@@ -220,7 +220,7 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     },
     event(next: EventNext): EventNext {
       return async function telemetryStage(event, ctx) {
-        const invocation = ctx as FeatureContext;
+        const invocation = invocationOf(ctx);
         const record = begin(invocation, undefined, undefined, undefined);
         try {
           const result = await (record.span ? record.span.run(next, event, invocation) : next(event, ctx));
