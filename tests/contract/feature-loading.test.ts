@@ -75,6 +75,40 @@ describe('feature packages', () => {
     ]);
   });
 
+  // On Node 22 the Lambda adapter hands the handler a lazy Request (Node 24 builds a real one).
+  it.runIf(process.versions.node.startsWith('22.'))(
+    "an authenticated request, its token stripped by the auth stage, does not load Node's Fetch",
+    () => {
+      const { result } = run(`
+        const { createHmac } = require('node:crypto');
+        const { json } = require('@sidecarless/core');
+        const { auth } = require('@sidecarless/auth');
+        const { lambda } = require('@sidecarless/lambda');
+        const secret = 'a-shared-secret-of-at-least-32-bytes!';
+        const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+        const unsigned = encode({ alg: 'HS256', typ: 'JWT' }) + '.' + encode({ iss: 'https://id.test', sub: 'u', exp: Math.floor(Date.now() / 1000) + 60 });
+        const token = unsigned + '.' + createHmac('sha256', secret).update(unsigned).digest('base64url');
+        const mesh = createMesh(
+          { service: 'k', logging: { level: 'silent' }, auth: { jwt: [{ issuer: 'https://id.test', sharedSecret: secret, algorithms: ['HS256'], required: true }] } },
+          [auth],
+        );
+        const handler = lambda(mesh, async (request, ctx) => json({ sub: ctx.auth.subject, token: request.headers.get('authorization') }));
+        const event = {
+          version: '2.0', routeKey: '$default', rawPath: '/', rawQueryString: '',
+          headers: { host: 'api.test', authorization: 'Bearer ' + token },
+          requestContext: { domainName: 'api.test', http: { method: 'GET', path: '/', sourceIp: '203.0.113.7' }, requestId: 'r', stage: '$default' },
+          isBase64Encoded: false,
+        };
+        handler(event, { awsRequestId: 'r', getRemainingTimeInMillis: () => 3000 }).then((answer) => report({
+          status: answer.statusCode,
+          body: JSON.parse(answer.body),
+          fetchLoaded: process.moduleLoadList.some((entry) => entry.includes('undici')),
+        }));
+      `);
+      expect(result).toEqual({ status: 200, body: { sub: 'u', token: null }, fetchLoaded: false });
+    },
+  );
+
   it('fetch on a call()-only upstream fails with a clear error', () => {
     const { result } = run(`
       const { outbound } = require('@sidecarless/outbound');

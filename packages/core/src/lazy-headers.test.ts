@@ -50,6 +50,33 @@ describe('lazy headers', () => {
     expect(realHeaders(lazy)).toBeInstanceOf(Headers);
   });
 
+  it('set and delete on the list itself, answering as Headers does after the same edits', () => {
+    const lazy = createLazyHeaders(pairs);
+    const real = headersFromPairs(pairs);
+    for (const headers of [lazy, real]) {
+      headers.delete('ACCEPT');
+      headers.delete('x-missing');
+      headers.set('Cookie', ' \t only=1 \r\n');
+      headers.set('X-New', 'v');
+    }
+    for (const name of [...probes, 'x-new']) {
+      expect(lazy.get(name), name).toBe(real.get(name));
+      expect(lazy.has(name), name).toBe(real.has(name));
+    }
+    expect([...lazy]).toEqual([...real]);
+  });
+
+  it('refuse in set and delete what Headers refuses, with a TypeError', () => {
+    const lazy = createLazyHeaders(['host', 'example.com']);
+    for (const headers of [lazy, new Headers()]) {
+      expect(() => headers.delete('not a token')).toThrow(TypeError);
+      expect(() => headers.set('not a token', 'v')).toThrow(TypeError);
+      expect(() => headers.set('x-ok', 'line\nbreak')).toThrow(TypeError);
+      expect(() => headers.set('x-ok', 'a\0b')).toThrow(TypeError);
+    }
+    expect(lazy.get('host')).toBe('example.com');
+  });
+
   it('refuse a value Fetch refuses with a 400 when it is read', () => {
     for (const bad of [
       ['x-ok', 'line\r\nbreak'],
