@@ -220,7 +220,7 @@ function getStatus(port: number, path: string, agent: Agent | false): Promise<nu
  * retry elsewhere). Every answered request must have its access line.
  */
 async function drainUnderLoad(): Promise<void> {
-  const fixture = fileURLToPath(new URL('../packages/core/test/fixtures/drain-server.mjs', import.meta.url));
+  const fixture = fileURLToPath(new URL('../tests/contract/drain-server.mjs', import.meta.url));
   const rounds = n(10);
   let before = 0;
   let beforeOk = 0;
@@ -239,7 +239,11 @@ async function drainUnderLoad(): Promise<void> {
       out += chunk;
     });
     const exited = once(child, 'exit');
-    while (!/^listening \d+$/m.test(out)) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (!/^listening \d+$/m.test(out)) {
+      // A fixture that cannot start must fail the bench, not leave it waiting.
+      if (child.exitCode !== null) throw new Error(`${fixture} exited with ${child.exitCode} before listening`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     const port = Number(/^listening (\d+)$/m.exec(out)![1]);
     const agent = new Agent({ keepAlive: true, maxSockets: 16 });
     let draining = false;

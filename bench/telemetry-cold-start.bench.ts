@@ -32,13 +32,16 @@ const coldScripts: Record<string, string> = {
     await createMesh({ service: 'cold', logging: { level: 'silent' } }).ready();`,
   'Sidecarless + metrics (EMF), no tracing': `
     const { createMesh } = await import('@sidecarless/core');
+    const { telemetry } = await import('@sidecarless/telemetry');
     await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { metrics: { exporter: 'emf' } } }, [telemetry]).ready();`,
   'Sidecarless + tracing (OTLP/HTTP) + EMF': `
     const { createMesh } = await import('@sidecarless/core');
+    const { telemetry } = await import('@sidecarless/telemetry');
     await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { tracing: { exporter: 'otlp', endpoint: 'http://127.0.0.1:4318/v1/traces' }, metrics: { exporter: 'emf' } } }, [telemetry]).ready();`,
   // An application that brings the SDK's BatchSpanProcessor: the SDK is its import, not the mesh's.
   "Sidecarless + tracing into the SDK's BatchSpanProcessor (app imports the SDK) + EMF": `
     const { createMesh } = await import('@sidecarless/core');
+    const { telemetry } = await import('@sidecarless/telemetry');
     const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
     const exporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
     await createMesh({ service: 'cold', logging: { level: 'silent' }, telemetry: { tracing: { spanProcessor: new BatchSpanProcessor(exporter) }, metrics: { exporter: 'emf' } } }, [telemetry]).ready();`,
