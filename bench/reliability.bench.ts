@@ -241,7 +241,8 @@ async function drainUnderLoad(): Promise<void> {
     const exited = once(child, 'exit');
     while (!/^listening \d+$/m.test(out)) {
       // A fixture that cannot start must fail the bench, not leave it waiting.
-      if (child.exitCode !== null) throw new Error(`${fixture} exited with ${child.exitCode} before listening`);
+      if (child.exitCode !== null)
+        throw new Error(`${fixture} exited with ${child.exitCode} before listening`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const port = Number(/^listening (\d+)$/m.exec(out)![1]);
