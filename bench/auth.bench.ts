@@ -16,7 +16,9 @@ import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, normalizeOptions } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
 import { type JWK, jwtVerify, SignJWT } from 'jose';
+// biome-ignore lint/style/noRestrictedImports: this bench times the verifier alone, which has no public entry point; the invocation rows go through the public API.
 import { JwtVerifier } from '../packages/auth/dist/esm/jwt.js';
+// biome-ignore lint/style/noRestrictedImports: the policy evaluator alone, as above.
 import { compilePolicies } from '../packages/auth/dist/esm/policy.js';
 import { compare, printComparison, printTable, times, us } from './lib.ts';
 

@@ -9,7 +9,7 @@ import type { NormalizedTracing } from './options.js';
 import { createOtlpHttpExporter } from './otlp-http-exporter.js';
 import { SpanBatcher } from './span-batcher.js';
 import { fanOut, processorPipeline, type SpanPipeline } from './span-pipeline.js';
-import { markOwnProvider, registeredProvider, type TracerHandle, tracerName } from './tracer.js';
+import { markOwnProvider, registeredProvider, type TracerHandle, tracerName } from './tracer-registry.js';
 
 /** Builds the provider; registers it globally only when no provider is registered yet. */
 export function startLightTracer(
