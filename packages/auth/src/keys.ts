@@ -15,7 +15,7 @@ import type { JsonWebKey, KeyObject } from 'node:crypto';
 import type { Logger } from '@sidecarless/core';
 import { nodeBuiltin } from '@sidecarless/core/feature';
 import type { AuthEvents } from './events.js';
-import type { VerificationKey } from './jws.js';
+import { primeVerification, type VerificationKey } from './jws.js';
 import type { NormalizedJwtRule } from './options.js';
 
 const { createPublicKey, createSecretKey } = nodeBuiltin('node:crypto');
@@ -137,6 +137,7 @@ export class IssuerKeys {
     this.#keys = fixed;
     this.#fixed = fixed;
     if (rule.jwksUri !== undefined) await this.refresh();
+    primeVerification(this.#keys, rule.algorithms);
   }
 
   #fixed: readonly VerificationKey[] = [];
