@@ -110,9 +110,14 @@ describe('malformed Lambda HTTP events: the known classes', () => {
     const name = lambdaEvent<{ headers: Record<string, string> }>('apigw-http-v2.json');
     name.headers['a"a'] = 'x';
     await refused(name, /header name/);
-    const value = lambdaEvent<{ headers: Record<string, string> }>('apigw-http-v2.json');
-    value.headers['x-city'] = '\u708e';
-    await refused(value, /the request header "x-city" is not valid/);
+    // Beyond Latin-1 is carried percent-encoded (peer-shapes.test.ts); an unpaired surrogate or
+    // a line break cannot be carried at all.
+    const surrogate = lambdaEvent<{ headers: Record<string, string> }>('apigw-http-v2.json');
+    surrogate.headers['x-city'] = '\ud842';
+    await refused(surrogate, /the request header "x-city" is not valid/);
+    const newline = lambdaEvent<{ headers: Record<string, string> }>('apigw-http-v2.json');
+    newline.headers['x-city'] = 'a\r\nb';
+    await refused(newline, /the request header "x-city" is not valid/);
   });
 
   it('still serves the sample events as they are', async () => {

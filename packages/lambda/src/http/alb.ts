@@ -26,6 +26,20 @@ export function statusDescription(status: number): string {
   return `${status} ${reasonPhrase(status) ?? 'Status'}`;
 }
 
+/**
+ * The target group's mode, read from the event: multi-value when `multiValueHeaders` is there —
+ * unless it is empty beside filled `headers`, the shape event mocks send for single-value mode.
+ */
+function answersMultiValue(event: AlbEvent): boolean {
+  const multi = event.multiValueHeaders;
+  if (typeof multi !== 'object' || multi === null) return false;
+  for (const _ in multi) return true;
+  const single = event.headers;
+  if (typeof single !== 'object' || single === null) return true;
+  for (const _ in single) return false;
+  return true;
+}
+
 export const alb: HttpTranslator<AlbEvent> = {
   source: 'alb',
   matches(event) {
@@ -41,16 +55,14 @@ export const alb: HttpTranslator<AlbEvent> = {
     checkSingleMap(event.queryStringParameters, 'queryStringParameters', false);
     checkMultiMap(event.multiValueQueryStringParameters, 'multiValueQueryStringParameters', false);
     const multi = event.multiValueHeaders;
-    const host = multi ? multiHeader(multi, 'host') : singleHeader(event.headers, 'host');
-    const proto = multi
-      ? multiHeader(multi, 'x-forwarded-proto')
-      : singleHeader(event.headers, 'x-forwarded-proto');
+    const host = multiHeader(multi, 'host') ?? singleHeader(event.headers, 'host');
+    const proto = multiHeader(multi, 'x-forwarded-proto') ?? singleHeader(event.headers, 'x-forwarded-proto');
     const query = encodeQuery(event.multiValueQueryStringParameters, event.queryStringParameters, true);
     const body = decodeBody(event.body, event.isBase64Encoded, options);
     return {
       method,
       url: buildUrl(host, undefined, proto, escapeRawPath(event.path), escapeRawPath(query)),
-      headers: () => headersFrom(event.headers, multi),
+      headers: () => headersFrom(event.headers, multi, body),
       body,
     };
   },
@@ -61,7 +73,7 @@ export const alb: HttpTranslator<AlbEvent> = {
       body: response.body,
       isBase64Encoded: response.isBase64Encoded,
     };
-    if (event.multiValueHeaders) {
+    if (answersMultiValue(event)) {
       result.multiValueHeaders = multiValueHeadersOf(response);
     } else {
       const headers = { ...response.headers };

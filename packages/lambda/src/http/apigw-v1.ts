@@ -22,14 +22,14 @@ import { checkMultiMap, checkSingleMap, checkText } from './event-shape.js';
 export const apiGatewayV1: HttpTranslator<ApiGatewayProxyEventV1> = {
   source: 'api-gateway-rest',
   matches(event) {
-    const context = event.requestContext as Record<string, unknown> | undefined;
-    return (
-      typeof event.httpMethod === 'string' &&
-      typeof context === 'object' &&
-      context !== null &&
-      context.elb === undefined &&
-      context.connectionId === undefined
-    );
+    // REST events carry version "1.0" or none. The console's test events and `sam local`
+    // samples come without requestContext; peers read them as REST, and so do we (the facts
+    // requestContext would give stay unset). ALB (requestContext.elb) and WebSocket
+    // (connectionId) events carry httpMethod too, and are not REST.
+    if (typeof event.httpMethod !== 'string' || event.version === '2.0') return false;
+    const context = event.requestContext as Record<string, unknown> | undefined | null;
+    if (context === undefined || context === null) return true;
+    return typeof context === 'object' && context.elb === undefined && context.connectionId === undefined;
   },
   toRequest(event, options) {
     const method = checkMethod(event.httpMethod);
@@ -48,7 +48,7 @@ export const apiGatewayV1: HttpTranslator<ApiGatewayProxyEventV1> = {
     return {
       method,
       url: buildUrl(host, event.requestContext?.domainName, proto, encodeDecodedPath(event.path), query),
-      headers: () => headersFrom(event.headers, event.multiValueHeaders),
+      headers: () => headersFrom(event.headers, event.multiValueHeaders, body),
       body,
     };
   },

@@ -10,6 +10,7 @@ import {
   checkMethod,
   decodeBody,
   escapeRawPath,
+  fieldText,
   type HttpTranslator,
   headersFrom,
   singleHeader,
@@ -47,9 +48,9 @@ function translator(source: string, matches: (event: Record<string, unknown>) =>
         method,
         url: buildUrl(host, event.requestContext.domainName, proto, escapeRawPath(event.rawPath), query),
         headers: () => {
-          const headers = headersFrom(event.headers, undefined);
+          const headers = headersFrom(event.headers, undefined, body);
           if (Array.isArray(event.cookies) && event.cookies.length > 0) {
-            headers.push('cookie', event.cookies.join('; '));
+            headers.push('cookie', fieldText(event.cookies.join('; ')));
           }
           return headers;
         },

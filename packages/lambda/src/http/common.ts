@@ -91,7 +91,13 @@ export function encodeDecodedPath(path: string): string {
   return encodeURI(path).replace(/[?#]/g, encodeURIComponent);
 }
 
-/** A query string from decoded (possibly multi-value) parameters. */
+/**
+ * A query string from decoded (possibly multi-value) parameters. API Gateway and ALB fill both
+ * maps — the multi-value one with every value, the single-value one with the last — but test
+ * helpers, event mocks and emulators often send `multiValueQueryStringParameters: {}` beside a
+ * filled single-value map: a name takes its values from the multi-value map when it has any
+ * there, and from the single-value map otherwise, so nothing is dropped or doubled.
+ */
 export function encodeQuery(
   multi: Record<string, string[] | undefined> | null | undefined,
   single: Record<string, string | undefined> | null | undefined,
@@ -99,24 +105,30 @@ export function encodeQuery(
 ): string {
   const encode = alreadyEncoded ? (value: string) => value : encodeURIComponent;
   let query = '';
+  const add = (name: string, value: unknown) => {
+    query += `${query ? '&' : ''}${encode(name)}=${encode(String(value))}`;
+  };
   if (multi) {
     for (const name in multi) {
       const values = multi[name];
       if (values === undefined || values === null) continue;
-      for (const value of Array.isArray(values) ? values : [values]) {
-        query += `${query ? '&' : ''}${encode(name)}=${encode(String(value))}`;
-      }
+      for (const value of Array.isArray(values) ? values : [values]) add(name, value);
     }
-    return query;
   }
   if (single) {
     for (const name in single) {
       const value = single[name];
-      if (value === undefined || value === null) continue;
-      query += `${query ? '&' : ''}${encode(name)}=${encode(String(value))}`;
+      if (value === undefined || value === null || hasValues(multi, name)) continue;
+      add(name, value);
     }
   }
   return query;
+}
+
+/** True when `map[name]` holds at least one value. */
+function hasValues(map: Record<string, unknown> | null | undefined, name: string): boolean {
+  const values = map?.[name];
+  return values !== undefined && values !== null && (!Array.isArray(values) || values.length > 0);
 }
 
 function validAuthority(value: string): boolean {
@@ -158,30 +170,69 @@ export function buildUrl(
 
 /**
  * The request's headers as a flat name/value list (the lazy request reads `get`/`has` from it
- * without building a `Headers`); multi-value wins where both maps are present. A name or value
- * Fetch refuses becomes a 400 when the handler first reads the headers.
+ * without building a `Headers`). Both maps merge as API Gateway fills them (see `encodeQuery`):
+ * a name's values come from the multi-value map when it has any there, from the single-value
+ * map otherwise — names compared without case, as HTTP does. A name or value Fetch refuses
+ * becomes a 400 when the handler first reads the headers.
  */
 export function headersFrom(
   single: Record<string, string | undefined> | null | undefined,
   multi: Record<string, string[] | undefined> | null | undefined,
+  body: string | Uint8Array | null,
 ): string[] {
   const pairs: string[] = [];
+  let fromMulti: Set<string> | undefined;
   if (multi) {
     for (const name in multi) {
       const values = multi[name];
       if (values === undefined || values === null) continue;
       // A plain value stands for a one-value list (VPC Lattice is published both ways; checked
       // in event-shape.ts for the sources that must send lists).
-      if (Array.isArray(values)) for (const value of values) pairs.push(name, String(value));
-      else pairs.push(name, String(values));
-    }
-  } else if (single) {
-    for (const name in single) {
-      const value = single[name];
-      if (value !== undefined && value !== null) pairs.push(name, String(value));
+      if (Array.isArray(values)) {
+        if (values.length === 0) continue;
+        for (const value of values) pairs.push(name, fieldText(value));
+      } else pairs.push(name, fieldText(values));
+      fromMulti ??= new Set();
+      fromMulti.add(name.toLowerCase());
     }
   }
+  if (single) {
+    for (const name in single) {
+      const value = single[name];
+      if (value === undefined || value === null) continue;
+      if (fromMulti?.has(name.toLowerCase())) continue;
+      pairs.push(name, fieldText(value));
+    }
+  }
+  if (body !== null) withContentLength(pairs, body);
   return pairs;
+}
+
+/** Characters a Fetch header value cannot hold (it is a byte string: Latin-1 only). */
+const beyondLatin1 = /[\u0100-\uffff]+/g;
+
+/**
+ * A header value as Fetch can carry it. Outside Latin-1 (`x-city: 炎`) API Gateway passes the
+ * UTF-8 text through; Fetch refuses it, so the runs beyond Latin-1 are percent-encoded as UTF-8
+ * (`%E7%82%8E`), as peers' adapters pass them: the handler gets the request, and
+ * `decodeURIComponent` gives the text back. Unpaired surrogates were refused in event-shape.ts.
+ */
+export function fieldText(value: unknown): string {
+  const text = String(value);
+  beyondLatin1.lastIndex = 0;
+  return beyondLatin1.test(text) ? text.replace(beyondLatin1, encodeURIComponent) : text;
+}
+
+/**
+ * Adds `content-length` (bytes) for a body the event carries without one, as a server's request
+ * would have it and peers' adapters set it: handlers and libraries that check it (body parsers,
+ * size limits, proxies forwarding the request) see the real size.
+ */
+function withContentLength(pairs: string[], body: string | Uint8Array): void {
+  for (let index = 0; index < pairs.length; index += 2) {
+    if (pairs[index]!.toLowerCase() === 'content-length') return;
+  }
+  pairs.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
 }
 
 /** Reads one header from a single-value map, whatever its case. */
@@ -214,12 +265,21 @@ export function multiHeader(
   return undefined;
 }
 
-/** Checks the method is a token (RFC 9110); anything else is a malformed event. */
+/**
+ * Methods Fetch forbids (`new Request()` throws for them): on Node 24, which builds a real
+ * Request, they would fail inside the mesh; on Node 22's lazy request they would reach the
+ * handler. Refused here instead, on both, with the documented 400 before the handler runs.
+ */
+const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+/** Checks the method is a token (RFC 9110) Fetch allows; anything else is a malformed event. */
 export function checkMethod(method: unknown): string {
   if (typeof method !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method)) {
     throw badEvent('the event has no valid HTTP method');
   }
-  return method.toUpperCase();
+  const upper = method.toUpperCase();
+  if (forbiddenMethods.has(upper)) throw badEvent(`the method ${upper} is not served`);
+  return upper;
 }
 
 /** `multiValueHeaders` for a v1/ALB result: every header, with each Set-Cookie on its own. */

@@ -11,8 +11,12 @@ import { badEvent } from './common.js';
 
 /** A field name Fetch accepts (an RFC 9110 token). */
 const fieldName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** A field value Fetch accepts: Latin-1 code points, no NUL, CR or LF. */
-const fieldValue = /^[^\0\r\n\u0100-\uffff]*$/;
+/**
+ * A field value we carry: no NUL, CR or LF. Code points beyond Latin-1, which Fetch refuses, are
+ * percent-encoded when the headers are built (common.ts `fieldText`); unpaired surrogates, which
+ * no encoding can carry, are refused.
+ */
+const fieldValue = /^[^\0\r\n]*$/;
 
 type Scalar = string | number | boolean;
 /** ES2024's `String.prototype.isWellFormed` (Node 20+), not in the ES2023 library the repo targets. */
@@ -39,7 +43,7 @@ export function checkText(value: string, where: string): string {
 function checkField(name: string, value: Scalar, where: string): void {
   if (!fieldName.test(name)) throw badEvent(`the event's ${where} has a header name HTTP does not allow`);
   // The wording Fetch's own refusal gets (core's requestFromFields), so both runtimes read alike.
-  if (typeof value === 'string' && !fieldValue.test(value))
+  if (typeof value === 'string' && (!fieldValue.test(value) || !(value as WellFormedCheck).isWellFormed()))
     throw badEvent(`the request header "${name}" is not valid`);
 }
 
@@ -87,7 +91,11 @@ export function checkCookies(cookies: unknown): void {
   if (cookies === undefined || cookies === null) return;
   if (!Array.isArray(cookies)) throw badEvent("the event's cookies is not a list of strings");
   for (const cookie of cookies) {
-    if (typeof cookie !== 'string' || !fieldValue.test(cookie)) {
+    if (
+      typeof cookie !== 'string' ||
+      !fieldValue.test(cookie) ||
+      !(cookie as WellFormedCheck).isWellFormed()
+    ) {
       throw badEvent("the event's cookies holds a value HTTP does not allow");
     }
   }

@@ -19,7 +19,9 @@ const textType =
 
 /**
  * The default: text types and JSON/XML go out as text; everything else, and any body with a
- * `content-encoding` (gzip, br), as base64.
+ * `content-encoding` (gzip, br; an empty one or `identity` is none), as base64. A body with no
+ * content type at all is decided by what it is, before this predicate runs: bytes go out
+ * base64 (the only lossless way), a string as text.
  *
  * @example
  * ```ts
@@ -33,7 +35,10 @@ const textType =
  * ```
  */
 export const isBinaryByDefault: BinaryPredicate = (contentType, contentEncoding) => {
-  if (contentEncoding !== undefined && contentEncoding !== 'identity') return true;
+  if (contentEncoding !== undefined) {
+    const coding = contentEncoding.trim().toLowerCase();
+    if (coding !== '' && coding !== 'identity') return true;
+  }
   if (contentType === '') return false;
   return !textType.test(contentType);
 };
@@ -102,7 +107,10 @@ function partsOf(
   if (raw === null || raw.length === 0) {
     return { status, headers, cookies, body: '', isBase64Encoded: false };
   }
-  const binary = isBinary(headers['content-type'] ?? '', headers['content-encoding']);
+  const contentType = headers['content-type'] ?? '';
+  // Bytes of no stated type cannot go out as text without losing the ones UTF-8 cannot hold.
+  const binary =
+    (contentType === '' && typeof raw !== 'string') || isBinary(contentType, headers['content-encoding']);
   if (binary) {
     const bytes =
       typeof raw === 'string' ? Buffer.from(raw) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);

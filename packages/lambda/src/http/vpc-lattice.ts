@@ -46,7 +46,7 @@ export const vpcLatticeV2: HttpTranslator<VpcLatticeEventV2> = {
     return {
       method,
       url: buildUrl(host, undefined, proto, escapeRawPath(path), query),
-      headers: () => headersFrom(undefined, event.headers),
+      headers: () => headersFrom(undefined, event.headers, body),
       body,
     };
   },
