@@ -305,8 +305,19 @@ export interface TraceCarrier {
 export interface TelemetryFacts {
   /** `server` (default: HTTP, synchronous invokes) or `consumer` (queues, topics, CloudEvents). */
   readonly kind?: 'server' | 'consumer';
-  /** The span name; default `"<METHOD> <path>"` for HTTP and `"<service> invoke"` for events. */
+  /**
+   * The span name. Default, HTTP: `"<METHOD> <route>"` when the route is known, else
+   * `"<METHOD>"` (`"HTTP"` for a method outside RFC 9110), as the HTTP semantic conventions
+   * name server spans; events: `faas.name` (the function's name), as the FaaS conventions do.
+   */
   readonly spanName?: string;
+  /**
+   * The matched route template, when the platform knows it (`http.route`): API Gateway's
+   * `resource` (`/orders/{id}`) or the path of its `routeKey`.
+   */
+  readonly route?: string | undefined;
+  /** Further span attributes only the platform knows (`messaging.system`, `messaging.message.id`…). */
+  readonly attributes?: Readonly<Record<string, string | number | boolean>> | undefined;
   /** The parent context when it is not in the request's headers. */
   readonly parent?: TraceCarrier;
   /** One per message of a batch: the invocation span links to each message's context. */

@@ -3,7 +3,7 @@
  * Binary, structured and batch HTTP modes, parsed by the `cloudevents` SDK after the strict
  * checks in strict-event.ts. A returned CloudEvent goes back in binary mode.
  */
-import type { Mesh, MeshContext } from '@sidecarless/core';
+import type { Mesh, MeshContext, TraceCarrier } from '@sidecarless/core';
 import { SidecarlessError } from '@sidecarless/core';
 import { describeError, type InvocationFacts, prepareEvent } from '@sidecarless/core/adapter';
 import {
@@ -82,10 +82,76 @@ function isCloudEventLike(value: unknown): value is CloudEventV1<unknown> {
   );
 }
 
-function plainHeaders(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of headers) out[name] = value;
-  return out;
+/**
+ * A media type's essence — `type/subtype`, lower-cased, parameters dropped — because media types
+ * compare without case and carry parameters (RFC 9110 §8.3.1): the conformance tool sends
+ * `application/cloudevents+json; charset=UTF-8`.
+ */
+export function mediaEssence(contentType: string | null | undefined): string {
+  if (!contentType) return '';
+  const semicolon = contentType.indexOf(';');
+  return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+}
+
+const isJsonType = (essence: string) => essence === 'application/json' || essence.endsWith('+json');
+const isTextType = (essence: string, contentType: string) =>
+  essence.startsWith('text/') ||
+  essence === 'application/xml' ||
+  essence.endsWith('+xml') ||
+  essence === 'application/x-www-form-urlencoded' ||
+  /;\s*charset\s*=/i.test(contentType);
+
+/**
+ * Binary-mode data as the content type says: JSON parsed, text decoded as UTF-8, and anything
+ * else — images, `application/octet-stream` — left as the bytes that were sent.
+ */
+function binaryData(bytes: Uint8Array, contentType: string | null): unknown {
+  if (bytes.byteLength === 0) return undefined;
+  const essence = mediaEssence(contentType);
+  if (isJsonType(essence)) return parseJson(utf8(bytes));
+  if (contentType === null || isTextType(essence, contentType)) return utf8(bytes);
+  return bytes;
+}
+
+function utf8(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+/**
+ * The SDK's `CloudEvent` fills a missing `time` with the moment it is built, so an event sent
+ * without one would reach the handler claiming the receive time as its occurrence time. Rebuilt
+ * here without it: the same class, fields and freeze, and a `toJSON` that leaves `time` out
+ * (the SDK's would turn the absent time into an invalid date).
+ */
+function asReceived(sdk: Sdk, event: CloudEvent<unknown>, sentTime: boolean): CloudEvent<unknown> {
+  if (sentTime) return event;
+  const copy = Object.create(sdk.CloudEvent.prototype) as Record<string, unknown>;
+  for (const [name, value] of Object.entries(event)) if (name !== 'time') copy[name] = value;
+  Object.defineProperty(copy, 'toJSON', {
+    value(this: Record<string, unknown>) {
+      const json: Record<string, unknown> = { ...this };
+      if (json.data_base64 !== undefined && json.data !== undefined) delete json.data;
+      return json;
+    },
+  });
+  return Object.freeze(copy) as unknown as CloudEvent<unknown>;
+}
+
+/** A structured-mode event (one object of a batch, or the whole body) through the SDK. */
+function structuredEvent(sdk: Sdk, event: unknown, where: string): CloudEvent<unknown> {
+  const reason = whyInvalid(event, 'structured');
+  if (reason) throw invalid(`${where}${reason}`);
+  const clean = withoutNulls(event as Record<string, unknown>);
+  let parsed: CloudEvent<unknown>;
+  try {
+    parsed = sdk.HTTP.toEvent<unknown>({
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: JSON.stringify(clean),
+    }) as CloudEvent<unknown>;
+  } catch (error) {
+    throw invalid(`${where}the CloudEvents SDK refused the event: ${(error as Error).message}`, error);
+  }
+  return asReceived(sdk, parsed, clean.time !== undefined);
 }
 
 /**
@@ -93,40 +159,45 @@ function plainHeaders(headers: Headers): Record<string, string> {
  * binary attributes as read from the headers. Throws a 400 naming the problem.
  */
 async function readEvents(sdk: Sdk, request: Request): Promise<CloudEvent<unknown>[]> {
-  const contentType = (request.headers.get('content-type') ?? '').toLowerCase();
-  const text = await request.text();
-  const headers = plainHeaders(request.headers);
-  const toEvents = (message: { headers: Record<string, string>; body: string }): CloudEvent<unknown>[] => {
+  const contentType = request.headers.get('content-type');
+  const essence = mediaEssence(contentType);
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (essence === 'application/cloudevents-batch+json') {
+    const batch = parseJson(utf8(bytes));
+    if (!Array.isArray(batch)) throw invalid('a batch must be a JSON array of events');
+    return batch.map((event, index) => structuredEvent(sdk, event, `event ${index} of the batch: `));
+  }
+  if (essence === 'application/cloudevents+json') return [structuredEvent(sdk, parseJson(utf8(bytes)), '')];
+  if (request.headers.has('ce-specversion') || request.headers.has('ce-id')) {
+    const attributes = binaryAttributes(request.headers);
+    const reason = whyInvalid(attributes, 'binary');
+    if (reason) throw invalid(reason);
+    const data = binaryData(bytes, contentType);
+    let event: CloudEvent<unknown>;
     try {
-      const parsed = sdk.HTTP.toEvent<unknown>(message);
-      return (Array.isArray(parsed) ? parsed : [parsed]) as CloudEvent<unknown>[];
+      event = new sdk.CloudEvent<unknown>({ ...attributes, ...(data === undefined ? {} : { data }) }, false);
     } catch (error) {
       throw invalid(`the CloudEvents SDK refused the event: ${(error as Error).message}`, error);
     }
-  };
-  if (contentType.startsWith('application/cloudevents-batch+json')) {
-    const batch = parseJson(text);
-    if (!Array.isArray(batch)) throw invalid('a batch must be a JSON array of events');
-    batch.forEach((event, index) => {
-      const reason = whyInvalid(event, 'structured');
-      if (reason) throw invalid(`event ${index} of the batch: ${reason}`);
-    });
-    const clean = batch.map((event) => withoutNulls(event as Record<string, unknown>));
-    return toEvents({ headers, body: JSON.stringify(clean) });
-  }
-  if (contentType.startsWith('application/cloudevents+json')) {
-    const event = parseJson(text);
-    const reason = whyInvalid(event, 'structured');
-    if (reason) throw invalid(reason);
-    return toEvents({ headers, body: JSON.stringify(withoutNulls(event as Record<string, unknown>)) });
-  }
-  if (request.headers.has('ce-specversion') || request.headers.has('ce-id')) {
-    const reason = whyInvalid(binaryAttributes(request.headers), 'binary');
-    if (reason) throw invalid(reason);
-    return toEvents({ headers, body: text });
+    return [asReceived(sdk, event, attributes.time !== undefined)];
   }
   throw invalid(
     'the request is not a CloudEvent: send ce-* headers (binary mode) or an application/cloudevents+json body (structured mode)',
+  );
+}
+
+/**
+ * The trace parent of one event: its distributed-tracing extension first (a broker may have
+ * carried it across hops that did not propagate headers), else the W3C `traceparent` HTTP
+ * header the delivery came with.
+ */
+function eventParent(event: CloudEvent<unknown>, headers: Headers): TraceCarrier | undefined {
+  return (
+    cloudEventParent(event as { traceparent?: unknown; tracestate?: unknown }) ??
+    cloudEventParent({
+      traceparent: headers.get('traceparent') ?? undefined,
+      tracestate: headers.get('tracestate') ?? undefined,
+    })
   );
 }
 
@@ -185,14 +256,14 @@ export function knativeCloudEvents(
     }
     const replies: CloudEventV1<unknown>[] = [];
     for (const event of events) {
-      const parent = cloudEventParent(event as { traceparent?: unknown; tracestate?: unknown });
+      const parent = eventParent(event, request.headers);
       const facts: InvocationFacts = {
         platform: 'knative',
         trigger: 'pubsub',
         invocationId: event.id,
         attributes: settings.attributes,
-        // The event's own trace context, not the HTTP request's: a broker may have carried it
-        // across hops that did not propagate headers. One CONSUMER span per event.
+        // The event's own trace context before the HTTP request's (eventParent). One CONSUMER
+        // span per event.
         telemetry: {
           ...settings.telemetry,
           kind: 'consumer',

@@ -14,6 +14,8 @@ export interface ExtraFacts {
   readonly connection?: Partial<Pick<InvocationFacts, 'sourceIp' | 'transport' | 'peerCertificate'>>;
   readonly links?: readonly TraceCarrier[];
   readonly spanName?: string;
+  /** The matched route template (`http.route`), when the event names one. */
+  readonly route?: string | undefined;
 }
 
 /** How the wrappers treat time, normalised once per wrapper. */
@@ -113,10 +115,11 @@ class RawFacts<Event> implements LambdaRaw<Event> {
 }
 
 /**
- * The telemetry stage's facts: HTTP invocations are SERVER spans, everything else is a
- * CONSUMER span (OpenTelemetry's FaaS conventions); the X-Ray header is the parent (API Gateway
- * and Function URLs also forward `traceparent`, which the stage reads from the request first).
- * The parent is read when tracing asks for it, not before.
+ * The telemetry stage's facts. Span kind as OpenTelemetry's FaaS conventions give it: messages
+ * (`pubsub`: SQS, SNS, EventBridge events) are CONSUMER spans; HTTP, data sources (S3), timers
+ * (scheduled events) and direct invokes are SERVER spans. The X-Ray header is the parent (API
+ * Gateway and Function URLs also forward `traceparent`, which the stage reads from the request
+ * first). The parent is read when tracing asks for it, not before.
  */
 class LambdaTelemetryFacts {
   readonly cloud: TelemetryFacts['cloud'];
@@ -124,6 +127,7 @@ class LambdaTelemetryFacts {
   readonly kind: 'server' | 'consumer';
   readonly links: TelemetryFacts['links'];
   readonly spanName: string | undefined;
+  readonly route: string | undefined;
   readonly #raw: RawFacts<unknown>;
 
   constructor(
@@ -134,9 +138,10 @@ class LambdaTelemetryFacts {
   ) {
     this.cloud = platform.cloud;
     this.faas = platform.faas;
-    this.kind = trigger === 'http' ? 'server' : 'consumer';
+    this.kind = trigger === 'pubsub' ? 'consumer' : 'server';
     this.links = extra?.links && extra.links.length > 0 ? extra.links : undefined;
     this.spanName = extra?.spanName || undefined;
+    this.route = extra?.route || undefined;
     this.#raw = raw;
   }
 
@@ -197,14 +202,27 @@ export function accountIdOf(arn: string | undefined): string | undefined {
   return account && /^\d{12}$/.test(account) ? account : undefined;
 }
 
-/** The same facts, with the invocation span linked to `links` (one message's context). */
-export function withLinks<Raw>(
+/**
+ * The same facts for one message of a batch: its span linked to the context the message was
+ * sent in (when it carries one), with the message's own attributes (`messaging.*`).
+ */
+export function forMessage<Raw>(
   facts: InvocationFacts<Raw>,
-  links: readonly TraceCarrier[],
+  carrier: TraceCarrier | undefined,
+  attributes?: TelemetryFacts['attributes'],
 ): InvocationFacts<Raw> {
+  if (carrier === undefined && attributes === undefined) return facts;
   // The parent is a getter, which a spread drops: read it out.
   const parent = facts.telemetry?.parent;
-  return { ...facts, telemetry: { ...facts.telemetry, ...(parent ? { parent } : {}), links } };
+  return {
+    ...facts,
+    telemetry: {
+      ...facts.telemetry,
+      ...(parent ? { parent } : {}),
+      ...(carrier ? { links: [carrier] } : {}),
+      ...(attributes ? { attributes } : {}),
+    },
+  };
 }
 
 /**

@@ -144,13 +144,87 @@ describe('telemetry facts', () => {
     });
   });
 
-  it('exports EventBridge and S3 invocations as CONSUMER spans', async () => {
+  it('exports EventBridge events as CONSUMER spans and S3 notifications as SERVER spans (FaaS conventions)', async () => {
     const mesh = tracedMesh();
     await lambda.eventbridge(mesh, async () => undefined)(lambdaEvent('eventbridge.json'), lambdaContext());
     await lambda.s3(mesh, async () => undefined)(lambdaEvent('s3.json'), lambdaContext());
     expect(receiver.spans.map((span) => [span.kind, span.attributes['faas.trigger']])).toEqual([
       [OtlpSpanKind.consumer, 'pubsub'],
-      [OtlpSpanKind.consumer, 'datasource'],
+      [OtlpSpanKind.server, 'datasource'],
+    ]);
+  });
+});
+
+describe('OpenTelemetry semantic conventions on Lambda spans', () => {
+  it('HTTP server spans carry url.scheme, http.route, and are named "{method} {route}"', async () => {
+    const handler = lambda(tracedMesh(), () => new Response('ok'));
+    const v2: Json = lambdaEvent('apigw-http-v2.json');
+    v2.routeKey = 'POST /orders/{id}';
+    await handler(v2, lambdaContext());
+    const rest: Json = lambdaEvent('apigw-rest-v1-proxy.json');
+    await handler(rest, lambdaContext());
+    const url: Json = lambdaEvent('function-url.json');
+    await handler(url, lambdaContext());
+    const [fromV2, fromRest, fromUrl] = receiver.spans;
+    expect(fromV2!.name).toBe(`${v2.requestContext.http.method} /orders/{id}`);
+    expect(fromV2!.attributes).toMatchObject({ 'url.scheme': 'https', 'http.route': '/orders/{id}' });
+    expect(fromRest!.name).toBe(`${rest.httpMethod} ${rest.resource}`);
+    expect(fromRest!.attributes['http.route']).toBe(rest.resource);
+    // A Function URL names no route: the method alone, never the raw path.
+    expect(fromUrl!.name).toBe(url.requestContext.http.method);
+    expect(fromUrl!.attributes['http.route']).toBeUndefined();
+    expect(fromUrl!.attributes['url.scheme']).toBe('https');
+  });
+
+  it('a method outside RFC 9110 is _OTHER, with the original kept, and the span is named HTTP', async () => {
+    const handler = lambda(tracedMesh(), () => new Response('ok'));
+    const event: Json = lambdaEvent('function-url.json');
+    event.requestContext.http.method = 'PROPFIND';
+    expect((await handler(event, lambdaContext())).statusCode).toBe(200);
+    const span = receiver.spans[0]!;
+    expect(span.name).toBe('HTTP');
+    expect(span.attributes).toMatchObject({
+      'http.request.method': '_OTHER',
+      'http.request.method_original': 'PROPFIND',
+    });
+  });
+
+  it('SQS message spans carry the messaging attributes the AWS SQS conventions require', async () => {
+    const event: Json = lambdaEvent('sqs.json');
+    await lambda.sqs(tracedMesh(), async () => undefined)(event, lambdaContext());
+    const record = event.Records[0];
+    const queue = record.eventSourceARN.split(':').pop();
+    expect(receiver.spans[0]!.attributes).toMatchObject({
+      'messaging.system': 'aws_sqs',
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.destination.name': queue,
+      'messaging.message.id': record.messageId,
+    });
+  });
+
+  it('SNS notification spans carry aws.sns and the topic', async () => {
+    const event: Json = lambdaEvent('sns.json');
+    await lambda.sns(tracedMesh(), async () => undefined)(event, lambdaContext());
+    expect(receiver.spans[0]!.attributes).toMatchObject({
+      'messaging.system': 'aws.sns',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': event.Records[0].Sns.TopicArn.split(':').pop(),
+    });
+  });
+
+  it('S3, scheduled and direct invocations are SERVER spans named after the function', async () => {
+    const mesh = tracedMesh();
+    await lambda.s3(mesh, async () => undefined)(lambdaEvent('s3.json'), lambdaContext());
+    await lambda.eventbridge(mesh, async () => undefined)(
+      lambdaEvent('eventbridge-scheduler.json'),
+      lambdaContext(),
+    );
+    await lambda.event(mesh, async () => ({ ok: true }))({ any: 'payload' }, lambdaContext());
+    expect(receiver.spans.map((span) => [span.kind, span.attributes['faas.trigger'], span.name])).toEqual([
+      [OtlpSpanKind.server, 'datasource', 'test-function'],
+      [OtlpSpanKind.server, 'timer', 'test-function'],
+      [OtlpSpanKind.server, 'other', 'test-function'],
     ]);
   });
 });

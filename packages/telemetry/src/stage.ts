@@ -123,9 +123,10 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     headers: Headers | undefined,
     method: string | undefined,
     path: string | undefined,
+    scheme: string | undefined,
   ): InvocationRecord => {
     let span: InvocationSpan | undefined;
-    if (spans) span = spans.start(ctx, headers, method, path);
+    if (spans) span = spans.start(ctx, headers, method, path, scheme);
     else ctx.telemetry = tallied ? new UntracedTelemetry(registry, true) : untraced;
     const record = new InvocationRecord(ctx, span, method, path);
     // Answered by the mesh while the handler runs on (a drain cut it): the span and access line
@@ -205,7 +206,9 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     http(next: HttpNext): HttpNext {
       return async function telemetryStage(request, ctx) {
         const invocation = invocationOf(ctx);
-        const record = begin(invocation, request.headers, request.method, pathOf(request.url));
+        const url = request.url;
+        const scheme = url.startsWith('https:') ? 'https' : 'http';
+        const record = begin(invocation, request.headers, request.method, pathOf(url), scheme);
         try {
           const response = await (record.span
             ? record.span.run(next, request, invocation)
@@ -221,7 +224,7 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     event(next: EventNext): EventNext {
       return async function telemetryStage(event, ctx) {
         const invocation = invocationOf(ctx);
-        const record = begin(invocation, undefined, undefined, undefined);
+        const record = begin(invocation, undefined, undefined, undefined, undefined);
         try {
           const result = await (record.span ? record.span.run(next, event, invocation) : next(event, ctx));
           finish(record, undefined, undefined, false);

@@ -62,6 +62,8 @@ export interface SpanSupport {
     headers: Headers | undefined,
     method: string | undefined,
     path: string | undefined,
+    /** `http` or `https` (`url.scheme`), for HTTP invocations. */
+    scheme: string | undefined,
   ): InvocationSpan;
   /** Flushes the span processor (or the application's provider). */
   flush(): Promise<void>;
@@ -103,13 +105,13 @@ export async function createSpanSupport(
   return {
     flush: timedFlush,
     flushAllowanceMs: (remainingMs) => flushTimes.allowance(remainingMs),
-    start(ctx, headers, method, path) {
+    start(ctx, headers, method, path, scheme) {
       const facts = ctx.telemetryFacts;
       const parent = extractParent(headers, facts?.parent);
       const kind = facts?.kind === 'consumer' ? SpanKind.CONSUMER : SpanKind.SERVER;
-      const name =
-        facts?.spanName ?? method ?? `${service} ${kind === SpanKind.CONSUMER ? 'process' : 'invoke'}`;
-      const attributes = spanAttributes(service, version, ctx, method, path, headers);
+      const known = method === undefined || knownMethods.has(method);
+      const name = facts?.spanName ?? spanNameOf(method, known, facts?.route, facts?.faas?.name ?? service);
+      const attributes = spanAttributes(service, version, ctx, method, known, path, scheme, headers);
       const links = linksOf(ctx);
       const span = tracer.startSpan(name, links ? { kind, attributes, links } : { kind, attributes }, parent);
       ctx.telemetry = new InvocationTelemetryImpl(span, tracer, parent, registry, tallied);
@@ -127,12 +129,47 @@ export async function createSpanSupport(
   };
 }
 
+/**
+ * The methods the HTTP semantic conventions know (RFC 9110 and RFC 5789's PATCH). Any other
+ * method is recorded as `_OTHER` with the original in `http.request.method_original`, so a
+ * client inventing methods cannot grow the attribute's cardinality without bound.
+ */
+const knownMethods = new Set([
+  'CONNECT',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PUT',
+  'TRACE',
+]);
+
+/**
+ * The span name the conventions give: HTTP server spans `{method} {http.route}`, or `{method}`
+ * alone when no route is known (never the raw path: unbounded cardinality), with `HTTP` for an
+ * unknown method; FaaS invocations that are not HTTP, the function's name.
+ */
+function spanNameOf(
+  method: string | undefined,
+  known: boolean,
+  route: string | undefined,
+  functionName: string,
+): string {
+  if (method === undefined) return functionName;
+  const shown = known ? method : 'HTTP';
+  return route ? `${shown} ${route}` : shown;
+}
+
 function spanAttributes(
   service: string,
   version: string | undefined,
   ctx: FeatureContext,
   method: string | undefined,
+  knownMethod: boolean,
   path: string | undefined,
+  scheme: string | undefined,
   headers: Headers | undefined,
 ): Attributes {
   const facts = ctx.telemetryFacts;
@@ -151,8 +188,13 @@ function spanAttributes(
   if (facts?.cloud?.provider !== undefined) attributes['cloud.provider'] = facts.cloud.provider;
   if (facts?.cloud?.region !== undefined) attributes['cloud.region'] = facts.cloud.region;
   if (facts?.cloud?.accountId !== undefined) attributes['cloud.account.id'] = facts.cloud.accountId;
+  if (facts?.attributes) Object.assign(attributes, facts.attributes);
   if (method !== undefined) {
-    attributes['http.request.method'] = method;
+    attributes['http.request.method'] = knownMethod ? method : '_OTHER';
+    if (!knownMethod) attributes['http.request.method_original'] = method;
+    // Required on HTTP server spans.
+    if (scheme !== undefined) attributes['url.scheme'] = scheme;
+    if (facts?.route) attributes['http.route'] = facts.route;
     // The path only: query strings carry tokens and personal data too often to export.
     if (path !== undefined) attributes['url.path'] = path;
     const userAgent = headers?.get('user-agent');

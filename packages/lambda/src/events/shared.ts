@@ -22,3 +22,37 @@ export function recordsOf<R>(
 export function logRefused(mesh: Mesh, requestId: string, error: unknown): void {
   mesh.log.warn({ invocation_id: requestId, reason: (error as Error).message }, 'event refused');
 }
+
+type MessageAttributes = Readonly<Record<string, string>>;
+
+/** The last `:`-separated part of an ARN: the queue or topic name. */
+function arnName(arn: unknown): string | undefined {
+  if (typeof arn !== 'string' || arn === '') return undefined;
+  const name = arn.slice(arn.lastIndexOf(':') + 1);
+  return name === '' ? undefined : name;
+}
+
+function messagingAttributes(
+  system: string,
+  destination: string | undefined,
+  messageId: unknown,
+): MessageAttributes {
+  const attributes: Record<string, string> = {
+    'messaging.system': system,
+    'messaging.operation.type': 'process',
+    'messaging.operation.name': 'process',
+  };
+  if (destination !== undefined) attributes['messaging.destination.name'] = destination;
+  if (typeof messageId === 'string' && messageId !== '') attributes['messaging.message.id'] = messageId;
+  return attributes;
+}
+
+/** One SQS message's span attributes, as the messaging conventions for AWS SQS name them. */
+export function sqsAttributes(record: { messageId?: unknown; eventSourceARN?: unknown }): MessageAttributes {
+  return messagingAttributes('aws_sqs', arnName(record.eventSourceARN), record.messageId);
+}
+
+/** One SNS notification's span attributes (`aws.sns`, the topic as the destination). */
+export function snsAttributes(notification: { MessageId?: unknown; TopicArn?: unknown }): MessageAttributes {
+  return messagingAttributes('aws.sns', arnName(notification.TopicArn), notification.MessageId);
+}

@@ -1,10 +1,10 @@
 /** SNS: one handler call per notification (SNS delivers one per invocation). */
 import type { ConfigIssue, EventHandler, Mesh } from '@sidecarless/core';
 import { prepareEvent } from '@sidecarless/core/adapter';
-import { checkContext, factsOf, flushWithin, messageCarrier, withLinks } from '../invocation.js';
+import { checkContext, factsOf, flushWithin, forMessage, messageCarrier } from '../invocation.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { LambdaContext, LambdaRaw, SnsEvent, SnsRecord } from '../types.js';
-import { logRefused, recordsOf } from './shared.js';
+import { logRefused, recordsOf, snsAttributes } from './shared.js';
 
 function isSnsRecord(record: unknown): boolean {
   const sns = (record as Partial<SnsRecord> | null)?.Sns;
@@ -49,7 +49,7 @@ export function sns(
       const facts = factsOf(event as SnsEvent, context, 'pubsub', common.timing);
       for (const record of records) {
         const carrier = messageCarrier(record.Sns.MessageAttributes, undefined);
-        await run(record.Sns, carrier ? withLinks(facts, [carrier]) : facts);
+        await run(record.Sns, forMessage(facts, carrier, snsAttributes(record.Sns)));
       }
     } finally {
       await flushWithin(mesh, context);

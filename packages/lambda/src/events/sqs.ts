@@ -8,10 +8,10 @@
  */
 import type { ConfigIssue, EventHandler, Mesh } from '@sidecarless/core';
 import { prepareEvent } from '@sidecarless/core/adapter';
-import { checkContext, factsOf, flushWithin, messageCarrier, withLinks } from '../invocation.js';
+import { checkContext, factsOf, flushWithin, forMessage, messageCarrier } from '../invocation.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { LambdaContext, LambdaRaw, SqsBatchResponse, SqsEvent, SqsRecord } from '../types.js';
-import { logRefused, recordsOf } from './shared.js';
+import { logRefused, recordsOf, sqsAttributes } from './shared.js';
 
 /**
  * Options of `lambda.sqs`.
@@ -125,7 +125,7 @@ export function sqs(
         try {
           // One CONSUMER span per message, linked to the context the message was sent in.
           const carrier = messageCarrier(record.messageAttributes, record.attributes?.AWSTraceHeader);
-          await run(record, carrier ? withLinks(facts, [carrier]) : facts);
+          await run(record, forMessage(facts, carrier, sqsAttributes(record)));
           return true;
         } catch {
           // Logged once by the pipeline.

@@ -52,6 +52,9 @@ export const apiGatewayV1: HttpTranslator<ApiGatewayProxyEventV1> = {
       body,
     };
   },
+  // `resource` is the template API Gateway matched (`/orders/{id}`, `/{proxy+}`).
+  routeOf: (event) =>
+    typeof event.resource === 'string' && event.resource !== '' ? event.resource : undefined,
   toResult(_event, response): LambdaProxyResult {
     return {
       statusCode: response.status,

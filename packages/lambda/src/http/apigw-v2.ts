@@ -57,6 +57,13 @@ function translator(source: string, matches: (event: Record<string, unknown>) =>
         body,
       };
     },
+    // `routeKey` is `"POST /orders/{id}"`; `$default` names no route.
+    routeOf(event) {
+      const key = event.routeKey;
+      if (typeof key !== 'string') return undefined;
+      const space = key.indexOf(' ');
+      return space === -1 ? undefined : key.slice(space + 1);
+    },
     toResult(_event, response): LambdaProxyResultV2 {
       const result: LambdaProxyResultV2 = {
         statusCode: response.status,

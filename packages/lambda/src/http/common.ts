@@ -30,6 +30,8 @@ export interface HttpTranslator<Event = never> {
   matches(event: Record<string, unknown>): boolean;
   /** The request the handler sees. Throws a 400 `SidecarlessError` when the event is malformed. */
   toRequest(event: Event, options: TranslateOptions): LazyRequestInit;
+  /** The matched route template (`http.route`), when the event names one. */
+  routeOf?(event: Event): string | undefined;
   /** The result the invoking service expects, in the mode the request came in. */
   toResult(event: Event, response: ResponseParts): LambdaHttpResult;
 }

@@ -172,6 +172,7 @@ export function httpHandler(
     const translator = pick(event);
     const facts = factsOf(event as LambdaHttpEvent, context, 'http', common.timing, {
       connection: connectionFactsOf(translator.source, event),
+      route: translator.routeOf?.(event as never),
     });
     try {
       let init: LazyRequestInit;
