@@ -3,7 +3,7 @@ import { lambda } from '@sidecarless/lambda';
 
 const mesh = createMesh({ service: 'pricing' });
 
-// Direct invokes, Step Functions, DynamoDB streams, WebSocket APIs: the event as it came.
+// Direct invokes, Step Functions, WebSocket APIs: the event as it came.
 export const handler = lambda.event<{ sku: string }, { cents: number }>(
   mesh,
   async (event) => ({ cents: event.sku.length * 100 }),

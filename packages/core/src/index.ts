@@ -30,6 +30,7 @@ export {
 } from './options/index.js';
 export type { LogDestination, LoggingOptions } from './options/logging.js';
 export { json, text } from './response-helpers.js';
+export { traceContextOf } from './trace-context.js';
 export type {
   AuthInfo,
   ClientSpan,

@@ -1,5 +1,5 @@
 /** Knative's facts about the running revision, read once from the environment. */
-import type { TelemetryFacts, TraceCarrier } from '@sidecarless/core';
+import { type MeshContext, type TelemetryFacts, type TraceCarrier, traceContextOf } from '@sidecarless/core';
 
 /**
  * `K_SERVICE`, `K_REVISION` and `K_CONFIGURATION` as OpenTelemetry attributes: `faas.name`,
@@ -63,4 +63,33 @@ export function cloudEventParent(
   if (typeof traceparent !== 'string' || traceparent === '') return undefined;
   const tracestate = event?.tracestate;
   return typeof tracestate === 'string' && tracestate !== '' ? { traceparent, tracestate } : { traceparent };
+}
+
+/**
+ * `event` with this invocation's trace context as its distributed-tracing extension
+ * (`traceparent`, `tracestate`), for a CloudEvent the function sends on or replies with: the
+ * receiving `knative.cloudevents` makes its span a child of this invocation's. Unchanged when
+ * tracing is off; an extension the event already carries is replaced.
+ *
+ * @example
+ * ```ts
+ * import { createMesh } from '@sidecarless/core';
+ * import { knative, withTraceContext } from '@sidecarless/knative';
+ *
+ * const mesh = createMesh({ service: 'order-events' });
+ * knative.cloudevents(mesh, (event, ctx) =>
+ *   withTraceContext(ctx, { specversion: '1.0', id: `${event.id}-ack`, type: 'order.acknowledged', source: '/orders' }),
+ * );
+ * ```
+ */
+export function withTraceContext<E extends object>(
+  ctx: Pick<MeshContext, 'telemetry'>,
+  event: E,
+): E & { traceparent?: string; tracestate?: string } {
+  const carrier = traceContextOf(ctx);
+  if (!carrier?.traceparent) return event;
+  const { tracestate: _dropped, ...rest } = event as E & { tracestate?: string };
+  return carrier.tracestate
+    ? { ...(rest as E), traceparent: carrier.traceparent, tracestate: carrier.tracestate }
+    : { ...(rest as E), traceparent: carrier.traceparent };
 }

@@ -13,7 +13,7 @@ import { type KnativeOptions, type KnativeRaw, knativeServer } from './server.js
 
 export type { NodeServer } from '@sidecarless/core/node-server';
 export type { CloudEventHandler, CloudEventReply } from './cloudevents.js';
-export { knativeTelemetry } from './facts.js';
+export { knativeTelemetry, withTraceContext } from './facts.js';
 export type { FuncContext, FuncModule, FuncRaw, FuncResult, KnativeFuncOptions, ProbeReply } from './func.js';
 export { defaultProbes, type KnativeOptions, type KnativeRaw, knativeServer } from './server.js';
 export { whyInvalid as whyCloudEventInvalid } from './strict-event.js';

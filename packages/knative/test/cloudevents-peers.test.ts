@@ -5,7 +5,7 @@
  * in the shapes the conformance tool and the SDK tests use; a real server on loopback.
  */
 import { createMesh } from '@sidecarless/core';
-import { knative, type NodeServer } from '@sidecarless/knative';
+import { knative, type NodeServer, withTraceContext } from '@sidecarless/knative';
 import { telemetry } from '@sidecarless/telemetry';
 import type { CloudEvent } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,14 @@ describe('knative.cloudevents and the HTTP binding as peers send it', () => {
       mesh,
       (event, ctx) => {
         seen.set(event.id, { event, traceId: ctx.telemetry?.span?.spanContext().traceId });
+        // A reply carries this invocation's trace context on, as its extension.
+        if (event.type === 'needs.reply')
+          return withTraceContext(ctx, {
+            specversion: '1.0',
+            id: `${event.id}-reply`,
+            type: 'reply',
+            source: '/r',
+          });
         return undefined;
       },
       { port: 0, shutdownSignals: false, env: {} },
@@ -70,7 +78,12 @@ describe('knative.cloudevents and the HTTP binding as peers send it', () => {
     expect([seen.has('batch-1'), seen.has('batch-2')]).toEqual([true, true]);
   });
 
-  const binary = (id: string, contentType: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
+  const binary = (
+    id: string,
+    contentType: string,
+    body: string | Uint8Array,
+    headers: Record<string, string> = {},
+  ) =>
     fetch(url, {
       method: 'POST',
       headers: {
@@ -142,6 +155,27 @@ describe('knative.cloudevents and the HTTP binding as peers send it', () => {
     const header = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     expect((await binary('trace-header', 'text/plain', 'x', { traceparent: header })).status).toBe(202);
     expect(seen.get('trace-header')?.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+  });
+
+  it("withTraceContext puts the invocation's trace context on the reply event", async () => {
+    const header = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': 'ask',
+        'ce-type': 'needs.reply',
+        'ce-source': '/s',
+        'content-type': 'text/plain',
+        traceparent: header,
+      },
+      body: 'x',
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('ce-id')).toBe('ask-reply');
+    expect(response.headers.get('ce-traceparent')).toMatch(
+      /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-0[01]$/,
+    );
   });
 
   it('prefers the traceparent extension over the HTTP header', async () => {

@@ -3,7 +3,8 @@
  *
  * `lambda(mesh, handler)` wraps an HTTP handler for API Gateway (REST and HTTP APIs), Function
  * URLs, ALB and VPC Lattice; `lambda.stream` streams Function URL responses; `lambda.sqs`,
- * `lambda.sns`, `lambda.eventbridge`, `lambda.s3` and `lambda.event` wrap event handlers. Every
+ * `lambda.sns`, `lambda.eventbridge`, `lambda.s3`, `lambda.kinesis`, `lambda.dynamodb`,
+ * `lambda.kafka` and `lambda.event` wrap event handlers. Every
  * wrapper fills the context with Lambda's request id, deadline, cold start and trace header,
  * answers warm-up pings without running the handler, and flushes the mesh before returning,
  * bounded by the time left.
@@ -16,17 +17,20 @@ import { event } from './events/generic.js';
 import { s3 } from './events/s3.js';
 import { sns } from './events/sns.js';
 import { sqs } from './events/sqs.js';
+import { dynamodb, kafka, kinesis } from './events/streams.js';
 import { httpHandler } from './http/handler.js';
 import { stream } from './http/stream.js';
 
 export type { GenericEventOptions } from './events/generic.js';
 export type { S3Notification } from './events/s3.js';
 export type { SqsOptions } from './events/sqs.js';
+export type { StreamOptions } from './events/streams.js';
 export type { LambdaHttpOptions, LambdaHttpRaw } from './http/handler.js';
 export { type BinaryPredicate, isBinaryByDefault } from './http/response-parts.js';
 export type { AwsLambdaStreamingGlobal, LambdaStreamingHandler, LambdaStreamOptions } from './http/stream.js';
 export { accountIdOf, adaptiveSafetyMargin, flushAllowance } from './invocation.js';
 export type { LambdaWrapperOptions } from './options.js';
+export { type StringMessageAttribute, traceAttributes, withTraceDetail } from './trace-propagation.js';
 export type * from './types.js';
 
 /** `lambda(mesh, handler)` plus one wrapper per event source. */
@@ -43,6 +47,12 @@ export interface LambdaAdapter {
   readonly eventbridge: typeof eventbridge;
   /** S3 notifications. */
   readonly s3: typeof s3;
+  /** Kinesis Data Streams, in order per shard, with partial batch failures. */
+  readonly kinesis: typeof kinesis;
+  /** DynamoDB Streams, in order, with partial batch failures. */
+  readonly dynamodb: typeof dynamodb;
+  /** Kafka (MSK, self-managed), in order per topic-partition, with partial batch failures. */
+  readonly kafka: typeof kafka;
   /** Any other event. */
   readonly event: typeof event;
 }
@@ -68,5 +78,5 @@ export const lambda: LambdaAdapter = Object.assign(
   function lambda(...args: Parameters<typeof httpHandler>) {
     return httpHandler(...args);
   },
-  { stream, sqs, sns, eventbridge, s3, event },
+  { stream, sqs, sns, eventbridge, s3, kinesis, dynamodb, kafka, event },
 );

@@ -203,6 +203,19 @@ export function accountIdOf(arn: string | undefined): string | undefined {
 }
 
 /**
+ * The same facts with `carrier` as the span's parent, ahead of the X-Ray header (kept as the
+ * fallback when the carrier's `traceparent` is malformed). Unchanged without a carrier.
+ */
+export function withParent<Raw>(
+  facts: InvocationFacts<Raw>,
+  carrier: { traceparent: string; tracestate?: string } | undefined,
+): InvocationFacts<Raw> {
+  if (carrier === undefined) return facts;
+  const xRay = facts.telemetry?.parent?.xRay;
+  return { ...facts, telemetry: { ...facts.telemetry, parent: xRay ? { ...carrier, xRay } : carrier } };
+}
+
+/**
  * The same facts for one message of a batch: its span linked to the context the message was
  * sent in (when it carries one), with the message's own attributes (`messaging.*`).
  */

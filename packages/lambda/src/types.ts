@@ -192,6 +192,84 @@ export interface SqsBatchResponse {
   batchItemFailures: { itemIdentifier: string }[];
 }
 
+/** One Kinesis Data Streams record (`data` is base64). */
+export interface KinesisStreamRecord {
+  readonly kinesis: {
+    readonly kinesisSchemaVersion?: string;
+    readonly partitionKey: string;
+    readonly sequenceNumber: string;
+    /** The record's bytes, base64-encoded: `Buffer.from(record.kinesis.data, 'base64')`. */
+    readonly data: string;
+    readonly approximateArrivalTimestamp?: number;
+  };
+  readonly eventSource?: string;
+  readonly eventVersion?: string;
+  /** `shardId-000000000006:<sequence number>`. */
+  readonly eventID?: string;
+  readonly eventName?: string;
+  readonly invokeIdentityArn?: string;
+  readonly awsRegion?: string;
+  readonly eventSourceARN?: string;
+}
+
+/** A Kinesis Data Streams event. */
+export interface KinesisStreamEvent {
+  readonly Records: readonly KinesisStreamRecord[];
+}
+
+/** One DynamoDB Streams record. */
+export interface DynamoDbStreamRecord {
+  readonly eventID?: string;
+  readonly eventName?: 'INSERT' | 'MODIFY' | 'REMOVE';
+  readonly eventVersion?: string;
+  readonly eventSource?: string;
+  readonly awsRegion?: string;
+  readonly dynamodb: {
+    readonly ApproximateCreationDateTime?: number;
+    readonly Keys?: Record<string, unknown>;
+    readonly NewImage?: Record<string, unknown>;
+    readonly OldImage?: Record<string, unknown>;
+    readonly SequenceNumber: string;
+    readonly SizeBytes?: number;
+    readonly StreamViewType?: string;
+  };
+  /** `arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>`. */
+  readonly eventSourceARN?: string;
+}
+
+/** A DynamoDB Streams event. */
+export interface DynamoDbStreamEvent {
+  readonly Records: readonly DynamoDbStreamRecord[];
+}
+
+/** One Kafka record (MSK or self-managed): `key` and `value` are base64, header values byte arrays. */
+export interface KafkaRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp?: number;
+  readonly timestampType?: string;
+  readonly key?: string | null;
+  readonly value?: string | null;
+  readonly headers?: readonly Readonly<Record<string, readonly number[]>>[];
+}
+
+/** A Kafka event: records grouped by `"<topic>-<partition>"`. */
+export interface KafkaEvent {
+  readonly eventSource?: 'aws:kafka' | 'SelfManagedKafka' | string;
+  readonly eventSourceArn?: string;
+  readonly bootstrapServers?: string;
+  readonly records: Readonly<Record<string, readonly KafkaRecord[]>>;
+}
+
+/**
+ * What a stream handler returns: the records to retry. Kinesis and DynamoDB identify a record by
+ * its sequence number; Kafka by `{ partition: "<topic>-<partition>", offset }`.
+ */
+export interface StreamBatchResponse<Identifier = string> {
+  batchItemFailures: { itemIdentifier: Identifier }[];
+}
+
 /** One SNS notification. */
 export interface SnsRecord {
   readonly EventSource?: string;

@@ -22,7 +22,7 @@ import {
   type TestCa,
 } from '@sidecarless/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { lambda } from '../src/index.js';
+import { lambda, traceAttributes, withTraceDetail } from '../src/index.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON fixtures navigated by known paths.
 type Json = any;
@@ -226,6 +226,72 @@ describe('OpenTelemetry semantic conventions on Lambda spans', () => {
       [OtlpSpanKind.server, 'timer', 'test-function'],
       [OtlpSpanKind.server, 'other', 'test-function'],
     ]);
+  });
+});
+
+describe('trace context across a chain of functions', () => {
+  it('what a producer writes with traceAttributes and withTraceDetail continues its trace downstream', async () => {
+    const mesh = tracedMesh();
+    let attributes: ReturnType<typeof traceAttributes> = {};
+    let detail: { orderId: string; traceparent?: string } = { orderId: '' };
+    const producer = lambda(mesh, (_request, ctx) => {
+      attributes = traceAttributes(ctx, { kind: { DataType: 'String', StringValue: 'order' } });
+      detail = withTraceDetail(ctx, { orderId: 'o-1' });
+      return new Response('queued');
+    });
+    await producer(lambdaEvent('apigw-http-v2.json'), lambdaContext());
+    const sent = receiver.spans[0]!;
+    expect(attributes.kind).toEqual({ DataType: 'String', StringValue: 'order' });
+    expect(attributes.traceparent).toEqual({
+      DataType: 'String',
+      StringValue: `00-${sent.traceId}-${sent.spanId}-01`,
+    });
+    expect(detail).toEqual({ orderId: 'o-1', traceparent: `00-${sent.traceId}-${sent.spanId}-01` });
+
+    // SQS delivers the attribute as { stringValue, dataType }: the consumer span links to the producer's.
+    const sqsEvent: Json = lambdaEvent('sqs.json');
+    sqsEvent.Records = [sqsEvent.Records[0]];
+    sqsEvent.Records[0].messageAttributes = {
+      traceparent: { stringValue: attributes.traceparent!.StringValue, dataType: 'String' },
+    };
+    await lambda.sqs(mesh, async () => undefined)(sqsEvent, lambdaContext());
+    expect(receiver.spans[1]!.links).toEqual([{ traceId: sent.traceId, spanId: sent.spanId }]);
+
+    // SNS delivers it as { Type, Value }.
+    const snsEvent: Json = lambdaEvent('sns.json');
+    snsEvent.Records[0].Sns.MessageAttributes = {
+      traceparent: { Type: 'String', Value: attributes.traceparent!.StringValue },
+    };
+    await lambda.sns(mesh, async () => undefined)(snsEvent, lambdaContext());
+    expect(receiver.spans[2]!.links).toEqual([{ traceId: sent.traceId, spanId: sent.spanId }]);
+
+    // EventBridge carries detail as sent: the consumer span is a child, in the same trace.
+    const ebEvent: Json = lambdaEvent('eventbridge.json');
+    ebEvent.detail = detail;
+    await lambda.eventbridge(mesh, async () => undefined)(ebEvent, lambdaContext({ traceId: xRay }));
+    expect(receiver.spans[3]).toMatchObject({ traceId: sent.traceId, parentSpanId: sent.spanId });
+  });
+
+  it('the helpers leave messages unchanged when tracing is off', async () => {
+    const mesh = createMesh({ service: 'plain', logging: { level: 'silent' } });
+    meshes.push(mesh);
+    let seen: unknown[] = [];
+    await lambda(mesh, (_request, ctx) => {
+      seen = [traceAttributes(ctx), withTraceDetail(ctx, { a: 1 })];
+      return new Response('ok');
+    })(lambdaEvent('apigw-http-v2.json'), lambdaContext());
+    expect(seen).toEqual([{}, { a: 1 }]);
+  });
+
+  it('an EventBridge event without a traceparent in detail keeps the X-Ray parent', async () => {
+    await lambda.eventbridge(tracedMesh(), async () => undefined)(
+      lambdaEvent('eventbridge.json'),
+      lambdaContext({ traceId: xRay }),
+    );
+    expect(receiver.spans[0]).toMatchObject({
+      traceId: '5759e988bd862e3fe1be46a994272793',
+      parentSpanId: '53995c3f42cd8ad8',
+    });
   });
 });
 

@@ -7,7 +7,7 @@ import {
   SidecarlessError,
 } from '@sidecarless/core';
 import { prepareEvent } from '@sidecarless/core/adapter';
-import { checkContext, factsOf, flushWithin } from '../invocation.js';
+import { checkContext, factsOf, flushWithin, withParent } from '../invocation.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { EventBridgeEvent, LambdaContext, LambdaRaw } from '../types.js';
 import { logRefused } from './shared.js';
@@ -35,6 +35,17 @@ function toEvent(event: unknown): EventBridgeEvent {
     throw badEventBridge('detail is a string that is not JSON');
   }
   return { ...(candidate as EventBridgeEvent), detail };
+}
+
+/**
+ * The W3C trace context a producer put in `detail` (`withTraceDetail`); EventBridge itself
+ * carries none but the X-Ray header.
+ */
+function detailTraceparent(detail: unknown): { traceparent: string; tracestate?: string } | undefined {
+  if (typeof detail !== 'object' || detail === null) return undefined;
+  const { traceparent, tracestate } = detail as { traceparent?: unknown; tracestate?: unknown };
+  if (typeof traceparent !== 'string' || traceparent === '') return undefined;
+  return typeof tracestate === 'string' && tracestate !== '' ? { traceparent, tracestate } : { traceparent };
 }
 
 /**
@@ -74,7 +85,8 @@ export function eventbridge<Detail = unknown>(
       }
       const trigger =
         parsed.source === 'aws.scheduler' || parsed['detail-type'] === 'Scheduled Event' ? 'timer' : 'pubsub';
-      return await run(parsed, factsOf(event as EventBridgeEvent, context, trigger, common.timing));
+      const facts = factsOf(event as EventBridgeEvent, context, trigger, common.timing);
+      return await run(parsed, withParent(facts, detailTraceparent(parsed.detail)));
     } finally {
       await flushWithin(mesh, context);
     }

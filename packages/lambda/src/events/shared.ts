@@ -1,6 +1,21 @@
 /** What every event-source wrapper shares: checking the batch shape and the bounded flush. */
 import { ErrorCodes, type Mesh, SidecarlessError } from '@sidecarless/core';
 
+/** The refusal of a batch event that is not the source's shape, naming what was expected. */
+export function notABatch(source: string, expected: string): SidecarlessError {
+  return new SidecarlessError(ErrorCodes.badRequest, `lambda.${source}(): expected ${expected}`, {
+    status: 400,
+  });
+}
+
+const sourceNames: Readonly<Record<string, readonly [article: string, name: string]>> = {
+  sqs: ['an', 'SQS'],
+  sns: ['an', 'SNS'],
+  s3: ['an', 'S3'],
+  kinesis: ['a', 'Kinesis'],
+  dynamodb: ['a', 'DynamoDB Streams'],
+};
+
 /** The records of a batch event, or a clear error naming the source that was expected. */
 export function recordsOf<R>(
   event: unknown,
@@ -9,11 +24,8 @@ export function recordsOf<R>(
 ): readonly R[] {
   const records = (event as { Records?: unknown } | null)?.Records;
   if (!Array.isArray(records) || records.length === 0 || !records.every(check)) {
-    throw new SidecarlessError(
-      ErrorCodes.badRequest,
-      `lambda.${source}(): expected an ${source.toUpperCase()} event with a non-empty Records array of ${source.toUpperCase()} records`,
-      { status: 400 },
-    );
+    const [article, name] = sourceNames[source] ?? ['an', source.toUpperCase()];
+    throw notABatch(source, `${article} ${name} event with a non-empty Records array of ${name} records`);
   }
   return records as R[];
 }
@@ -25,11 +37,29 @@ export function logRefused(mesh: Mesh, requestId: string, error: unknown): void 
 
 type MessageAttributes = Readonly<Record<string, string>>;
 
-/** The last `:`-separated part of an ARN: the queue or topic name. */
-function arnName(arn: unknown): string | undefined {
+/** The last part of an ARN after `separator`: a queue or topic name (`:`), a stream name (`/`). */
+export function arnName(arn: unknown, separator = ':'): string | undefined {
   if (typeof arn !== 'string' || arn === '') return undefined;
-  const name = arn.slice(arn.lastIndexOf(':') + 1);
-  return name === '' ? undefined : name;
+  const name = arn.slice(arn.lastIndexOf(separator) + 1);
+  return name === '' || name.includes(':') ? undefined : name;
+}
+
+/** Runs `work` over `lanes` with at most `limit` in flight. */
+export async function eachLimited<T>(
+  lanes: readonly T[],
+  limit: number,
+  work: (lane: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const runners: Promise<void>[] = [];
+  const runner = async () => {
+    while (next < lanes.length) {
+      const lane = lanes[next++]!;
+      await work(lane);
+    }
+  };
+  for (let i = 0; i < Math.min(limit, lanes.length); i++) runners.push(runner());
+  await Promise.all(runners);
 }
 
 function messagingAttributes(

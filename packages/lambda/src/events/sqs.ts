@@ -11,7 +11,7 @@ import { prepareEvent } from '@sidecarless/core/adapter';
 import { checkContext, factsOf, flushWithin, forMessage, messageCarrier } from '../invocation.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { LambdaContext, LambdaRaw, SqsBatchResponse, SqsEvent, SqsRecord } from '../types.js';
-import { logRefused, recordsOf, sqsAttributes } from './shared.js';
+import { eachLimited, logRefused, recordsOf, sqsAttributes } from './shared.js';
 
 /**
  * Options of `lambda.sqs`.
@@ -44,24 +44,6 @@ function isSqsRecord(record: unknown): boolean {
 
 function isFifo(record: SqsRecord): boolean {
   return record.eventSourceARN?.endsWith('.fifo') === true || record.attributes?.MessageGroupId !== undefined;
-}
-
-/** Runs `work` over `lanes` with at most `limit` in flight. */
-async function eachLimited<T>(
-  lanes: readonly T[],
-  limit: number,
-  work: (lane: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const runners: Promise<void>[] = [];
-  const runner = async () => {
-    while (next < lanes.length) {
-      const lane = lanes[next++]!;
-      await work(lane);
-    }
-  };
-  for (let i = 0; i < Math.min(limit, lanes.length); i++) runners.push(runner());
-  await Promise.all(runners);
 }
 
 /**
