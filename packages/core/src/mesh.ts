@@ -79,6 +79,13 @@ export interface PrepareOptions {
    * Lambda leaves this off: the platform itself ends the invocation.
    */
   enforceDeadline?: boolean;
+  /**
+   * The handler runs a whole batch (an SQS or stream invocation) whose records each go through
+   * a pipeline of their own, prepared with {@link InvocationFacts} `telemetry.withinInvocation`:
+   * only the stages' `batch` wrappers run around it — one invocation span and one set of
+   * invocation metrics for the batch, the records' spans its children.
+   */
+  batch?: boolean;
 }
 
 const internalsKey = Symbol.for('sidecarless.mesh-internals');
@@ -328,7 +335,7 @@ class MeshImpl implements Mesh {
       try {
         if (chain === undefined) {
           if (this.#pending !== undefined) await this.#pending;
-          chain ??= composeEvent(this.#stages!, handler);
+          chain ??= composeEvent(this.#stages!, handler, options.batch === true ? 'batch' : 'event');
         }
         const pending = chain(event, ctx);
         return await (enforce ? this.#deadlines.race(pending, ctx.deadline) : pending);

@@ -90,13 +90,19 @@ function checkedResponse(result: unknown): Response {
 }
 
 /** Folds the event stages around `handler`. Called once per handler. */
-export function composeEvent(stages: readonly Stage[], handler: EventHandler<never, unknown>): EventNext {
+export function composeEvent(
+  stages: readonly Stage[],
+  handler: EventHandler<never, unknown>,
+  around: 'event' | 'batch' = 'event',
+): EventNext {
   const call = handler as EventHandler<unknown, unknown>;
   let next: EventNext = async function callEventHandler(event, ctx) {
     return call(event, ctx);
   };
+  // A batch run takes only the stages that wrap batches (telemetry's invocation span): user
+  // middleware and policy stages run on each record's own run, inside it.
   for (let i = stages.length - 1; i >= 0; i--) {
-    const wrap = stages[i]!.event;
+    const wrap = stages[i]![around];
     if (wrap) next = wrap.call(stages[i], next);
   }
   return next;

@@ -154,6 +154,12 @@ export interface Stage {
   http?(next: HttpNext): HttpNext;
   /** Wraps the event chain (SQS, SNS, CloudEvents…). */
   event?(next: EventNext): EventNext;
+  /**
+   * Wraps the run of a whole batch that an adapter makes around its records' own runs (one SQS
+   * or stream invocation). Only stages that define it take part: telemetry opens the
+   * invocation's span there; user middleware and policy stages run on each record.
+   */
+  batch?(next: EventNext): EventNext;
 }
 
 /** An HTTP handler: a standard Fetch `Request` in, a standard `Response` out. */
@@ -316,6 +322,13 @@ export interface TelemetryFacts {
    * `resource` (`/orders/{id}`) or the path of its `routeKey`.
    */
   readonly route?: string | undefined;
+  /**
+   * This run is one record of an invocation traced as a whole (a batch run, `batch` stages):
+   * its span is the child of the batch's span (the `parent` the adapter passes), and it counts
+   * no invocation metrics, writes no access line and sets no timeout watchdog of its own — the
+   * batch's do.
+   */
+  readonly withinInvocation?: boolean | undefined;
   /** Further span attributes only the platform knows (`messaging.system`, `messaging.message.id`…). */
   readonly attributes?: Readonly<Record<string, string | number | boolean>> | undefined;
   /** The parent context when it is not in the request's headers. */

@@ -16,6 +16,8 @@ export interface ExtraFacts {
   readonly spanName?: string;
   /** The matched route template (`http.route`), when the event names one. */
   readonly route?: string | undefined;
+  /** Span attributes of the invocation (a batch's `messaging.*`). */
+  readonly attributes?: TelemetryFacts['attributes'];
 }
 
 /** How the wrappers treat time, normalised once per wrapper. */
@@ -128,6 +130,7 @@ class LambdaTelemetryFacts {
   readonly links: TelemetryFacts['links'];
   readonly spanName: string | undefined;
   readonly route: string | undefined;
+  readonly attributes: TelemetryFacts['attributes'];
   readonly #raw: RawFacts<unknown>;
 
   constructor(
@@ -142,6 +145,7 @@ class LambdaTelemetryFacts {
     this.links = extra?.links && extra.links.length > 0 ? extra.links : undefined;
     this.spanName = extra?.spanName || undefined;
     this.route = extra?.route || undefined;
+    this.attributes = extra?.attributes;
     this.#raw = raw;
   }
 
@@ -216,17 +220,20 @@ export function withParent<Raw>(
 }
 
 /**
- * The same facts for one message of a batch: its span linked to the context the message was
- * sent in (when it carries one), with the message's own attributes (`messaging.*`).
+ * The facts of one message's run: its span linked to the context the message was sent in, with
+ * the message's own attributes (`messaging.*`). Inside a batch invocation (`batch`) the span is
+ * also a child of the batch's (`batch.parent`, the batch span's context; the invocation's own
+ * parent when tracing is off), takes `batch.spanName`, and counts as no invocation of its own
+ * (`withinInvocation`).
  */
 export function forMessage<Raw>(
   facts: InvocationFacts<Raw>,
   carrier: TraceCarrier | undefined,
-  attributes?: TelemetryFacts['attributes'],
+  attributes: TelemetryFacts['attributes'],
+  batch?: { readonly parent: TraceCarrier | undefined; readonly spanName?: string | undefined },
 ): InvocationFacts<Raw> {
-  if (carrier === undefined && attributes === undefined) return facts;
   // The parent is a getter, which a spread drops: read it out.
-  const parent = facts.telemetry?.parent;
+  const parent = batch?.parent ?? facts.telemetry?.parent;
   return {
     ...facts,
     telemetry: {
@@ -234,6 +241,8 @@ export function forMessage<Raw>(
       ...(parent ? { parent } : {}),
       ...(carrier ? { links: [carrier] } : {}),
       ...(attributes ? { attributes } : {}),
+      ...(batch?.spanName ? { spanName: batch.spanName } : {}),
+      ...(batch ? { withinInvocation: true } : {}),
     },
   };
 }

@@ -3,7 +3,7 @@
  * the safety margin, per-record spans and links. Events built here in the shapes Lambda delivers
  * (AWS's sample events for each source); spans exported to a real OTLP/HTTP receiver on loopback.
  */
-import { createMesh, type Mesh } from '@sidecarless/core';
+import { createMesh, type Mesh, type Stage } from '@sidecarless/core';
 import { telemetry } from '@sidecarless/telemetry';
 import {
   captureLogs,
@@ -168,13 +168,19 @@ describe('lambda.kinesis', () => {
     expect(await handler({ Records: [kinesisRecord('shardId-7', '9', 'x')] }, lambdaContext())).toEqual({
       batchItemFailures: [],
     });
-    expect(receiver.spans).toHaveLength(1);
-    expect(receiver.spans[0]!.kind).toBe(OtlpSpanKind.consumer);
-    expect(receiver.spans[0]!.attributes).toMatchObject({
+    // The record's span, then the batch invocation's (its parent).
+    expect(receiver.spans).toHaveLength(2);
+    const [record, batch] = receiver.spans;
+    expect(record!.kind).toBe(OtlpSpanKind.consumer);
+    expect(record!.name).toBe('process orders');
+    expect(record!.parentSpanId).toBe(batch!.spanId);
+    expect(record!.attributes).toMatchObject({
       'faas.trigger': 'pubsub',
       'aws.kinesis.stream_name': 'orders',
       'messaging.destination.partition.id': 'shardId-7',
     });
+    expect(batch!).toMatchObject({ kind: OtlpSpanKind.consumer, name: 'test-function' });
+    expect(batch!.attributes['messaging.batch.message_count']).toBe(1);
   });
 
   it('refuses an event that is not a Kinesis batch with a clear error', async () => {
@@ -197,7 +203,9 @@ describe('lambda.dynamodb', () => {
     expect(ran).toEqual(['100', '200']);
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: '200' }, { itemIdentifier: '300' }] });
     // A data-source trigger: SERVER spans, as the FaaS conventions give it, with the table.
+    // Two records' spans and the batch's.
     expect(receiver.spans.map((span) => [span.kind, span.attributes['faas.trigger']])).toEqual([
+      [OtlpSpanKind.server, 'datasource'],
       [OtlpSpanKind.server, 'datasource'],
       [OtlpSpanKind.server, 'datasource'],
     ]);
@@ -264,5 +272,40 @@ describe('lambda.kafka', () => {
         /lambda\.kafka\(\): expected a Kafka event/,
       );
     }
+  });
+});
+
+describe('a batch is one invocation', () => {
+  it('one EMF invocation record per batch, and the user middleware runs once per record', async () => {
+    const logs = captureLogs();
+    let middlewareRuns = 0;
+    const counting: Stage = {
+      name: 'counting',
+      event: (next) => async (event, ctx) => {
+        middlewareRuns++;
+        return next(event, ctx);
+      },
+    };
+    const mesh = createMesh(
+      {
+        service: 'orders',
+        logging: { destination: logs.destination },
+        middleware: [counting],
+        telemetry: { metrics: { exporter: 'emf', namespace: 'Orders' } },
+      },
+      [telemetry],
+    );
+    meshes.push(mesh);
+    const sqsRecords = ['m1', 'm2', 'm3'].map((id) => ({
+      messageId: id,
+      body: '{}',
+      eventSourceARN: 'arn:aws:sqs:eu-west-1:1:q',
+    }));
+    await lambda.sqs(mesh, async () => undefined)({ Records: sqsRecords }, lambdaContext());
+    const kinesisRecords = ['1', '2'].map((sequence) => kinesisRecord('shardId-1', sequence, 'x'));
+    await lambda.kinesis(mesh, async () => undefined)({ Records: kinesisRecords }, lambdaContext());
+    const emf = logs.lines().filter((line) => line.serverless_function_invocations_total === 1);
+    expect(emf).toHaveLength(2);
+    expect(middlewareRuns).toBe(5);
   });
 });

@@ -104,20 +104,33 @@ describe('telemetry facts', () => {
     const handler = lambda.sqs(tracedMesh(), async () => undefined);
     const result = await handler(event, lambdaContext({ traceId: xRay }));
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(receiver.spans).toHaveLength(2);
-    for (const span of receiver.spans) {
+    // The invocation's span for the batch, under the X-Ray parent, named after the function;
+    // one span per message, its children.
+    expect(receiver.spans).toHaveLength(3);
+    const batch = receiver.spans.find((span) => span.attributes['messaging.batch.message_count'] === 2)!;
+    expect(batch).toMatchObject({
+      kind: OtlpSpanKind.consumer,
+      name: 'test-function',
+      parentSpanId: '53995c3f42cd8ad8',
+    });
+    expect(batch.attributes).toMatchObject({ 'faas.trigger': 'pubsub', 'messaging.system': 'aws_sqs' });
+    expect(batch.links).toEqual([]);
+    const messages = receiver.spans.filter((span) => span !== batch);
+    for (const span of messages) {
       expect(span.kind).toBe(OtlpSpanKind.consumer);
-      expect(span.parentSpanId).toBe('53995c3f42cd8ad8');
+      expect(span.traceId).toBe(batch.traceId);
+      expect(span.parentSpanId).toBe(batch.spanId);
+      expect(span.name).toBe(`process ${event.Records[0].eventSourceARN.split(':').pop()}`);
       expect(span.attributes['faas.trigger']).toBe('pubsub');
     }
-    const links = receiver.spans.flatMap((span) => span.links);
+    const links = messages.flatMap((span) => span.links);
     expect(links).toEqual(
       expect.arrayContaining([
         { traceId: '6a8b2c3d0123456789abcdef01234567', spanId: '1122334455667788' },
         { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' },
       ]),
     );
-    expect(receiver.spans.map((span) => span.links.length)).toEqual([1, 1]);
+    expect(messages.map((span) => span.links.length)).toEqual([1, 1]);
   });
 
   it('links an SNS notification span to the traceparent message attribute', async () => {
@@ -255,6 +268,7 @@ describe('trace context across a chain of functions', () => {
       traceparent: { stringValue: attributes.traceparent!.StringValue, dataType: 'String' },
     };
     await lambda.sqs(mesh, async () => undefined)(sqsEvent, lambdaContext());
+    // spans[1] is the message's, spans[2] the batch's.
     expect(receiver.spans[1]!.links).toEqual([{ traceId: sent.traceId, spanId: sent.spanId }]);
 
     // SNS delivers it as { Type, Value }.
@@ -263,13 +277,13 @@ describe('trace context across a chain of functions', () => {
       traceparent: { Type: 'String', Value: attributes.traceparent!.StringValue },
     };
     await lambda.sns(mesh, async () => undefined)(snsEvent, lambdaContext());
-    expect(receiver.spans[2]!.links).toEqual([{ traceId: sent.traceId, spanId: sent.spanId }]);
+    expect(receiver.spans[3]!.links).toEqual([{ traceId: sent.traceId, spanId: sent.spanId }]);
 
     // EventBridge carries detail as sent: the consumer span is a child, in the same trace.
     const ebEvent: Json = lambdaEvent('eventbridge.json');
     ebEvent.detail = detail;
     await lambda.eventbridge(mesh, async () => undefined)(ebEvent, lambdaContext({ traceId: xRay }));
-    expect(receiver.spans[3]).toMatchObject({ traceId: sent.traceId, parentSpanId: sent.spanId });
+    expect(receiver.spans[4]).toMatchObject({ traceId: sent.traceId, parentSpanId: sent.spanId });
   });
 
   it('the helpers leave messages unchanged when tracing is off', async () => {

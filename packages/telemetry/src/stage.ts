@@ -138,6 +138,8 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     // The measured flush time when it is longer (flush-times.ts).
     const margin = Math.max(options.timeoutMarginMs, spans?.flushAllowanceMs(ctx.deadline - now) ?? 0);
     const delay = ctx.deadline - margin - now;
+    // A record inside a batch has no watchdog of its own: the batch's ends and flushes them all.
+    if (ctx.telemetryFacts?.withinInvocation === true) return record;
     record.timer = setTimeout(onTimeout, Math.max(delay, 0), record);
     record.timer.unref();
     return record;
@@ -163,6 +165,8 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
       failed ? (timedOut ? 'timeout' : errorType(error, status)) : undefined,
       timedOut,
     );
+    // A record inside a batch is not an invocation: the batch counts once, and writes the line.
+    if (ctx.telemetryFacts?.withinInvocation === true) return;
     seriesFor(ctx)?.record(durationMs / 1000, failed, ctx.coldStart, timedOut);
     if (runtime.emf) {
       const tally = (ctx.telemetry as UntracedTelemetry | undefined)?.tally;
@@ -234,6 +238,10 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
           throw error;
         }
       };
+    },
+    // The whole batch: its invocation span and metrics, around the records' own runs.
+    batch(next: EventNext): EventNext {
+      return this.event!(next);
     },
   };
 }

@@ -1,5 +1,6 @@
 /** What every event-source wrapper shares: checking the batch shape and the bounded flush. */
-import { ErrorCodes, type Mesh, SidecarlessError } from '@sidecarless/core';
+import { ErrorCodes, type Mesh, type MeshContext, SidecarlessError } from '@sidecarless/core';
+import { type InvocationFacts, prepareEvent } from '@sidecarless/core/adapter';
 
 /** The refusal of a batch event that is not the source's shape, naming what was expected. */
 export function notABatch(source: string, expected: string): SidecarlessError {
@@ -85,4 +86,46 @@ export function sqsAttributes(record: { messageId?: unknown; eventSourceARN?: un
 /** One SNS notification's span attributes (`aws.sns`, the topic as the destination). */
 export function snsAttributes(notification: { MessageId?: unknown; TopicArn?: unknown }): MessageAttributes {
   return messagingAttributes('aws.sns', arnName(notification.TopicArn), notification.MessageId);
+}
+
+/**
+ * Runs one batch invocation as a whole — one invocation span (named after the function, as the
+ * Lambda conventions name it) and one set of invocation metrics around `work`, which runs each
+ * record through its own pipeline (`forMessage` facts). User middleware and policy stages run
+ * per record, not around the batch.
+ */
+export function batchRunner(
+  mesh: Mesh,
+): <R>(work: (batch: MeshContext) => Promise<R>, facts: InvocationFacts) => Promise<R> {
+  const run = prepareEvent(
+    mesh,
+    (work: (batch: MeshContext) => Promise<unknown>, batch: MeshContext) => work(batch),
+    { batch: true },
+  );
+  return <R>(work: (batch: MeshContext) => Promise<R>, facts: InvocationFacts) =>
+    run(work, facts) as Promise<R>;
+}
+
+/** The batch span's attributes: the records' system and destination, and how many there are. */
+export function batchAttributes(
+  first: Readonly<Record<string, string | number | boolean>>,
+  count: number,
+): Readonly<Record<string, string | number | boolean>> {
+  const attributes: Record<string, string | number | boolean> = { 'messaging.batch.message_count': count };
+  for (const name of [
+    'messaging.system',
+    'messaging.operation.type',
+    'messaging.operation.name',
+    'messaging.destination.name',
+  ]) {
+    const value = first[name];
+    if (value !== undefined) attributes[name] = value;
+  }
+  return attributes;
+}
+
+/** A record span's name, as the messaging conventions give it: `process <destination>`. */
+export function processSpanName(attributes: Readonly<Record<string, unknown>>): string {
+  const destination = attributes['messaging.destination.name'];
+  return typeof destination === 'string' ? `process ${destination}` : 'process';
 }

@@ -7,11 +7,20 @@
  * message overtakes the one that failed. Other groups go on.
  */
 import type { ConfigIssue, EventHandler, Mesh } from '@sidecarless/core';
+import { traceContextOf } from '@sidecarless/core';
 import { prepareEvent } from '@sidecarless/core/adapter';
 import { checkContext, factsOf, flushWithin, forMessage, messageCarrier } from '../invocation.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { LambdaContext, LambdaRaw, SqsBatchResponse, SqsEvent, SqsRecord } from '../types.js';
-import { eachLimited, logRefused, recordsOf, sqsAttributes } from './shared.js';
+import {
+  batchAttributes,
+  batchRunner,
+  eachLimited,
+  logRefused,
+  processSpanName,
+  recordsOf,
+  sqsAttributes,
+} from './shared.js';
 
 /**
  * Options of `lambda.sqs`.
@@ -82,6 +91,7 @@ export function sqs(
   }
   throwIssues(issues);
   const run = prepareEvent(mesh, recordHandler);
+  const runBatch = batchRunner(mesh);
 
   return async function sidecarlessSqsHandler(event, context) {
     checkContext(context);
@@ -94,54 +104,65 @@ export function sqs(
         logRefused(mesh, context.awsRequestId, error);
         throw error;
       }
-      const failed = new Set<string>();
-      const facts = factsOf(event as SqsEvent, context, 'pubsub', common.timing);
-      // Stop starting messages once the safety margin is reached: what did not run is reported
-      // failed and comes back, instead of being cut off mid-way when Lambda ends the invocation.
-      const stopAt = (facts.deadline ?? 0) - (facts.safetyMarginMs ?? 0);
-      const runOne = async (record: SqsRecord): Promise<boolean> => {
-        if (Date.now() >= stopAt) {
-          failed.add(record.messageId);
-          return false;
-        }
-        try {
-          // One CONSUMER span per message, linked to the context the message was sent in.
-          const carrier = messageCarrier(record.messageAttributes, record.attributes?.AWSTraceHeader);
-          await run(record, forMessage(facts, carrier, sqsAttributes(record)));
-          return true;
-        } catch {
-          // Logged once by the pipeline.
-          failed.add(record.messageId);
-          return false;
-        }
-      };
-
-      const first = records[0]!;
-      if (isFifo(first)) {
-        const groups = new Map<string, SqsRecord[]>();
-        for (const record of records) {
-          const group = record.attributes?.MessageGroupId ?? '';
-          const list = groups.get(group);
-          if (list) list.push(record);
-          else groups.set(group, [record]);
-        }
-        await eachLimited([...groups.values()], concurrency, async (group) => {
-          let broken = false;
-          for (const record of group) {
-            if (broken) failed.add(record.messageId);
-            else if (!(await runOne(record))) broken = true;
+      const firstAttributes = sqsAttributes(records[0]!);
+      const facts = factsOf(event as SqsEvent, context, 'pubsub', common.timing, {
+        attributes: batchAttributes(firstAttributes, records.length),
+      });
+      return await runBatch(async (batch) => {
+        const failed = new Set<string>();
+        const parent = traceContextOf(batch);
+        // Stop starting messages once the safety margin is reached: what did not run is reported
+        // failed and comes back, instead of being cut off mid-way when Lambda ends the invocation.
+        const stopAt = (facts.deadline ?? 0) - (facts.safetyMarginMs ?? 0);
+        const runOne = async (record: SqsRecord): Promise<boolean> => {
+          if (Date.now() >= stopAt) {
+            failed.add(record.messageId);
+            return false;
           }
-        });
-      } else {
-        await eachLimited(records, concurrency, async (record) => {
-          await runOne(record);
-        });
-      }
-      // In the order Lambda gave them, as the docs show.
-      const batchItemFailures = records
-        .filter((record) => failed.has(record.messageId))
-        .map((record) => ({ itemIdentifier: record.messageId }));
-      return { batchItemFailures };
+          try {
+            // One CONSUMER span per message, a child of the batch's, linked to the context the
+            // message was sent in.
+            const carrier = messageCarrier(record.messageAttributes, record.attributes?.AWSTraceHeader);
+            const attributes = sqsAttributes(record);
+            await run(
+              record,
+              forMessage(facts, carrier, attributes, { parent, spanName: processSpanName(attributes) }),
+            );
+            return true;
+          } catch {
+            // Logged once by the pipeline.
+            failed.add(record.messageId);
+            return false;
+          }
+        };
+
+        const first = records[0]!;
+        if (isFifo(first)) {
+          const groups = new Map<string, SqsRecord[]>();
+          for (const record of records) {
+            const group = record.attributes?.MessageGroupId ?? '';
+            const list = groups.get(group);
+            if (list) list.push(record);
+            else groups.set(group, [record]);
+          }
+          await eachLimited([...groups.values()], concurrency, async (group) => {
+            let broken = false;
+            for (const record of group) {
+              if (broken) failed.add(record.messageId);
+              else if (!(await runOne(record))) broken = true;
+            }
+          });
+        } else {
+          await eachLimited(records, concurrency, async (record) => {
+            await runOne(record);
+          });
+        }
+        // In the order Lambda gave them, as the docs show.
+        const batchItemFailures = records
+          .filter((record) => failed.has(record.messageId))
+          .map((record) => ({ itemIdentifier: record.messageId }));
+        return { batchItemFailures };
+      }, facts);
     } finally {
       await flushWithin(mesh, context);
     }

@@ -8,7 +8,13 @@
  * again. Other shards go on. Records not started before the safety margin are reported the same
  * way, so none is cut off mid-way when Lambda ends the invocation.
  */
-import type { ConfigIssue, EventHandler, Mesh, Trigger } from '@sidecarless/core';
+import {
+  type ConfigIssue,
+  type EventHandler,
+  type Mesh,
+  type Trigger,
+  traceContextOf,
+} from '@sidecarless/core';
 import { type InvocationFacts, prepareEvent } from '@sidecarless/core/adapter';
 import { checkContext, factsOf, flushWithin, forMessage } from '../invocation.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
@@ -23,7 +29,16 @@ import type {
   LambdaRaw,
   StreamBatchResponse,
 } from '../types.js';
-import { arnName, eachLimited, logRefused, notABatch, recordsOf } from './shared.js';
+import {
+  arnName,
+  batchAttributes,
+  batchRunner,
+  eachLimited,
+  logRefused,
+  notABatch,
+  processSpanName,
+  recordsOf,
+} from './shared.js';
 
 type TelemetryFacts = NonNullable<InvocationFacts['telemetry']>;
 type TraceCarrier = NonNullable<TelemetryFacts['parent']>;
@@ -71,6 +86,7 @@ function streamWrapper<Event, Record, Identifier>(source: StreamSource<Event, Re
     }
     throwIssues(issues);
     const run = prepareEvent(mesh, recordHandler);
+    const runBatch = batchRunner(mesh);
 
     return async function sidecarlessStreamHandler(event, context) {
       checkContext(context);
@@ -83,7 +99,9 @@ function streamWrapper<Event, Record, Identifier>(source: StreamSource<Event, Re
           logRefused(mesh, context.awsRequestId, error);
           throw error;
         }
-        const facts = factsOf(event as Event, context, source.trigger, common.timing);
+        const facts = factsOf(event as Event, context, source.trigger, common.timing, {
+          attributes: batchAttributes(source.attributesOf(records[0]!), records.length),
+        });
         const stopAt = (facts.deadline ?? 0) - (facts.safetyMarginMs ?? 0);
         const lanes = new Map<string, Record[]>();
         for (const record of records) {
@@ -92,30 +110,39 @@ function streamWrapper<Event, Record, Identifier>(source: StreamSource<Event, Re
           if (list) list.push(record);
           else lanes.set(lane, [record]);
         }
-        const failed = new Set<Record>();
-        await eachLimited([...lanes.values()], concurrency, async (lane) => {
-          for (let index = 0; index < lane.length; index++) {
-            const record = lane[index]!;
-            let ok = Date.now() < stopAt;
-            if (ok) {
-              try {
-                // One span per record, linked to the context it was produced in (when it has one).
-                await run(record, forMessage(facts, source.carrierOf(record), source.attributesOf(record)));
-              } catch {
-                ok = false; // logged once by the pipeline
+        return await runBatch(async (batch) => {
+          const parent = traceContextOf(batch);
+          const failed = new Set<Record>();
+          await eachLimited([...lanes.values()], concurrency, async (lane) => {
+            for (let index = 0; index < lane.length; index++) {
+              const record = lane[index]!;
+              let ok = Date.now() < stopAt;
+              if (ok) {
+                try {
+                  // One span per record, a child of the batch's, linked to the context it was
+                  // produced in (when it has one).
+                  const attributes = source.attributesOf(record);
+                  const spanName = processSpanName(attributes);
+                  await run(
+                    record,
+                    forMessage(facts, source.carrierOf(record), attributes, { parent, spanName }),
+                  );
+                } catch {
+                  ok = false; // logged once by the pipeline
+                }
+              }
+              if (!ok) {
+                for (const rest of lane.slice(index)) failed.add(rest);
+                return;
               }
             }
-            if (!ok) {
-              for (const rest of lane.slice(index)) failed.add(rest);
-              return;
-            }
-          }
-        });
-        // In the order Lambda gave them.
-        const batchItemFailures = records
-          .filter((record) => failed.has(record))
-          .map((record) => ({ itemIdentifier: source.identifierOf(record) }));
-        return { batchItemFailures };
+          });
+          // In the order Lambda gave them.
+          const batchItemFailures = records
+            .filter((record) => failed.has(record))
+            .map((record) => ({ itemIdentifier: source.identifierOf(record) }));
+          return { batchItemFailures };
+        }, facts);
       } finally {
         await flushWithin(mesh, context);
       }
