@@ -24,6 +24,7 @@ export const featureSections: Readonly<Record<string, { readonly feature: string
     auth: { feature: 'auth', from: '@sidecarless/auth' },
     telemetry: { feature: 'telemetry', from: '@sidecarless/telemetry' },
     upstreams: { feature: 'outbound', from: '@sidecarless/outbound' },
+    traffic: { feature: 'traffic', from: '@sidecarless/outbound/traffic' },
   };
 
 /** What a feature's options checker may read while `createMesh` checks the options. */

@@ -22,6 +22,8 @@ export const UpstreamErrorCodes = {
   tls: 'SCL_ERR_UPSTREAM_TLS',
   aborted: 'SCL_ERR_UPSTREAM_ABORTED',
   noTransport: 'SCL_ERR_UPSTREAM_NO_TRANSPORT',
+  /** An abort injected by a route's `fault` (fault injection), with the route's status. */
+  faultAbort: 'SCL_ERR_UPSTREAM_FAULT_ABORT',
 } as const;
 
 /** What kind of failure, for `retryOn`. */
@@ -35,7 +37,9 @@ export type FailureKind =
   | 'refused'
   /** We refused locally: open circuit, full pool, passthrough not allowed. Never retried. */
   | 'rejected'
-  | 'aborted';
+  | 'aborted'
+  /** A route's fault injection answered for the upstream (`faultAbort`). */
+  | 'injected';
 
 /** What an {@link UpstreamError} is made of. */
 export interface UpstreamErrorOptions {

@@ -26,7 +26,12 @@
  */
 import type { Feature } from '@sidecarless/core';
 import { installOutbound } from './install.js';
-import { checkUpstreams, type NormalizedUpstream, type UpstreamOptions } from './options.js';
+import {
+  checkUpstreams,
+  type NormalizedUpstream,
+  type TrafficChecker,
+  type UpstreamOptions,
+} from './options.js';
 
 export type { UpstreamCallContext, UpstreamClient } from '@sidecarless/core';
 export {
@@ -68,7 +73,14 @@ export const outbound: Feature<
   name: 'outbound',
   section: 'upstreams',
   check: (value, _path, issues, host) =>
-    value === undefined ? undefined : checkUpstreams(value, issues, host.feature('http') !== undefined),
+    value === undefined
+      ? undefined
+      : checkUpstreams(
+          value,
+          issues,
+          host.feature('http') !== undefined,
+          host.feature('traffic') as (Feature & TrafficChecker) | undefined,
+        ),
   start: (host) => installOutbound(host),
 };
 

@@ -6,26 +6,52 @@
 import type { FeatureHost, UpstreamProvider } from '@sidecarless/core';
 import { unknownUpstream } from '@sidecarless/core/feature';
 import type { NormalizedUpstream } from './options.js';
-import { Upstream, type UpstreamTransport } from './upstream.js';
+import { Upstream, type UpstreamRouting, type UpstreamTransport } from './upstream.js';
 
 /** What the `http` feature registers: how to build an upstream's HTTP transport. */
 export interface TransportFactory {
   createTransport(upstream: Upstream): UpstreamTransport;
 }
 
+/** What the traffic feature (`@sidecarless/outbound/traffic`) provides once upstreams exist. */
+export interface TrafficInstaller {
+  /** The routing of `upstream`, whose subsets and peers are built. */
+  createRouting(
+    upstream: Upstream,
+    subsets: ReadonlyMap<string, Upstream>,
+    upstreams: ReadonlyMap<string, Upstream>,
+    /** The traffic feature's own checked section. */
+    section: unknown,
+  ): UpstreamRouting;
+}
+
 export function installOutbound(host: FeatureHost<ReadonlyMap<string, NormalizedUpstream>>): undefined {
   const http = host.feature('http')?.feature as Partial<TransportFactory> | undefined;
   const upstreams = new Map<string, Upstream>();
-  for (const [name, config] of host.section ?? []) {
+  const all: Upstream[] = [];
+  const build = (config: NormalizedUpstream) => {
     const transport =
       config.endpoints.length > 0 && http?.createTransport ? http.createTransport.bind(http) : undefined;
-    upstreams.set(name, new Upstream(config, transport));
+    const upstream = new Upstream(config, transport);
+    all.push(upstream);
+    return upstream;
+  };
+  for (const [name, config] of host.section ?? []) upstreams.set(name, build(config));
+  const registered = host.feature('traffic');
+  const traffic = registered?.feature as Partial<TrafficInstaller> | undefined;
+  if (traffic?.createRouting) {
+    for (const upstream of upstreams.values()) {
+      if (upstream.config.traffic === undefined) continue;
+      const subsets = new Map<string, Upstream>();
+      for (const [subset, config] of upstream.config.subsets) subsets.set(subset, build(config));
+      upstream.routing = traffic.createRouting(upstream, subsets, upstreams, registered?.section);
+    }
   }
   host.onClose(async () => {
-    await Promise.all([...upstreams.values()].map((upstream) => upstream.close()));
+    await Promise.all(all.map((upstream) => upstream.close()));
   });
   // DNS endpoints resolve now, at init; the first invocation waits only for that.
-  const starting = [...upstreams.values()].map((upstream) => upstream.start());
+  const starting = all.map((upstream) => upstream.start());
   if (starting.length > 0) host.whenReady(Promise.all(starting));
   const provider: UpstreamProvider = {
     client(name, ctx) {

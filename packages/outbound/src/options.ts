@@ -14,6 +14,7 @@ import {
   optional,
   string,
 } from '@sidecarless/core/feature';
+import type { ConsistentHashOptions, HttpRouteOptions, SubsetOptions } from './traffic/options.js';
 /**
  * The `upstreams` options section: one entry per service the function calls. Field names follow
  * Istio's DestinationRule (`trafficPolicy`: `connectionPool`, `outlierDetection`, `loadBalancer`,
@@ -87,7 +88,15 @@ export interface UpstreamSettings {
   /** DestinationRule `outlierDetection`: ejects failing endpoints. */
   outlierDetection?: OutlierDetectionOptions;
   /** DestinationRule `loadBalancer`. Default `{ simple: "ROUND_ROBIN" }`. */
-  loadBalancer?: { simple?: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' };
+  loadBalancer?: {
+    simple?: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+    /** Sticky splits across routes' weights (`@sidecarless/outbound/traffic`). */
+    consistentHash?: ConsistentHashOptions;
+  };
+  /** DestinationRule subsets: versions of this upstream (`@sidecarless/outbound/traffic`). */
+  subsets?: readonly SubsetOptions[];
+  /** VirtualService `http` routes, first match wins (`@sidecarless/outbound/traffic`). */
+  http?: readonly HttpRouteOptions[];
   /** DestinationRule `connectionPool`. */
   connectionPool?: ConnectionPoolOptions;
   /** DestinationRule `tls` (client side). */
@@ -219,6 +228,10 @@ export interface NormalizedUpstream {
       }
     | undefined;
   readonly loadBalancer: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+  /** The traffic feature's routes and subsets (opaque here), when it is registered and set. */
+  readonly traffic: unknown;
+  /** Each subset with endpoints, as an upstream of its own (`<name>/<subset>`). */
+  readonly subsets: ReadonlyMap<string, NormalizedUpstream>;
   readonly connectionPool: {
     readonly maxConnections: number | undefined;
     readonly connectTimeoutMs: number;
@@ -259,7 +272,27 @@ const upstreamKeys = [
   'loadBalancer',
   'connectionPool',
   'tls',
+  // The traffic feature's (`@sidecarless/outbound/traffic`): checked by it when registered.
+  'subsets',
+  'http',
 ] as const;
+
+/**
+ * What the traffic feature (`@sidecarless/outbound/traffic`) checks of an upstream, when it is
+ * registered: its routes and subsets. Reached through the registered feature, so a function
+ * without routes bundles none of it.
+ */
+export interface TrafficChecker {
+  checkUpstreamTraffic(
+    input: Record<string, unknown>,
+    path: string,
+    issues: IssueList,
+    upstreams: ReadonlySet<string>,
+    upstream: string,
+  ):
+    | { readonly subsets: readonly { readonly name: string; readonly endpoints: readonly string[] }[] }
+    | undefined;
+}
 
 const endpointUrl: Checker<URL> = (value, path, issues) => {
   if (typeof value !== 'string')
@@ -292,6 +325,7 @@ export function checkUpstreams(
   value: unknown,
   issues: IssueList,
   httpRegistered = true,
+  traffic?: TrafficChecker,
 ): ReadonlyMap<string, NormalizedUpstream> {
   const out = new Map<string, NormalizedUpstream>();
   if (value === undefined) return out;
@@ -302,12 +336,16 @@ export function checkUpstreams(
     );
     return out;
   }
+  const names = new Set(Object.keys(value));
   for (const [name, entry] of Object.entries(value)) {
-    const checked = checkUpstream(name, entry, `upstreams.${name}`, issues, httpRegistered);
+    const checked = checkUpstream(name, entry, `upstreams.${name}`, issues, httpRegistered, traffic, names);
     if (checked) out.set(name, checked);
   }
   return out;
 }
+
+const trafficImport =
+  "needs the traffic feature, which is not registered; add import { traffic } from '@sidecarless/outbound/traffic' and pass it to createMesh: createMesh(options, [outbound, traffic])";
 
 function checkUpstream(
   name: string,
@@ -315,10 +353,20 @@ function checkUpstream(
   path: string,
   issues: IssueList,
   httpRegistered: boolean,
+  traffic?: TrafficChecker,
+  names: ReadonlySet<string> = new Set([name]),
 ): NormalizedUpstream | undefined {
   const input = checkObject(value, path, issues, upstreamKeys);
   if (!input) return undefined;
   const before = issues.issues.length;
+  const hashed = isPlainObject(input.loadBalancer) && input.loadBalancer.consistentHash !== undefined;
+  let routed: ReturnType<TrafficChecker['checkUpstreamTraffic']>;
+  if (traffic) routed = traffic.checkUpstreamTraffic(input, path, issues, names, name);
+  else {
+    if (input.subsets !== undefined) issues.add(join(path, 'subsets'), trafficImport);
+    if (input.http !== undefined) issues.add(join(path, 'http'), trafficImport);
+    if (hashed) issues.add(join(path, 'loadBalancer.consistentHash'), trafficImport);
+  }
   let endpoints: URL[] = [];
   if (input.url !== undefined && input.endpoints !== undefined) {
     issues.add(join(path, 'url'), 'set either url (one endpoint) or endpoints (one or more), not both');
@@ -375,7 +423,30 @@ function checkUpstream(
     loadBalancer: checkLoadBalancer(input.loadBalancer, join(path, 'loadBalancer'), issues),
     connectionPool: checkPool(input.connectionPool, join(path, 'connectionPool'), issues),
     tls,
+    traffic: routed,
+    subsets: new Map(),
   };
+  // Each subset is this upstream at endpoints of its own, with the same policies (and breaker,
+  // pool and outlier state of its own, as Envoy keeps per subset).
+  const subsets = result.subsets as Map<string, NormalizedUpstream>;
+  routed?.subsets.forEach((subset, index) => {
+    // A subset without endpoints of its own (a Lambda alias reached through call()) shares the
+    // upstream's endpoints, or none.
+    const endpoints = subset.endpoints.length > 0 ? subset.endpoints : (input.url ?? input.endpoints);
+    // The subset's own copy carries no traffic keys: the routes are the upstream's.
+    const loadBalancer = isPlainObject(input.loadBalancer)
+      ? { simple: input.loadBalancer.simple }
+      : input.loadBalancer;
+    const own = { ...input, url: undefined, endpoints, subsets: undefined, http: undefined, loadBalancer };
+    const checked = checkUpstream(
+      `${name}/${subset.name}`,
+      own,
+      `${path}.subsets[${index}]`,
+      issues,
+      httpRegistered,
+    );
+    if (checked) subsets.set(subset.name, checked);
+  });
   return issues.issues.length === before ? result : undefined;
 }
 
@@ -533,7 +604,8 @@ function checkLoadBalancer(
   issues: IssueList,
 ): NormalizedUpstream['loadBalancer'] {
   if (value === undefined) return 'ROUND_ROBIN';
-  const input = checkObject(value, path, issues, ['simple']);
+  // `consistentHash` is the traffic feature's (sticky splits), checked there.
+  const input = checkObject(value, path, issues, ['simple', 'consistentHash']);
   if (!input) return 'ROUND_ROBIN';
   return (
     optional(input, 'simple', path, issues, oneOf(['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM'] as const)) ??

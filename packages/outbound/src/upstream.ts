@@ -50,6 +50,35 @@ export interface CallState {
   aborted: Error | undefined;
   /** The invocation's telemetry hooks (CLIENT spans, upstream metrics), when telemetry is on. */
   readonly telemetry: MeshContext['telemetry'];
+  /** Retries allowed after the first attempt: the upstream's, or a route's. */
+  readonly attempts: number;
+  /** The per-attempt limit: the upstream's, or a route's. */
+  readonly perTryTimeoutMs: number | undefined;
+  /** The Host (authority) a route rewrote the request to, for the HTTP transport. */
+  readonly authority: string | undefined;
+}
+
+/**
+ * What a route changes about one call (`@sidecarless/outbound/traffic`): its timeout and
+ * retries, and a wrapper around its plan (fault injection runs inside the chain, so retries and
+ * the breaker see injected faults as real ones).
+ */
+export interface CallOptions {
+  readonly timeoutMs?: number | undefined;
+  readonly attempts?: number | undefined;
+  readonly perTryTimeoutMs?: number | undefined;
+  /** `rewrite.authority`: the Host the request is sent with. */
+  readonly authority?: string | undefined;
+  readonly wrapPlan?: (<T>(plan: AttemptPlan<T>, upstream: Upstream) => AttemptPlan<T>) | undefined;
+}
+
+/**
+ * Routes an upstream's calls (`@sidecarless/outbound/traffic` installs one on an upstream with
+ * `http` routes or `subsets`): picks the destination upstream and the call's options.
+ */
+export interface UpstreamRouting {
+  fetch(input: string | URL, init: RequestInit | undefined, ctx: MeshContext | undefined): Promise<Response>;
+  call<T>(work: (call: UpstreamCallContext) => Promise<T>, ctx: MeshContext | undefined): Promise<T>;
 }
 
 /** The clock of one attempt: how long it may take, and whether that limit is `perTryTimeout`. */
@@ -87,6 +116,11 @@ export interface AttemptPlan<T> {
   ): { readonly error: unknown; readonly retriable: boolean; readonly reason: string };
   /** The HTTP status of a successful call, for the request event. */
   statusOf?(value: T): number | undefined;
+  /**
+   * An injected abort (fault injection) with `status`, handled as a real answer with that status
+   * would be: retried when the status may be, else the call's value.
+   */
+  injected?(status: number, retryFits: (retryAfterMs: number | undefined) => boolean): AttemptOutcome<T>;
   /** Runs once the call has ended, however it ended. */
   finished?(): void;
 }
@@ -120,6 +154,8 @@ export class Upstream {
   #activeRetries = 0;
   /** Attempts running now, across calls: the connection-pool caps count them. */
   inflightAttempts = 0;
+  /** Set by the traffic feature on an upstream with routes or subsets. */
+  routing: UpstreamRouting | undefined;
 
   constructor(
     config: NormalizedUpstream,
@@ -165,6 +201,7 @@ export class Upstream {
     input: string | URL,
     init: RequestInit | undefined,
     ctx: MeshContext | undefined,
+    options?: CallOptions,
   ): Promise<Response> {
     const transport = this.#transport;
     if (transport === undefined) {
@@ -176,14 +213,20 @@ export class Upstream {
         status: 500,
       });
     }
-    const state = this.#startState(ctx, Date.now());
-    return this.run(await transport.fetchPlan(input, init, state), state);
+    const state = this.#startState(ctx, Date.now(), options);
+    const plan = await transport.fetchPlan(input, init, state);
+    return this.run(options?.wrapPlan ? options.wrapPlan(plan, this) : plan, state);
   }
 
   /** Any async work through the chain. */
-  call<T>(work: (call: UpstreamCallContext) => Promise<T>, ctx: MeshContext | undefined): Promise<T> {
-    const state = this.#startState(ctx, Date.now());
-    return this.run(this.#workPlan(work), state);
+  call<T>(
+    work: (call: UpstreamCallContext) => Promise<T>,
+    ctx: MeshContext | undefined,
+    options?: CallOptions,
+  ): Promise<T> {
+    const state = this.#startState(ctx, Date.now(), options);
+    const plan = this.#workPlan(work);
+    return this.run(options?.wrapPlan ? options.wrapPlan(plan, this) : plan, state);
   }
 
   /**
@@ -198,7 +241,7 @@ export class Upstream {
     try {
       for (;;) {
         const timing = this.#beginAttempt(state);
-        const retriesLeft = state.attempt <= this.config.retries.attempts;
+        const retriesLeft = state.attempt <= state.attempts;
         const retryFits = (retryAfterMs: number | undefined) =>
           retriesLeft && this.#retryFits(state, retryAfterMs);
         let outcome: AttemptOutcome<T>;
@@ -248,6 +291,18 @@ export class Upstream {
               : failure.kind !== undefined && retriableFailure(retries, failure.kind),
           reason: failure.status !== undefined ? String(failure.status) : (failure.kind ?? 'error'),
         };
+      },
+      // An injected abort is a failure with the route's status: retried as that status would be.
+      injected: (status, retryFits) => {
+        if (retriableStatus(retries, status) && retryFits(undefined))
+          return { retry: String(status), status };
+        throw new UpstreamError({
+          code: UpstreamErrorCodes.faultAbort,
+          upstream: this.name,
+          kind: 'injected',
+          message: `fault injection aborted the call with ${status}`,
+          status,
+        });
       },
     };
   }
@@ -316,9 +371,9 @@ export class Upstream {
   // the chain's steps
 
   /** The state of one call: its deadline (timeout ∧ invocation deadline − margin) and counters. */
-  #startState(ctx: MeshContext | undefined, now: number): CallState {
-    let deadlineAt =
-      this.config.timeoutMs === undefined ? Number.POSITIVE_INFINITY : now + this.config.timeoutMs;
+  #startState(ctx: MeshContext | undefined, now: number, options?: CallOptions): CallState {
+    const timeoutMs = options?.timeoutMs ?? this.config.timeoutMs;
+    let deadlineAt = timeoutMs === undefined ? Number.POSITIVE_INFINITY : now + timeoutMs;
     if (ctx) deadlineAt = Math.min(deadlineAt, ctx.deadline - this.config.deadlineMarginMs);
     const telemetry = ctx?.telemetry;
     // Breaker and outlier events happen during some call; they are recorded through the hooks of
@@ -332,6 +387,9 @@ export class Upstream {
       retrying: false,
       aborted: undefined,
       telemetry,
+      attempts: options?.attempts ?? this.config.retries.attempts,
+      perTryTimeoutMs: options?.perTryTimeoutMs ?? this.config.retries.perTryTimeoutMs,
+      authority: options?.authority,
     };
   }
 
@@ -340,7 +398,7 @@ export class Upstream {
     state.attempt++;
     const remaining = state.deadlineAt - Date.now();
     if (remaining <= 0) throw timeoutError(this.name, false, 0);
-    const perTryMs = this.config.retries.perTryTimeoutMs;
+    const perTryMs = state.perTryTimeoutMs;
     const perTry = perTryMs !== undefined && perTryMs < remaining;
     return { attemptMs: perTry ? perTryMs : remaining, perTry };
   }
@@ -355,7 +413,7 @@ export class Upstream {
     if (!state.retrying && !withinBudget(this.config.retryBudget, this.#activeRequests, this.#activeRetries))
       return false;
     const delay = retryAfterMs ?? backoffDelay(this.config.retries, state.attempt);
-    const needed = this.config.retries.perTryTimeoutMs ?? Math.max(1, state.lastAttemptMs);
+    const needed = state.perTryTimeoutMs ?? Math.max(1, state.lastAttemptMs);
     if (state.deadlineAt - Date.now() - delay < needed) return false;
     state.retryDelayMs = delay;
     if (!state.retrying) {
@@ -510,14 +568,18 @@ class BoundUpstreamClient implements UpstreamClient {
 
   fetch(pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
     try {
-      return this.#upstream.fetch(pathOrUrl, init, this.#ctx);
+      const routing = this.#upstream.routing;
+      return routing
+        ? routing.fetch(pathOrUrl, init, this.#ctx)
+        : this.#upstream.fetch(pathOrUrl, init, this.#ctx);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   call<T>(work: (call: UpstreamCallContext) => Promise<T>): Promise<T> {
-    return this.#upstream.call(work, this.#ctx);
+    const routing = this.#upstream.routing;
+    return routing ? routing.call(work, this.#ctx) : this.#upstream.call(work, this.#ctx);
   }
 
   circuitState(): unknown {

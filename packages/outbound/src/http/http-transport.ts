@@ -116,6 +116,8 @@ export class HttpTransport implements UpstreamTransport {
     const headers = outgoingHeaders(init?.headers ?? undefined);
     const logicalHost = config.resolution === 'DNS' && !target.origin ? config.endpoints[0]!.host : undefined;
     if (logicalHost) headers.host = logicalHost;
+    // A route's `rewrite.authority` (callers' own Host headers are dropped as hop-by-hop).
+    if (state.authority !== undefined) headers.host = state.authority;
     const repeatable = mayRepeat(method, headers, config.idempotent);
     const rawBody = init?.body ?? null;
     // Bytes and text are prepared synchronously: an `await` here would cost every call a turn.
@@ -163,6 +165,18 @@ export class HttpTransport implements UpstreamTransport {
         };
       },
       statusOf: (response) => response.status,
+      // An injected abort answers as the upstream would with that status (Envoy's fault filter
+      // does the same): retried when such an answer may be, else the caller's response.
+      injected: (status, retryFits) =>
+        repeatable && body.replayable && retriableStatus(config.retries, status) && retryFits(undefined)
+          ? { retry: String(status), status }
+          : {
+              value: new Response('fault filter abort', {
+                status,
+                headers: { 'content-type': 'text/plain', 'x-sidecarless-fault': 'abort' },
+              }),
+              status,
+            },
       finished: () => signal?.removeEventListener('abort', onAbort),
     };
   }

@@ -1,0 +1,212 @@
+/**
+ * One upstream's calls, routed: the router's decision turned into the call — the destination
+ * upstream (a subset, another upstream, or this one), the request's path and headers rewritten,
+ * the route's timeout and retries, fault injection inside the policy chain, and the answers a
+ * route gives itself (`directResponse`, `redirect`).
+ */
+import type { MeshContext, UpstreamCallContext } from '@sidecarless/core';
+import { invocationOf } from '@sidecarless/core/feature';
+import {
+  type AttemptPlan,
+  type CallOptions,
+  timeoutError,
+  type Upstream,
+  type UpstreamRouting,
+} from '../upstream.js';
+import type { CompiledFault, CompiledRoute, HeaderOperations } from './options.js';
+import type { RouteDecision, RoutedCall, Router } from './router.js';
+
+/** What `.call(work)` sees of the destination a route chose. */
+export interface RoutedDestination {
+  /** The upstream the call goes to (this one, or the route's `host`). */
+  readonly upstream: string;
+  /** The subset chosen, if any. */
+  readonly subset: string | undefined;
+  readonly labels: Readonly<Record<string, string>>;
+  /** The destination's first endpoint, when it has endpoints. */
+  readonly endpoint: string | undefined;
+  /** The route that decided, by name. */
+  readonly route: string | undefined;
+}
+
+/** `UpstreamCallContext` of a routed `.call(work)`: where the route sent it. */
+export interface RoutedCallContext extends UpstreamCallContext {
+  readonly destination: RoutedDestination;
+}
+
+/** The headers of the invocation's request that are copied onto every outgoing call. */
+export type PropagatedHeaders = (ctx: MeshContext | undefined) => readonly (readonly [string, string])[];
+
+function applyHeaders(headers: Headers, operations: HeaderOperations | undefined): void {
+  if (!operations) return;
+  for (const [name, value] of operations.set) headers.set(name, value);
+  for (const [name, value] of operations.add) headers.append(name, value);
+  for (const name of operations.remove) headers.delete(name);
+}
+
+const roll = (percent: number, random: () => number) =>
+  percent >= 100 || (percent > 0 && random() * 100 < percent);
+
+/**
+ * Fault injection as a plan wrapper, so it runs inside the chain: a delay waits (never past
+ * what the attempt may take: past it, the attempt times out as a slow upstream would); an abort
+ * answers with the route's status, which retries and the breaker treat as a real answer.
+ */
+function faultPlan(fault: CompiledFault, random: () => number): CallOptions['wrapPlan'] {
+  return <T>(plan: AttemptPlan<T>, upstream: Upstream): AttemptPlan<T> => ({
+    ...plan,
+    attempt: async (state, timing, retryFits) => {
+      let left = timing;
+      if (fault.delayMs !== undefined && roll(fault.delayPercent, random)) {
+        const waitMs = Math.min(fault.delayMs, timing.attemptMs);
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        if (waitMs >= timing.attemptMs) throw timeoutError(upstream.name, timing.perTry, timing.attemptMs);
+        left = { attemptMs: timing.attemptMs - waitMs, perTry: timing.perTry };
+      }
+      if (fault.abortStatus !== undefined && roll(fault.abortPercent, random) && plan.injected) {
+        return plan.injected(fault.abortStatus, retryFits);
+      }
+      return plan.attempt(state, left, retryFits);
+    },
+  });
+}
+
+function callOptions(route: CompiledRoute | undefined, random: () => number): CallOptions | undefined {
+  if (!route) return undefined;
+  const options: CallOptions = {
+    authority: route.rewriteAuthority,
+    timeoutMs: route.timeoutMs,
+    attempts: route.retries?.attempts,
+    perTryTimeoutMs: route.retries?.perTryTimeoutMs,
+    wrapPlan: route.fault ? faultPlan(route.fault, random) : undefined,
+  };
+  return options;
+}
+
+/** The routed calls of one upstream. */
+export class TrafficRouting implements UpstreamRouting {
+  readonly #self: Upstream;
+  readonly #router: Router;
+  readonly #subsets: ReadonlyMap<string, { upstream: Upstream; labels: Readonly<Record<string, string>> }>;
+  readonly #upstreams: ReadonlyMap<string, Upstream>;
+  readonly #propagated: PropagatedHeaders;
+  readonly #random: () => number;
+
+  constructor(
+    self: Upstream,
+    router: Router,
+    subsets: ReadonlyMap<string, { upstream: Upstream; labels: Readonly<Record<string, string>> }>,
+    upstreams: ReadonlyMap<string, Upstream>,
+    propagated: PropagatedHeaders,
+    random: () => number = Math.random,
+  ) {
+    this.#self = self;
+    this.#router = router;
+    this.#subsets = subsets;
+    this.#upstreams = upstreams;
+    this.#propagated = propagated;
+    this.#random = random;
+  }
+
+  #target(decision: RouteDecision): Upstream {
+    const destination = decision.destination;
+    if (destination?.subset !== undefined) return this.#subsets.get(destination.subset)!.upstream;
+    if (destination?.host !== undefined) return this.#upstreams.get(destination.host)!;
+    return this.#self;
+  }
+
+  async fetch(
+    input: string | URL,
+    init: RequestInit | undefined,
+    ctx: MeshContext | undefined,
+  ): Promise<Response> {
+    const headers = new Headers(init?.headers ?? undefined);
+    for (const [name, value] of this.#propagated(ctx)) if (!headers.has(name)) headers.set(name, value);
+    const text = typeof input === 'string' ? input : input.href;
+    const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+    const url = new URL(text, 'http://upstream.invalid');
+    const method = (init?.method ?? 'GET').toUpperCase();
+    const call: RoutedCall = {
+      method,
+      path: url.pathname,
+      query: url.search === '' ? undefined : url.searchParams,
+      header: (name) => headers.get(name) ?? undefined,
+      traceId: traceIdOf(ctx),
+    };
+    const decision = this.#router.decide(call);
+    const route = decision.route;
+    if (route?.directResponse) {
+      return new Response(route.directResponse.body === '' ? null : route.directResponse.body, {
+        status: route.directResponse.status,
+      });
+    }
+    if (route?.redirect) {
+      const location = new URL(url.href);
+      if (route.redirect.uri !== undefined) location.pathname = route.redirect.uri;
+      if (route.redirect.authority !== undefined) location.host = route.redirect.authority;
+      const shown =
+        absolute || route.redirect.authority !== undefined
+          ? location.href
+          : `${location.pathname}${location.search}`;
+      return new Response(null, { status: route.redirect.code, headers: { location: shown } });
+    }
+    let path = `${url.pathname}${url.search}`;
+    if (route?.rewriteUri !== undefined) {
+      const prefix = decision.match?.uriPrefix;
+      const rest =
+        prefix !== undefined && url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : '';
+      path = `${prefix !== undefined ? route.rewriteUri + rest : route.rewriteUri}${url.search}`;
+    }
+    applyHeaders(headers, route?.requestHeaders);
+    applyHeaders(headers, decision.destination?.requestHeaders);
+    const target = this.#target(decision);
+    // A path for the destination's own endpoint; an absolute URL stays as given (passthrough).
+    const next = absolute && route?.rewriteUri === undefined ? text : path;
+    const response = await target.fetch(next, { ...init, headers }, ctx, callOptions(route, this.#random));
+    const responseOperations = [route?.responseHeaders, decision.destination?.responseHeaders].filter(
+      (operations): operations is HeaderOperations => operations !== undefined,
+    );
+    if (responseOperations.length === 0) return response;
+    const edited = new Headers(response.headers);
+    for (const operations of responseOperations) applyHeaders(edited, operations);
+    return new Response(response.body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: edited,
+    });
+  }
+
+  call<T>(work: (call: UpstreamCallContext) => Promise<T>, ctx: MeshContext | undefined): Promise<T> {
+    const call: RoutedCall = {
+      method: 'CALL',
+      path: '',
+      query: undefined,
+      header: (name) => {
+        for (const [propagated, value] of this.#propagated(ctx)) if (propagated === name) return value;
+        return undefined;
+      },
+      traceId: traceIdOf(ctx),
+    };
+    const decision = this.#router.decide(call);
+    const target = this.#target(decision);
+    const subset = decision.destination?.subset;
+    const destination: RoutedDestination = {
+      upstream: target === this.#self || subset !== undefined ? this.#self.name : target.name,
+      subset,
+      labels: subset === undefined ? {} : this.#subsets.get(subset)!.labels,
+      endpoint: target.config.endpoints[0]?.href,
+      route: decision.route?.name,
+    };
+    return target.call(
+      (attempt) =>
+        work(Object.assign(Object.create(attempt) as object, { destination }) as RoutedCallContext),
+      ctx,
+      callOptions(decision.route, this.#random),
+    );
+  }
+}
+
+function traceIdOf(ctx: MeshContext | undefined): string | undefined {
+  if (!ctx) return undefined;
+  return invocationOf(ctx).telemetry?.span?.spanContext().traceId;
+}
