@@ -120,17 +120,33 @@ export class TrafficRouting implements UpstreamRouting {
     init: RequestInit | undefined,
     ctx: MeshContext | undefined,
   ): Promise<Response> {
-    const headers = new Headers(init?.headers ?? undefined);
-    for (const [name, value] of this.#propagated(ctx)) if (!headers.has(name)) headers.set(name, value);
+    const given = init?.headers ?? undefined;
+    const propagated = this.#propagated(ctx);
+    // Read the caller's headers where they are; a Headers copy is made only to edit them.
+    const readGiven = headerReader(given);
+    const header = (name: string) => {
+      const value = readGiven(name);
+      if (value !== undefined) return value;
+      for (const [propagatedName, propagatedValue] of propagated)
+        if (propagatedName === name) return propagatedValue;
+      return undefined;
+    };
     const text = typeof input === 'string' ? input : input.href;
-    const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
-    const url = new URL(text, 'http://upstream.invalid');
-    const method = (init?.method ?? 'GET').toUpperCase();
+    const absolute = !text.startsWith('/');
+    // A relative path (the usual call) is split by hand: no URL parse per call.
+    const url = absolute ? new URL(text) : undefined;
+    const mark = text.indexOf('?');
+    const pathname = url ? url.pathname : mark === -1 ? text : text.slice(0, mark);
+    const search = url ? url.search : mark === -1 ? '' : text.slice(mark);
+    let query: URLSearchParams | undefined;
     const call: RoutedCall = {
-      method,
-      path: url.pathname,
-      query: url.search === '' ? undefined : url.searchParams,
-      header: (name) => headers.get(name) ?? undefined,
+      method: (init?.method ?? 'GET').toUpperCase(),
+      path: pathname,
+      get query() {
+        if (query === undefined && search !== '') query = new URLSearchParams(search);
+        return query;
+      },
+      header,
       traceId: traceIdOf(ctx),
     };
     const decision = this.#router.decide(call);
@@ -141,7 +157,7 @@ export class TrafficRouting implements UpstreamRouting {
       });
     }
     if (route?.redirect) {
-      const location = new URL(url.href);
+      const location = new URL(url?.href ?? `http://upstream.invalid${text}`);
       if (route.redirect.uri !== undefined) location.pathname = route.redirect.uri;
       if (route.redirect.authority !== undefined) location.host = route.redirect.authority;
       const shown =
@@ -150,19 +166,26 @@ export class TrafficRouting implements UpstreamRouting {
           : `${location.pathname}${location.search}`;
       return new Response(null, { status: route.redirect.code, headers: { location: shown } });
     }
-    let path = `${url.pathname}${url.search}`;
+    let path = `${pathname}${search}`;
     if (route?.rewriteUri !== undefined) {
       const prefix = decision.match?.uriPrefix;
-      const rest =
-        prefix !== undefined && url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : '';
-      path = `${prefix !== undefined ? route.rewriteUri + rest : route.rewriteUri}${url.search}`;
+      const rest = prefix !== undefined && pathname.startsWith(prefix) ? pathname.slice(prefix.length) : '';
+      path = `${prefix !== undefined ? route.rewriteUri + rest : route.rewriteUri}${search}`;
     }
-    applyHeaders(headers, route?.requestHeaders);
-    applyHeaders(headers, decision.destination?.requestHeaders);
+    let headers: RequestInit['headers'] | undefined = given;
+    const toAdd = propagated.filter(([name]) => readGiven(name) === undefined);
+    if (toAdd.length > 0 || route?.requestHeaders || decision.destination?.requestHeaders) {
+      const edited = new Headers(given);
+      for (const [name, value] of toAdd) edited.set(name, value);
+      applyHeaders(edited, route?.requestHeaders);
+      applyHeaders(edited, decision.destination?.requestHeaders);
+      headers = edited;
+    }
     const target = this.#target(decision);
     // A path for the destination's own endpoint; an absolute URL stays as given (passthrough).
     const next = absolute && route?.rewriteUri === undefined ? text : path;
-    const response = await target.fetch(next, { ...init, headers }, ctx, callOptions(route, this.#random));
+    const options = callOptions(route, this.#random);
+    const response = await target.fetch(next, headers === given || headers === undefined ? init : { ...init, headers }, ctx, options);
     const responseOperations = [route?.responseHeaders, decision.destination?.responseHeaders].filter(
       (operations): operations is HeaderOperations => operations !== undefined,
     );
@@ -204,6 +227,25 @@ export class TrafficRouting implements UpstreamRouting {
       callOptions(decision.route, this.#random),
     );
   }
+}
+
+/** Reads one header, by lower-case name, from whatever `RequestInit.headers` was given. */
+function headerReader(headers: RequestInit['headers'] | undefined): (name: string) => string | undefined {
+  if (headers === undefined || headers === null) return () => undefined;
+  if (headers instanceof Headers) return (name) => headers.get(name) ?? undefined;
+  if (Array.isArray(headers)) {
+    return (name) => {
+      for (const [key, value] of headers as [string, string][]) if (key.toLowerCase() === name) return value;
+      return undefined;
+    };
+  }
+  const record = headers as Record<string, string>;
+  return (name) => {
+    const exact = record[name];
+    if (exact !== undefined) return exact;
+    for (const key in record) if (key.toLowerCase() === name) return record[key];
+    return undefined;
+  };
 }
 
 function traceIdOf(ctx: MeshContext | undefined): string | undefined {

@@ -1,0 +1,167 @@
+/**
+ * What traffic routing costs.
+ *
+ * 1. Choosing a route in a table of 10 routes with header, prefix and regex matches: the call
+ *    matching the first route, the last route, and none (the upstream's own endpoints). The
+ *    router alone, from the built files (it has no public entry point of its own).
+ * 2. Outbound throughput through `mesh.upstream().fetch` with that 10-route table against the
+ *    same upstream without routes, 1 and 16 in flight, interleaved rounds in one run; the server
+ *    runs in a child process.
+ *
+ * Run: `node bench/traffic.bench.ts` after `pnpm build`.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createMesh, type Mesh } from '@sidecarless/core';
+import { IssueList } from '@sidecarless/core/feature';
+import { outbound } from '@sidecarless/outbound';
+import { http } from '@sidecarless/outbound/http';
+import { traffic } from '@sidecarless/outbound/traffic';
+// biome-ignore lint/style/noRestrictedImports: this bench times the route table alone, which has no public entry point.
+import { checkTraffic } from '../packages/outbound/dist/esm/traffic/options.js';
+// biome-ignore lint/style/noRestrictedImports: the router alone, as above.
+import { Router } from '../packages/outbound/dist/esm/traffic/router.js';
+import { compare, median, printComparison, printTable } from './lib.ts';
+
+const routes = [
+  ...Array.from({ length: 4 }, (_, i) => ({
+    name: `header-${i}`,
+    match: [{ headers: { 'x-tenant': { exact: `tenant-${i}` } } }],
+    route: [{ destination: { subset: 'v2' } }],
+  })),
+  ...Array.from({ length: 3 }, (_, i) => ({
+    name: `prefix-${i}`,
+    match: [{ uri: { prefix: `/api/v${i + 3}/` } }],
+    route: [{ destination: { subset: 'v2' } }],
+  })),
+  ...Array.from({ length: 2 }, (_, i) => ({
+    name: `regex-${i}`,
+    match: [{ uri: { regex: `/orders/[0-9]+/items/${i}` } }],
+    route: [{ destination: { subset: 'v2' } }],
+  })),
+  {
+    name: 'canary',
+    match: [{ headers: { 'end-user': { prefix: 'beta-' } } }],
+    route: [
+      { destination: { subset: 'v1' }, weight: 90 },
+      { destination: { subset: 'v2' }, weight: 10 },
+    ],
+  },
+];
+
+// --- 1. route choice ---------------------------------------------------------------------------
+
+const issues = new IssueList();
+const table = checkTraffic(
+  { subsets: [{ name: 'v1' }, { name: 'v2' }], http: routes },
+  'upstreams.payments',
+  issues,
+  new Set(['payments']),
+  'payments',
+)!;
+if (issues.issues.length > 0) throw new Error(JSON.stringify(issues.issues));
+const router = new Router(table, {});
+const callWith = (path: string, headers: Record<string, string>) => ({
+  method: 'GET',
+  path,
+  query: undefined,
+  header: (name: string) => headers[name],
+  traceId: undefined,
+});
+const first = callWith('/pay', { 'x-tenant': 'tenant-0' });
+const last = callWith('/pay', { 'end-user': 'beta-7' });
+const none = callWith('/pay', { 'x-tenant': 'other' });
+printComparison(
+  'Choosing a route in a 10-route table (header, prefix, regex matches)',
+  await compare(
+    [
+      { name: 'matches the first route', run: () => router.decide(first) },
+      { name: 'matches the last route (weighted pick)', run: () => router.decide(last) },
+      { name: 'matches none', run: () => router.decide(none) },
+    ],
+    { rounds: 7, iterations: 200_000, warmup: 50_000 },
+  ),
+);
+
+// --- 2. throughput -----------------------------------------------------------------------------
+
+const server = spawn(
+  process.execPath,
+  [
+    '-e',
+    `const s = require('node:http').createServer((q, r) => { q.resume(); q.on('end', () => r.end('ok')); });
+     s.keepAliveTimeout = 120000;
+     s.listen(0, '127.0.0.1', () => process.send(s.address().port));
+     process.on('disconnect', () => process.exit(0));`,
+  ],
+  { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+);
+const [port] = (await once(server, 'message')) as [number];
+const url = `http://127.0.0.1:${port}`;
+
+function meshFor(routed: boolean): Mesh {
+  return createMesh(
+    {
+      service: 'bench',
+      logging: { level: 'silent' },
+      upstreams: {
+        payments: routed
+          ? {
+              url,
+              subsets: [
+                { name: 'v1', url },
+                { name: 'v2', url },
+              ],
+              http: routes,
+            }
+          : { url },
+      },
+    },
+    [outbound, http, traffic],
+  );
+}
+const plain = meshFor(false);
+const routed = meshFor(true);
+await Promise.all([plain.ready(), routed.ready()]);
+
+async function requestsPerSecond(mesh: Mesh, inFlight: number, total: number): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next++ < total) {
+        const response = await mesh
+          .upstream('payments')
+          .fetch('/api/v1/pay', { headers: { 'end-user': 'beta-1' } });
+        await response.arrayBuffer();
+      }
+    }),
+  );
+  return total / ((performance.now() - started) / 1000);
+}
+
+const rows: string[][] = [];
+for (const inFlight of [1, 16]) {
+  const rates = { plain: [] as number[], routed: [] as number[] };
+  await requestsPerSecond(plain, inFlight, 1_000);
+  await requestsPerSecond(routed, inFlight, 1_000);
+  for (let round = 0; round < 7; round++) {
+    rates.plain.push(await requestsPerSecond(plain, inFlight, 2_000));
+    rates.routed.push(await requestsPerSecond(routed, inFlight, 2_000));
+  }
+  const base = median(rates.plain);
+  const withRoutes = median(rates.routed);
+  rows.push([
+    String(inFlight),
+    `${base.toFixed(0)}/s`,
+    `${withRoutes.toFixed(0)}/s`,
+    `${(withRoutes / base).toFixed(2)}×`,
+  ]);
+}
+printTable(
+  'Outbound throughput with a 10-route table (the last route matches), median of 7 rounds',
+  ['in flight', 'no routes', '10 routes', 'ratio'],
+  rows,
+);
+await Promise.all([plain.close(), routed.close()]);
+server.disconnect();
