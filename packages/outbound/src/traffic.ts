@@ -42,7 +42,7 @@ import type { TrafficInstaller } from './install.js';
 import type { TrafficChecker } from './options.js';
 import { checkTraffic, type NormalizedTraffic } from './traffic/options.js';
 import { Router } from './traffic/router.js';
-import { TrafficRouting } from './traffic/routing.js';
+import { MirrorFlight, TrafficRouting } from './traffic/routing.js';
 
 export type {
   ConsistentHashOptions,
@@ -75,6 +75,8 @@ interface NormalizedTrafficSection {
   readonly propagateHeaders: readonly string[];
   /** The propagated headers of each running invocation (one map per mesh). */
   readonly propagated: WeakMap<MeshContext, HeaderPairs>;
+  /** The mirrors in flight (one per mesh). */
+  readonly mirrors: MirrorFlight;
 }
 
 const none: HeaderPairs = [];
@@ -83,6 +85,7 @@ const defaults = (): NormalizedTrafficSection => ({
   labels: {},
   propagateHeaders: [],
   propagated: new WeakMap(),
+  mirrors: new MirrorFlight(),
 });
 
 function propagationStage(section: NormalizedTrafficSection): Stage {
@@ -130,10 +133,15 @@ export const traffic: Feature<'traffic', TrafficOptions | undefined, NormalizedT
         arrayOf(string('use a header name such as "end-user"')),
       ) ?? []
     ).map((name) => name.toLowerCase());
-    return { labels, propagateHeaders, propagated: new WeakMap() };
+    return { labels, propagateHeaders, propagated: new WeakMap(), mirrors: new MirrorFlight() };
   },
-  start: (host) =>
-    host.section && host.section.propagateHeaders.length > 0 ? propagationStage(host.section) : undefined,
+  start: (host) => {
+    const section = host.section;
+    if (!section) return undefined;
+    // Mirrors end within the invocation: the flush (before Lambda freezes) waits for them.
+    host.onFlush(() => section.mirrors.settle());
+    return section.propagateHeaders.length > 0 ? propagationStage(section) : undefined;
+  },
   checkUpstreamTraffic: (input, path, issues, upstreams, upstream) =>
     checkTraffic(
       { subsets: input.subsets, http: input.http, consistentHash: consistentHashOf(input.loadBalancer) },
@@ -158,6 +166,7 @@ export const traffic: Feature<'traffic', TrafficOptions | undefined, NormalizedT
       withLabels,
       upstreams,
       names.length === 0 ? () => none : (ctx) => (ctx ? (section.propagated.get(ctx) ?? none) : none),
+      section.mirrors,
     );
   },
 };

@@ -20,14 +20,17 @@ interface Version {
   readonly url: string;
   readonly seen: { method: string; path: string; headers: IncomingHttpHeaders }[];
   status: number;
+  /** Answer nothing, ever (a mirror target that hangs). */
+  hang: boolean;
   server: Server;
 }
 
 async function version(name: string): Promise<Version> {
   const seen: Version['seen'] = [];
-  const entry = { name, url: '', seen, status: 200 } as Version;
+  const entry = { name, url: '', seen, status: 200, hang: false } as Version;
   const server = createServer((request, response) => {
     seen.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers });
+    if (entry.hang) return;
     response.writeHead(entry.status, { 'content-type': 'text/plain', 'x-version': name });
     response.end(name);
   });
@@ -52,6 +55,7 @@ afterEach(async () => {
   for (const v of [v1, v2, v3]) {
     v.seen.length = 0;
     v.status = 200;
+    v.hang = false;
   }
   await Promise.all(meshes.splice(0).map((mesh) => mesh.close()));
 });
@@ -303,6 +307,72 @@ describe('what a route does to the request and the answer', () => {
   });
 });
 
+describe('mirroring', () => {
+  const mirrored = (extra: Record<string, unknown> = {}) => ({
+    subsets: subsets(),
+    http: [{ route: [{ destination: { subset: 'v1' } }], mirror: { host: 'ledger' }, ...extra }],
+  });
+
+  it('sends a copy to the mirror with the Host suffixed -shadow; the flush waits for it', async () => {
+    const mesh = meshWith(mirrored());
+    const response = await mesh.upstream('payments').fetch('/pay?x=1', { method: 'POST', body: 'amount=5' });
+    expect(await response.text()).toBe('v1');
+    await mesh.flush();
+    expect(v3.seen).toHaveLength(1);
+    expect(v3.seen[0]).toMatchObject({ method: 'POST', path: '/pay?x=1' });
+    expect(v3.seen[0]!.headers.host).toBe(`${new URL(v3.url).host}-shadow`);
+  });
+
+  it('a mirror that answers 500 or hangs changes nothing for the caller', async () => {
+    v3.status = 500;
+    const failing = meshWith(mirrored());
+    const answers500 = await answers(failing, 200);
+    expect(answers500).toEqual(new Map([['v1', 200]]));
+    await failing.flush();
+    v3.hang = true;
+    const hanging = createMesh(
+      {
+        service: 'checkout',
+        logging: { level: 'silent' },
+        upstreams: { payments: { url: v1.url, ...mirrored() }, ledger: { url: v3.url, timeout: '200ms' } },
+      } as MeshOptions,
+      [outbound, http, traffic],
+    );
+    meshes.push(hanging);
+    const started = Date.now();
+    const answersHung = await answers(hanging, 200, undefined, 4);
+    expect(answersHung).toEqual(new Map([['v1', 200]]));
+    // The main calls did not wait for the hung mirrors.
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('mirrors a share of calls, and drops copies past the cap instead of queueing them', async () => {
+    const mesh = meshWith(
+      mirrored({
+        mirror: undefined,
+        mirrors: [{ destination: { host: 'ledger' }, percentage: { value: 50 } }],
+      }),
+    );
+    await answers(mesh, 1_000, undefined, 1);
+    await mesh.flush();
+    expect(Math.abs(v3.seen.length / 10 - 50)).toBeLessThanOrEqual(6);
+    v3.seen.length = 0;
+    v3.hang = true;
+    const capped = createMesh(
+      {
+        service: 'checkout',
+        logging: { level: 'silent' },
+        upstreams: { payments: { url: v1.url, ...mirrored() }, ledger: { url: v3.url, timeout: '300ms' } },
+      } as MeshOptions,
+      [outbound, http, traffic],
+    );
+    meshes.push(capped);
+    await answers(capped, 100, undefined, 1);
+    // At most 32 copies in flight: the rest were dropped, not queued behind the hung mirror.
+    expect(v3.seen.length).toBeLessThanOrEqual(32);
+  });
+});
+
 describe('call() is routed too', () => {
   it('the work receives the chosen destination, split by weight', async () => {
     const mesh = createMesh(
@@ -431,6 +501,7 @@ describe('bad configuration is a ConfigError naming the path and the fix', () =>
       /match\[0\]\.uri\.regex.*not a valid regular expression/,
     ],
     [{ http: [{ name: 'nowhere' }] }, /http\[0\]\.route.*needs a destination/],
+    [{ http: [{ route: [{ destination: {} }], mirror: { host: 'shadowland' } }] }, /http\[0\]\.mirror\.host.*no configured upstream/],
     [{ http: [{ directResponse: { body: { string: 'x' } } }] }, /directResponse\.status.*required/],
   ])('%j', (payments, message) => {
     expect(refused(payments)).toMatch(message);

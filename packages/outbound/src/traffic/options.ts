@@ -71,6 +71,12 @@ export interface HttpRouteOptions {
   fault?: FaultOptions;
   directResponse?: { status: number; body?: { string?: string } };
   redirect?: { uri?: string; authority?: string; redirectCode?: number };
+  /** A copy of each call goes here too; its answer never reaches the caller. */
+  mirror?: { subset?: string; host?: string };
+  /** The share of calls mirrored; default 100. */
+  mirrorPercentage?: { value: number };
+  /** Several mirrors, each with its own share (Istio's newer form). */
+  mirrors?: readonly { destination: { subset?: string; host?: string }; percentage?: { value: number } }[];
 }
 
 /** A DestinationRule subset: a version of the upstream at endpoints of its own. */
@@ -147,6 +153,14 @@ export interface CompiledRoute {
   readonly redirect:
     | { readonly uri: string | undefined; readonly authority: string | undefined; readonly code: number }
     | undefined;
+  readonly mirrors: readonly CompiledMirror[];
+}
+
+/** A mirror of a route: where copies go, and what share of calls. */
+export interface CompiledMirror {
+  readonly subset: string | undefined;
+  readonly host: string | undefined;
+  readonly percent: number;
 }
 
 export interface NormalizedSubset {
@@ -361,7 +375,64 @@ const routeKeys = [
   'fault',
   'directResponse',
   'redirect',
+  'mirror',
+  'mirrorPercentage',
+  'mirrors',
 ] as const;
+
+function mirrorTarget(
+  value: unknown,
+  path: string,
+  issues: IssueList,
+  targets: RouteTargets,
+): { subset: string | undefined; host: string | undefined } | undefined {
+  const input = checkObject(value, path, issues, ['subset', 'host']);
+  if (!input) return undefined;
+  const { subset, host } = input;
+  if (subset === undefined && host === undefined)
+    return issues.add(path, 'name the mirror: { subset: "v2" } or { host: "payments-next" }');
+  if (subset !== undefined && (typeof subset !== 'string' || !targets.subsets.has(subset)))
+    return issues.add(
+      join(path, 'subset'),
+      `${describe(subset)} is no subset of upstreams.${targets.upstream}`,
+    );
+  if (host !== undefined && (typeof host !== 'string' || !targets.upstreams.has(host)))
+    return issues.add(join(path, 'host'), `${describe(host)} is no configured upstream`);
+  return {
+    subset: typeof subset === 'string' ? subset : undefined,
+    host: typeof host === 'string' && host !== targets.upstream ? host : undefined,
+  };
+}
+
+function checkMirrors(
+  input: Record<string, unknown>,
+  path: string,
+  issues: IssueList,
+  targets: RouteTargets,
+): CompiledMirror[] {
+  const out: CompiledMirror[] = [];
+  if (input.mirror !== undefined) {
+    const target = mirrorTarget(input.mirror, join(path, 'mirror'), issues, targets);
+    const percent = optional(input, 'mirrorPercentage', path, issues, percentage) ?? 100;
+    if (target) out.push({ ...target, percent });
+  } else if (input.mirrorPercentage !== undefined) {
+    issues.add(join(path, 'mirrorPercentage'), 'applies to mirror; set mirror: { subset: "v2" } too');
+  }
+  if (input.mirrors !== undefined) {
+    if (!Array.isArray(input.mirrors))
+      issues.add(join(path, 'mirrors'), 'expected a list of { destination, percentage }');
+    else
+      input.mirrors.forEach((entry, index) => {
+        const at = `${join(path, 'mirrors')}[${index}]`;
+        const given = checkObject(entry, at, issues, ['destination', 'percentage']);
+        if (!given) return;
+        const target = mirrorTarget(given.destination, join(at, 'destination'), issues, targets);
+        const percent = optional(given, 'percentage', at, issues, percentage) ?? 100;
+        if (target) out.push({ ...target, percent });
+      });
+  }
+  return out;
+}
 
 /** What route destinations may name: this upstream's subsets and the other upstreams. */
 export interface RouteTargets {
@@ -539,6 +610,7 @@ function checkRoute(
     fault: optional(input, 'fault', path, issues, fault),
     directResponse,
     redirect,
+    mirrors: checkMirrors(input, path, issues, targets),
   };
 }
 

@@ -34,6 +34,44 @@ export interface RoutedCallContext extends UpstreamCallContext {
   readonly destination: RoutedDestination;
 }
 
+/**
+ * The mirrors in flight for one mesh, bounded: past `limit` a copy is dropped (and counted),
+ * never queued; the flush awaits the rest, so on Lambda a mirror ends within its invocation.
+ */
+export class MirrorFlight {
+  readonly inflight = new Set<Promise<void>>();
+  sent = 0;
+  dropped = 0;
+  failed = 0;
+  constructor(readonly limit = 32) {}
+
+  /** Starts `copy` unless the cap is reached; its outcome never reaches the caller. */
+  start(copy: () => Promise<Response>): void {
+    if (this.inflight.size >= this.limit) {
+      this.dropped++;
+      return;
+    }
+    this.sent++;
+    const running: Promise<void> = copy()
+      .then(
+        async (response) => {
+          if (response.status >= 500) this.failed++;
+          await response.body?.cancel().catch(() => {});
+        },
+        () => {
+          this.failed++;
+        },
+      )
+      .finally(() => this.inflight.delete(running));
+    this.inflight.add(running);
+  }
+
+  /** Waits for the mirrors in flight (the mesh's flush). */
+  async settle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+}
+
 /** The headers of the invocation's request that are copied onto every outgoing call. */
 export type PropagatedHeaders = (ctx: MeshContext | undefined) => readonly (readonly [string, string])[];
 
@@ -90,6 +128,7 @@ export class TrafficRouting implements UpstreamRouting {
   readonly #subsets: ReadonlyMap<string, { upstream: Upstream; labels: Readonly<Record<string, string>> }>;
   readonly #upstreams: ReadonlyMap<string, Upstream>;
   readonly #propagated: PropagatedHeaders;
+  readonly #mirrors: MirrorFlight;
   readonly #random: () => number;
 
   constructor(
@@ -98,8 +137,10 @@ export class TrafficRouting implements UpstreamRouting {
     subsets: ReadonlyMap<string, { upstream: Upstream; labels: Readonly<Record<string, string>> }>,
     upstreams: ReadonlyMap<string, Upstream>,
     propagated: PropagatedHeaders,
+    mirrors: MirrorFlight,
     random: () => number = Math.random,
   ) {
+    this.#mirrors = mirrors;
     this.#self = self;
     this.#router = router;
     this.#subsets = subsets;
@@ -185,7 +226,9 @@ export class TrafficRouting implements UpstreamRouting {
     // A path for the destination's own endpoint; an absolute URL stays as given (passthrough).
     const next = absolute && route?.rewriteUri === undefined ? text : path;
     const options = callOptions(route, this.#random);
-    const response = await target.fetch(next, headers === given || headers === undefined ? init : { ...init, headers }, ctx, options);
+    const sent = headers === given || headers === undefined ? init : { ...init, headers };
+    if (route && route.mirrors.length > 0) this.#mirror(route, next, sent, ctx);
+    const response = await target.fetch(next, sent, ctx, options);
     const responseOperations = [route?.responseHeaders, decision.destination?.responseHeaders].filter(
       (operations): operations is HeaderOperations => operations !== undefined,
     );
@@ -197,6 +240,37 @@ export class TrafficRouting implements UpstreamRouting {
       statusText: response.statusText,
       headers: edited,
     });
+  }
+
+  /**
+   * Copies of the call to the route's mirrors, as Envoy sends them: Host suffixed `-shadow`, no
+   * retries, bounded by the invocation's deadline; their answers and failures go nowhere. A body
+   * that cannot be read twice (a stream) is not mirrored.
+   */
+  #mirror(
+    route: CompiledRoute,
+    path: string,
+    init: RequestInit | undefined,
+    ctx: MeshContext | undefined,
+  ): void {
+    const body = init?.body;
+    const replayable =
+      body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
+    for (const mirror of route.mirrors) {
+      if (!roll(mirror.percent, this.#random)) continue;
+      if (!replayable) {
+        this.#mirrors.dropped++;
+        continue;
+      }
+      const target =
+        mirror.subset !== undefined
+          ? this.#subsets.get(mirror.subset)!.upstream
+          : mirror.host !== undefined
+            ? this.#upstreams.get(mirror.host)!
+            : this.#self;
+      const authority = `${route.rewriteAuthority ?? target.config.endpoints[0]?.host ?? target.name}-shadow`;
+      this.#mirrors.start(() => target.fetch(path, init, ctx, { attempts: 0, authority }));
+    }
   }
 
   call<T>(work: (call: UpstreamCallContext) => Promise<T>, ctx: MeshContext | undefined): Promise<T> {
