@@ -358,6 +358,12 @@ export interface OutboundAttempt {
   readonly url: URL;
   /** 0 for the first try, 1 for the first retry… (`http.request.resend_count`). */
   readonly attempt: number;
+  /** The traffic route that decided the call (`sidecarless.route`), when routes are configured. */
+  readonly route?: string | undefined;
+  /** The subset it went to (`sidecarless.subset`). */
+  readonly subset?: string | undefined;
+  /** A fault injected into this attempt: `abort` or `delay` (`sidecarless.fault`). */
+  readonly fault?: 'abort' | 'delay' | undefined;
 }
 
 /** Where {@link ClientSpan.inject} writes: a Fetch `Headers` or any `set(name, value)`. */

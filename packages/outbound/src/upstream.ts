@@ -56,6 +56,10 @@ export interface CallState {
   readonly perTryTimeoutMs: number | undefined;
   /** The Host (authority) a route rewrote the request to, for the HTTP transport. */
   readonly authority: string | undefined;
+  /** The route and subset that decided this call, for CLIENT spans. */
+  readonly route: { readonly name: string; readonly subset: string | undefined } | undefined;
+  /** A fault injected into the current attempt (a delay before it), for its CLIENT span. */
+  fault: 'delay' | undefined;
 }
 
 /**
@@ -69,6 +73,8 @@ export interface CallOptions {
   readonly perTryTimeoutMs?: number | undefined;
   /** `rewrite.authority`: the Host the request is sent with. */
   readonly authority?: string | undefined;
+  /** The route and subset that decided the call (CLIENT span attributes). */
+  readonly route?: { readonly name: string; readonly subset: string | undefined } | undefined;
   readonly wrapPlan?: (<T>(plan: AttemptPlan<T>, upstream: Upstream) => AttemptPlan<T>) | undefined;
 }
 
@@ -390,6 +396,8 @@ export class Upstream {
       attempts: options?.attempts ?? this.config.retries.attempts,
       perTryTimeoutMs: options?.perTryTimeoutMs ?? this.config.retries.perTryTimeoutMs,
       authority: options?.authority,
+      route: options?.route,
+      fault: undefined,
     };
   }
 

@@ -501,7 +501,10 @@ describe('bad configuration is a ConfigError naming the path and the fix', () =>
       /match\[0\]\.uri\.regex.*not a valid regular expression/,
     ],
     [{ http: [{ name: 'nowhere' }] }, /http\[0\]\.route.*needs a destination/],
-    [{ http: [{ route: [{ destination: {} }], mirror: { host: 'shadowland' } }] }, /http\[0\]\.mirror\.host.*no configured upstream/],
+    [
+      { http: [{ route: [{ destination: {} }], mirror: { host: 'shadowland' } }] },
+      /http\[0\]\.mirror\.host.*no configured upstream/,
+    ],
     [{ http: [{ directResponse: { body: { string: 'x' } } }] }, /directResponse\.status.*required/],
   ])('%j', (payments, message) => {
     expect(refused(payments)).toMatch(message);

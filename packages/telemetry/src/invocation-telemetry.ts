@@ -3,6 +3,7 @@
  */
 
 import {
+  type Attributes,
   type Context,
   propagation,
   type Span,
@@ -71,19 +72,20 @@ export class InvocationTelemetryImpl extends UntracedTelemetry {
   }
 
   override startClientSpan(attempt: OutboundAttempt): ClientSpan {
+    const attributes: Attributes = {
+      'http.request.method': attempt.method,
+      'server.address': attempt.url.hostname,
+      'server.port': Number(attempt.url.port) || (attempt.url.protocol === 'https:' ? 443 : 80),
+      'url.full': `${attempt.url.origin}${attempt.url.pathname}`,
+      'http.request.resend_count': attempt.attempt,
+      'sidecarless.upstream': attempt.upstream,
+    };
+    if (attempt.route !== undefined) attributes['sidecarless.route'] = attempt.route;
+    if (attempt.subset !== undefined) attributes['sidecarless.subset'] = attempt.subset;
+    if (attempt.fault !== undefined) attributes['sidecarless.fault'] = attempt.fault;
     const span = this.#tracer.startSpan(
       attempt.method,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'http.request.method': attempt.method,
-          'server.address': attempt.url.hostname,
-          'server.port': Number(attempt.url.port) || (attempt.url.protocol === 'https:' ? 443 : 80),
-          'url.full': `${attempt.url.origin}${attempt.url.pathname}`,
-          'http.request.resend_count': attempt.attempt,
-          'sidecarless.upstream': attempt.upstream,
-        },
-      },
+      { kind: SpanKind.CLIENT, attributes },
       trace.setSpan(this.#parent, this.span),
     );
     return new ClientSpanImpl(span, attempt.upstream, this.#parent, this);

@@ -225,6 +225,9 @@ export class HttpTransport implements UpstreamTransport {
       method: request.method,
       url: new URL(target.url),
       attempt: state.attempt - 1,
+      route: state.route?.name,
+      subset: state.route?.subset,
+      fault: state.fault,
     });
     if (span && start?.context === undefined) span.inject(headerSetter(headers));
     else injectTraceContext(headers, start?.context);

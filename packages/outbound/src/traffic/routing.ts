@@ -90,18 +90,36 @@ const roll = (percent: number, random: () => number) =>
  * what the attempt may take: past it, the attempt times out as a slow upstream would); an abort
  * answers with the route's status, which retries and the breaker treat as a real answer.
  */
-function faultPlan(fault: CompiledFault, random: () => number): CallOptions['wrapPlan'] {
+function faultPlan(
+  fault: CompiledFault,
+  random: () => number,
+  describe: FaultedCall,
+): CallOptions['wrapPlan'] {
   return <T>(plan: AttemptPlan<T>, upstream: Upstream): AttemptPlan<T> => ({
     ...plan,
     attempt: async (state, timing, retryFits) => {
       let left = timing;
+      state.fault = undefined;
       if (fault.delayMs !== undefined && roll(fault.delayPercent, random)) {
+        state.fault = 'delay';
         const waitMs = Math.min(fault.delayMs, timing.attemptMs);
         await new Promise((resolve) => setTimeout(resolve, waitMs));
         if (waitMs >= timing.attemptMs) throw timeoutError(upstream.name, timing.perTry, timing.attemptMs);
         left = { attemptMs: timing.attemptMs - waitMs, perTry: timing.perTry };
       }
       if (fault.abortStatus !== undefined && roll(fault.abortPercent, random) && plan.injected) {
+        // The injected answer is an attempt like any other: its CLIENT span (marked as a fault)
+        // counts in serverless_upstream_requests_total with the injected status.
+        const span = state.telemetry?.startClientSpan({
+          upstream: upstream.name,
+          method: describe.method,
+          url: new URL(describe.path, upstream.config.endpoints[0] ?? 'http://call.invalid'),
+          attempt: state.attempt - 1,
+          route: state.route?.name,
+          subset: state.route?.subset,
+          fault: 'abort',
+        });
+        span?.end({ status: fault.abortStatus });
         return plan.injected(fault.abortStatus, retryFits);
       }
       return plan.attempt(state, left, retryFits);
@@ -109,14 +127,26 @@ function faultPlan(fault: CompiledFault, random: () => number): CallOptions['wra
   });
 }
 
-function callOptions(route: CompiledRoute | undefined, random: () => number): CallOptions | undefined {
+/** What a fault's CLIENT span says of the call it replaced. */
+interface FaultedCall {
+  readonly method: string;
+  readonly path: string;
+}
+
+function callOptions(
+  route: CompiledRoute | undefined,
+  subset: string | undefined,
+  random: () => number,
+  call: FaultedCall,
+): CallOptions | undefined {
   if (!route) return undefined;
   const options: CallOptions = {
+    route: { name: route.name, subset },
     authority: route.rewriteAuthority,
     timeoutMs: route.timeoutMs,
     attempts: route.retries?.attempts,
     perTryTimeoutMs: route.retries?.perTryTimeoutMs,
-    wrapPlan: route.fault ? faultPlan(route.fault, random) : undefined,
+    wrapPlan: route.fault ? faultPlan(route.fault, random, call) : undefined,
   };
   return options;
 }
@@ -225,7 +255,10 @@ export class TrafficRouting implements UpstreamRouting {
     const target = this.#target(decision);
     // A path for the destination's own endpoint; an absolute URL stays as given (passthrough).
     const next = absolute && route?.rewriteUri === undefined ? text : path;
-    const options = callOptions(route, this.#random);
+    const options = callOptions(route, decision.destination?.subset, this.#random, {
+      method: call.method,
+      path: next,
+    });
     const sent = headers === given || headers === undefined ? init : { ...init, headers };
     if (route && route.mirrors.length > 0) this.#mirror(route, next, sent, ctx);
     const response = await target.fetch(next, sent, ctx, options);
@@ -298,7 +331,7 @@ export class TrafficRouting implements UpstreamRouting {
       (attempt) =>
         work(Object.assign(Object.create(attempt) as object, { destination }) as RoutedCallContext),
       ctx,
-      callOptions(decision.route, this.#random),
+      callOptions(decision.route, subset, this.#random, { method: 'CALL', path: '/' }),
     );
   }
 }
