@@ -290,7 +290,13 @@ export interface TrafficChecker {
     upstreams: ReadonlySet<string>,
     upstream: string,
   ):
-    | { readonly subsets: readonly { readonly name: string; readonly endpoints: readonly string[] }[] }
+    | {
+        readonly subsets: readonly {
+          readonly name: string;
+          readonly endpoints: readonly string[];
+          readonly trafficPolicy: Readonly<Record<string, unknown>>;
+        }[];
+      }
     | undefined;
 }
 
@@ -437,7 +443,16 @@ function checkUpstream(
     const loadBalancer = isPlainObject(input.loadBalancer)
       ? { simple: input.loadBalancer.simple }
       : input.loadBalancer;
-    const own = { ...input, url: undefined, endpoints, subsets: undefined, http: undefined, loadBalancer };
+    // The subset's trafficPolicy overrides the upstream's settings key by key, as Istio's does.
+    const own = {
+      ...input,
+      url: undefined,
+      endpoints,
+      subsets: undefined,
+      http: undefined,
+      loadBalancer,
+      ...subset.trafficPolicy,
+    };
     const checked = checkUpstream(
       `${name}/${subset.name}`,
       own,

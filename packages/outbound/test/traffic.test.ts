@@ -172,6 +172,36 @@ describe('weighted and header routes', () => {
   });
 });
 
+describe('subsets are upstreams of their own', () => {
+  it("a subset's trafficPolicy overrides the upstream's: its breaker opens, the other subset's calls go on", async () => {
+    v2.status = 500;
+    const mesh = meshWith({
+      retries: { attempts: 0 },
+      subsets: [
+        { name: 'v1', url: v1.url },
+        {
+          name: 'v2',
+          url: v2.url,
+          trafficPolicy: { circuitBreaker: { consecutiveFailures: 2, halfOpenAfter: '1m' } },
+        },
+      ],
+      http: [
+        {
+          match: [{ headers: { 'x-version': { exact: 'v2' } } }],
+          route: [{ destination: { subset: 'v2' } }],
+        },
+        { route: [{ destination: { subset: 'v1' } }] },
+      ],
+    });
+    const toV2 = () => mesh.upstream('payments').fetch('/pay', { headers: { 'x-version': 'v2' } });
+    expect((await toV2()).status).toBe(500);
+    expect((await toV2()).status).toBe(500);
+    await expect(toV2()).rejects.toMatchObject({ code: 'SCL_ERR_CIRCUIT_OPEN' });
+    expect(v2.seen).toHaveLength(2);
+    expect(await (await mesh.upstream('payments').fetch('/pay')).text()).toBe('v1');
+  });
+});
+
 describe('sticky splits', () => {
   it('the same user lands on the same subset from two function instances in two processes', async () => {
     const mesh = meshWith({
@@ -501,6 +531,10 @@ describe('bad configuration is a ConfigError naming the path and the fix', () =>
       /match\[0\]\.uri\.regex.*not a valid regular expression/,
     ],
     [{ http: [{ name: 'nowhere' }] }, /http\[0\]\.route.*needs a destination/],
+    [
+      { subsets: [{ name: 'v1', url: 'http://127.0.0.1:1', trafficPolicy: { retries: {} } }] },
+      /subsets\[0\]\.trafficPolicy\.retries.*unknown option/,
+    ],
     [
       { http: [{ route: [{ destination: {} }], mirror: { host: 'shadowland' } }] },
       /http\[0\]\.mirror\.host.*no configured upstream/,

@@ -86,6 +86,8 @@ export interface SubsetOptions {
   /** Where this subset answers: a revision's URL (Knative), a function alias, a deployment. */
   url?: string;
   endpoints?: string | readonly string[];
+  /** Overrides of the upstream's pool, TLS, outlier detection, breaker and load balancer for this subset. */
+  trafficPolicy?: Readonly<Record<string, unknown>>;
 }
 
 /** How the same caller lands on the same destination, from every instance (pure hash). */
@@ -168,6 +170,8 @@ export interface NormalizedSubset {
   readonly labels: Readonly<Record<string, string>>;
   /** The subset's raw endpoint settings, checked by outbound like an upstream's own. */
   readonly endpoints: readonly string[];
+  /** Raw overrides of the upstream's policies, checked by outbound as the upstream's own keys. */
+  readonly trafficPolicy: Readonly<Record<string, unknown>>;
 }
 
 export interface NormalizedTraffic {
@@ -614,7 +618,16 @@ function checkRoute(
   };
 }
 
-const subsetKeys = ['name', 'labels', 'url', 'endpoints'] as const;
+const subsetKeys = ['name', 'labels', 'url', 'endpoints', 'trafficPolicy'] as const;
+
+/** What a subset's `trafficPolicy` may override of the upstream's (DestinationRule names). */
+export const subsetPolicyKeys = [
+  'connectionPool',
+  'tls',
+  'outlierDetection',
+  'circuitBreaker',
+  'loadBalancer',
+] as const;
 
 function checkSubsets(value: unknown, path: string, issues: IssueList): NormalizedSubset[] {
   if (!Array.isArray(value)) {
@@ -650,8 +663,18 @@ function checkSubsets(value: unknown, path: string, issues: IssueList): Normaliz
         join(at, input.url !== undefined ? 'url' : 'endpoints'),
         'expected URL strings such as "https://orders-v2.internal"',
       );
+    let trafficPolicy: Record<string, unknown> = {};
+    if (input.trafficPolicy !== undefined) {
+      const policy = checkObject(input.trafficPolicy, join(at, 'trafficPolicy'), issues, subsetPolicyKeys);
+      if (policy) trafficPolicy = policy;
+    }
     if (name !== undefined)
-      out.push({ name, labels, endpoints: endpoints.filter((e): e is string => typeof e === 'string') });
+      out.push({
+        name,
+        labels,
+        endpoints: endpoints.filter((e): e is string => typeof e === 'string'),
+        trafficPolicy,
+      });
   });
   return out;
 }
