@@ -104,7 +104,13 @@ describe('pnpm demo (examples/order-processing)', () => {
     const output = run.output();
     expect(code, output).toBe(0);
     expect(output).toMatch(/demo OK: every scenario behaved as designed in \d+\.\d+s/);
-    expect(output.match(/✓ as designed/g)).toHaveLength(11);
+    expect(output.match(/✓ as designed/g)).toHaveLength(14);
+    // Traffic: the canary's split, the mirror whose errors never surface, the fault drill.
+    expect(output).toMatch(
+      /── 12\. Payments canary[^\n]*\n {3}← 1,000 calls: \{"v1":\d+,"v2":\d+\}; 200 with x-canary: always: \{"v2":200\}/,
+    );
+    expect(output).toMatch(/callers got \{"v1":100\}; the new version received 100 copies/);
+    expect(output).toMatch(/── 14\. Fault drill[^\n]*\n {3}← 200 calls: \{[^}]*"v1":\d+/);
     // The behaviours, one line each.
     expect(output).toMatch(/← 401 .*SCL_ERR_UNAUTHENTICATED/);
     expect(output).toMatch(

@@ -34,6 +34,7 @@ import { stockAdjusted } from '../functions/inventory.ts';
 import { startApiGatewayFront } from './api-gateway.ts';
 import { type Sample, scrape, total } from './metrics.ts';
 import { type FunctionProcess, freePorts, ProcessGroup, waitUntil } from './processes.ts';
+import { trafficScenarios } from './traffic.ts';
 import { formatWaterfall, waterfallRows } from './waterfall.ts';
 
 const here = join(import.meta.dirname, '..');
@@ -657,6 +658,9 @@ async function main(): Promise<void> {
       return undefined;
     },
   );
+
+  // ── Traffic management: the calls orders makes, routed in-process ──
+  await trafficScenarios((title, run, check) => scenario(title, [], run, () => check()), 12);
 
   // ── Metrics, scraped from every function ──
   console.log('\n── Metrics scraped from the functions (Prometheus /metrics)');
