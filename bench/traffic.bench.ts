@@ -7,6 +7,8 @@
  * 2. Outbound throughput through `mesh.upstream().fetch` with that 10-route table against the
  *    same upstream without routes, 1 and 16 in flight, interleaved rounds in one run; the server
  *    runs in a child process.
+ * 3. What a 100% mirror adds to the main call's p50 latency at 16 in flight (the mirror target is
+ *    a second server in the same child process).
  *
  * Run: `node bench/traffic.bench.ts` after `pnpm build`.
  */
@@ -91,13 +93,16 @@ const server = spawn(
     '-e',
     `const s = require('node:http').createServer((q, r) => { q.resume(); q.on('end', () => r.end('ok')); });
      s.keepAliveTimeout = 120000;
-     s.listen(0, '127.0.0.1', () => process.send(s.address().port));
+     const m = require('node:http').createServer((q, r) => { q.resume(); q.on('end', () => r.end('shadow')); });
+     m.keepAliveTimeout = 120000;
+     s.listen(0, '127.0.0.1', () => m.listen(0, '127.0.0.1', () => process.send([s.address().port, m.address().port])));
      process.on('disconnect', () => process.exit(0));`,
   ],
   { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
 );
-const [port] = (await once(server, 'message')) as [number];
+const [[port, mirrorPort]] = (await once(server, 'message')) as [[number, number]];
 const url = `http://127.0.0.1:${port}`;
+const mirrorUrl = `http://127.0.0.1:${mirrorPort}`;
 
 function meshFor(routed: boolean): Mesh {
   return createMesh(
@@ -163,5 +168,65 @@ printTable(
   ['in flight', 'no routes', '10 routes', 'ratio'],
   rows,
 );
-await Promise.all([plain.close(), routed.close()]);
+
+// --- 3. a 100% mirror and the main call's p50 ------------------------------------------------------
+
+function latencyMesh(mirrored: boolean): Mesh {
+  return createMesh(
+    {
+      service: 'bench',
+      logging: { level: 'silent' },
+      upstreams: {
+        payments: {
+          url,
+          http: [{ route: [{ destination: {} }], ...(mirrored ? { mirror: { host: 'shadow' } } : {}) }],
+        },
+        shadow: { url: mirrorUrl },
+      },
+    },
+    [outbound, http, traffic],
+  );
+}
+const unmirrored = latencyMesh(false);
+const mirroredMesh = latencyMesh(true);
+await Promise.all([unmirrored.ready(), mirroredMesh.ready()]);
+
+async function latencies(mesh: Mesh, inFlight: number, total: number): Promise<number[]> {
+  const samples: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next++ < total) {
+        const started = performance.now();
+        const response = await mesh.upstream('payments').fetch('/pay');
+        await response.arrayBuffer();
+        samples.push(performance.now() - started);
+      }
+    }),
+  );
+  await mesh.flush();
+  return samples;
+}
+const p50 = { plain: [] as number[], mirrored: [] as number[] };
+await latencies(unmirrored, 16, 1_000);
+await latencies(mirroredMesh, 16, 1_000);
+for (let round = 0; round < 7; round++) {
+  p50.plain.push(median(await latencies(unmirrored, 16, 2_000)));
+  p50.mirrored.push(median(await latencies(mirroredMesh, 16, 2_000)));
+}
+const basePercentile = median(p50.plain);
+const mirroredPercentile = median(p50.mirrored);
+printTable(
+  'Main-call p50 at 16 in flight, with and without a 100% mirror, median of 7 rounds',
+  ['candidate', 'p50', 'vs no mirror'],
+  [
+    ['no mirror', `${(basePercentile * 1000).toFixed(0)} µs`, '1.00×'],
+    [
+      '100% mirror',
+      `${(mirroredPercentile * 1000).toFixed(0)} µs`,
+      `${(mirroredPercentile / basePercentile).toFixed(2)}×`,
+    ],
+  ],
+);
+await Promise.all([plain.close(), routed.close(), unmirrored.close(), mirroredMesh.close()]);
 server.disconnect();

@@ -260,8 +260,14 @@ export class TrafficRouting implements UpstreamRouting {
       path: next,
     });
     const sent = headers === given || headers === undefined ? init : { ...init, headers };
-    if (route && route.mirrors.length > 0) this.#mirror(route, next, sent, ctx);
-    const response = await target.fetch(next, sent, ctx, options);
+    const pending = target.fetch(next, sent, ctx, options);
+    // The copies start once the main call is on its way (its answer may not wait for them).
+    if (route && route.mirrors.length > 0) {
+      const mirrorRoute = route;
+      const copy = () => this.#mirror(mirrorRoute, next, sent, ctx);
+      pending.then(copy, copy);
+    }
+    const response = await pending;
     const responseOperations = [route?.responseHeaders, decision.destination?.responseHeaders].filter(
       (operations): operations is HeaderOperations => operations !== undefined,
     );
