@@ -85,9 +85,10 @@ export async function trafficScenarios(scenario: Scenario, first: number): Promi
     [outbound, http, traffic],
   );
   await mesh.ready();
+  // Counts by answer, keys in a fixed order (the order answers arrived in would vary by run).
   const counts = (answers: string[]) => {
     const all: Record<string, number> = {};
-    for (const answer of answers) all[answer] = (all[answer] ?? 0) + 1;
+    for (const answer of [...answers].sort()) all[answer] = (all[answer] ?? 0) + 1;
     return all;
   };
   const fetchAll = async (
