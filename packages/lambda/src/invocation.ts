@@ -219,18 +219,24 @@ export function withParent<Raw>(
   return { ...facts, telemetry: { ...facts.telemetry, parent: xRay ? { ...carrier, xRay } : carrier } };
 }
 
+/** A record span's name, as the messaging conventions give it: `process <destination>`. */
+function processSpanName(attributes: Readonly<Record<string, unknown>>): string {
+  const destination = attributes['messaging.destination.name'];
+  return typeof destination === 'string' ? `process ${destination}` : 'process';
+}
+
 /**
  * The facts of one message's run: its span linked to the context the message was sent in, with
  * the message's own attributes (`messaging.*`). Inside a batch invocation (`batch`) the span is
  * also a child of the batch's (`batch.parent`, the batch span's context; the invocation's own
- * parent when tracing is off), takes `batch.spanName`, and counts as no invocation of its own
- * (`withinInvocation`).
+ * parent when tracing is off), is named `process <destination>`, and counts as no invocation of
+ * its own (`withinInvocation`).
  */
 export function forMessage<Raw>(
   facts: InvocationFacts<Raw>,
   carrier: TraceCarrier | undefined,
   attributes: TelemetryFacts['attributes'],
-  batch?: { readonly parent: TraceCarrier | undefined; readonly spanName?: string | undefined },
+  batch?: { readonly parent: TraceCarrier | undefined },
 ): InvocationFacts<Raw> {
   // The parent is a getter, which a spread drops: read it out.
   const parent = batch?.parent ?? facts.telemetry?.parent;
@@ -241,7 +247,7 @@ export function forMessage<Raw>(
       ...(parent ? { parent } : {}),
       ...(carrier ? { links: [carrier] } : {}),
       ...(attributes ? { attributes } : {}),
-      ...(batch?.spanName ? { spanName: batch.spanName } : {}),
+      ...(batch ? { spanName: processSpanName(attributes ?? {}) } : {}),
       ...(batch ? { withinInvocation: true } : {}),
     },
   };

@@ -40,7 +40,7 @@ import type { Feature, MeshContext, Stage } from '@sidecarless/core';
 import { arrayOf, checkObject, isPlainObject, optional, string } from '@sidecarless/core/feature';
 import type { TrafficInstaller } from './install.js';
 import type { TrafficChecker } from './options.js';
-import { checkTraffic, type NormalizedTraffic } from './traffic/options.js';
+import { checkTraffic, labelMap, type NormalizedTraffic } from './traffic/options.js';
 import { Router } from './traffic/router.js';
 import { MirrorFlight, TrafficRouting } from './traffic/routing.js';
 
@@ -114,16 +114,7 @@ export const traffic: Feature<'traffic', TrafficOptions | undefined, NormalizedT
     if (value === undefined) return defaults();
     const input = checkObject(value, path, issues, ['labels', 'propagateHeaders']);
     if (!input) return undefined;
-    const labels: Record<string, string> = {};
-    if (input.labels !== undefined) {
-      if (!isPlainObject(input.labels))
-        issues.add(`${path}.labels`, 'expected an object of label → value, for example { app: "checkout" }');
-      else
-        for (const [name, label] of Object.entries(input.labels)) {
-          if (typeof label === 'string') labels[name] = label;
-          else issues.add(`${path}.labels.${name}`, 'is not a string');
-        }
-    }
+    const labels = optional(input, 'labels', path, issues, labelMap) ?? {};
     const propagateHeaders = (
       optional(
         input,

@@ -123,9 +123,3 @@ export function batchAttributes(
   }
   return attributes;
 }
-
-/** A record span's name, as the messaging conventions give it: `process <destination>`. */
-export function processSpanName(attributes: Readonly<Record<string, unknown>>): string {
-  const destination = attributes['messaging.destination.name'];
-  return typeof destination === 'string' ? `process ${destination}` : 'process';
-}

@@ -12,15 +12,7 @@ import { prepareEvent } from '@sidecarless/core/adapter';
 import { checkContext, factsOf, flushWithin, forMessage, messageCarrier } from '../invocation.js';
 import { checkWrapperOptions, isWarmupEvent, type LambdaWrapperOptions, throwIssues } from '../options.js';
 import type { LambdaContext, LambdaRaw, SqsBatchResponse, SqsEvent, SqsRecord } from '../types.js';
-import {
-  batchAttributes,
-  batchRunner,
-  eachLimited,
-  logRefused,
-  processSpanName,
-  recordsOf,
-  sqsAttributes,
-} from './shared.js';
+import { batchAttributes, batchRunner, eachLimited, logRefused, recordsOf, sqsAttributes } from './shared.js';
 
 /**
  * Options of `lambda.sqs`.
@@ -124,10 +116,7 @@ export function sqs(
             // message was sent in.
             const carrier = messageCarrier(record.messageAttributes, record.attributes?.AWSTraceHeader);
             const attributes = sqsAttributes(record);
-            await run(
-              record,
-              forMessage(facts, carrier, attributes, { parent, spanName: processSpanName(attributes) }),
-            );
+            await run(record, forMessage(facts, carrier, attributes, { parent }));
             return true;
           } catch {
             // Logged once by the pipeline.

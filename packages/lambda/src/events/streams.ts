@@ -36,7 +36,6 @@ import {
   eachLimited,
   logRefused,
   notABatch,
-  processSpanName,
   recordsOf,
 } from './shared.js';
 
@@ -122,11 +121,7 @@ function streamWrapper<Event, Record, Identifier>(source: StreamSource<Event, Re
                   // One span per record, a child of the batch's, linked to the context it was
                   // produced in (when it has one).
                   const attributes = source.attributesOf(record);
-                  const spanName = processSpanName(attributes);
-                  await run(
-                    record,
-                    forMessage(facts, source.carrierOf(record), attributes, { parent, spanName }),
-                  );
+                  await run(record, forMessage(facts, source.carrierOf(record), attributes, { parent }));
                 } catch {
                   ok = false; // logged once by the pipeline
                 }

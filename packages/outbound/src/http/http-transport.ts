@@ -140,13 +140,13 @@ export class HttpTransport implements UpstreamTransport {
       current?.abort(state.aborted);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    // Only a repeatable request with a replayable body may be retried on its status.
+    const retriableAnswer = (status: number, grpcStatus?: string | string[]) =>
+      repeatable && body.replayable && retriableStatus(config.retries, status, grpcStatus);
     return {
       attempt: (attemptState, timing, retryFits) => {
-        // Only a repeatable request with a replayable body may be retried on its status.
         const decide = (status: number, responseHeaders: IncomingHttpHeaders) =>
-          repeatable &&
-          body.replayable &&
-          retriableStatus(config.retries, status, responseHeaders['grpc-status']) &&
+          retriableAnswer(status, responseHeaders['grpc-status']) &&
           retryFits(statusRetryAfter(status, responseHeaders));
         return this.#httpAttempt(target, request, attemptState, timing, decide, (attempt) => {
           current = attempt;
@@ -168,7 +168,7 @@ export class HttpTransport implements UpstreamTransport {
       // An injected abort answers as the upstream would with that status (Envoy's fault filter
       // does the same): retried when such an answer may be, else the caller's response.
       injected: (status, retryFits) =>
-        repeatable && body.replayable && retriableStatus(config.retries, status) && retryFits(undefined)
+        retriableAnswer(status) && retryFits(undefined)
           ? { retry: String(status), status }
           : {
               value: new Response('fault filter abort', {

@@ -239,6 +239,18 @@ function namedMatches(
   return out;
 }
 
+/** An object of label → value (`sourceLabels`, the `traffic` section's `labels`). */
+export const labelMap: Checker<Record<string, string>> = (value, path, issues) => {
+  if (!isPlainObject(value))
+    return issues.add(path, 'expected an object of label → value, for example { app: "checkout" }');
+  const labels: Record<string, string> = {};
+  for (const [name, label] of Object.entries(value)) {
+    if (typeof label === 'string') labels[name] = label;
+    else issues.add(join(path, name), `${describe(label)} is not a string`);
+  }
+  return labels;
+};
+
 const matchKeys = [
   'name',
   'uri',
@@ -258,19 +270,7 @@ const routeMatch: Checker<CompiledMatch> = (value, path, issues) => {
     issues.add(join(path, 'ignoreUriCase'), 'is not a boolean; use true or false');
   const uri = optional(input, 'uri', path, issues, stringMatch(ignoreUriCase));
   const method = optional(input, 'method', path, issues, stringMatch(false));
-  const sourceLabels: (readonly [string, string])[] = [];
-  if (input.sourceLabels !== undefined) {
-    if (!isPlainObject(input.sourceLabels))
-      issues.add(
-        join(path, 'sourceLabels'),
-        'expected an object of label → value, for example { app: "checkout" }',
-      );
-    else
-      for (const [name, label] of Object.entries(input.sourceLabels)) {
-        if (typeof label === 'string') sourceLabels.push([name, label]);
-        else issues.add(join(join(path, 'sourceLabels'), name), `${describe(label)} is not a string`);
-      }
-  }
+  const sourceLabels = Object.entries(optional(input, 'sourceLabels', path, issues, labelMap) ?? {});
   return {
     uri: uri?.match,
     method: method?.match,

@@ -14,7 +14,7 @@ import {
   type UpstreamRouting,
 } from '../upstream.js';
 import type { CompiledFault, CompiledRoute, HeaderOperations } from './options.js';
-import type { RouteDecision, RoutedCall, Router } from './router.js';
+import type { RoutedCall, Router } from './router.js';
 
 /** What `.call(work)` sees of the destination a route chose. */
 export interface RoutedDestination {
@@ -179,10 +179,12 @@ export class TrafficRouting implements UpstreamRouting {
     this.#random = random;
   }
 
-  #target(decision: RouteDecision): Upstream {
-    const destination = decision.destination;
-    if (destination?.subset !== undefined) return this.#subsets.get(destination.subset)!.upstream;
-    if (destination?.host !== undefined) return this.#upstreams.get(destination.host)!;
+  /** The upstream a destination or a mirror names: a subset, another upstream, or this one. */
+  #target(
+    to: { readonly subset: string | undefined; readonly host: string | undefined } | undefined,
+  ): Upstream {
+    if (to?.subset !== undefined) return this.#subsets.get(to.subset)!.upstream;
+    if (to?.host !== undefined) return this.#upstreams.get(to.host)!;
     return this.#self;
   }
 
@@ -252,7 +254,7 @@ export class TrafficRouting implements UpstreamRouting {
       applyHeaders(edited, decision.destination?.requestHeaders);
       headers = edited;
     }
-    const target = this.#target(decision);
+    const target = this.#target(decision.destination);
     // A path for the destination's own endpoint; an absolute URL stays as given (passthrough).
     const next = absolute && route?.rewriteUri === undefined ? text : path;
     const options = callOptions(route, decision.destination?.subset, this.#random, {
@@ -301,12 +303,7 @@ export class TrafficRouting implements UpstreamRouting {
         this.#mirrors.dropped++;
         continue;
       }
-      const target =
-        mirror.subset !== undefined
-          ? this.#subsets.get(mirror.subset)!.upstream
-          : mirror.host !== undefined
-            ? this.#upstreams.get(mirror.host)!
-            : this.#self;
+      const target = this.#target(mirror);
       const authority = `${route.rewriteAuthority ?? target.config.endpoints[0]?.host ?? target.name}-shadow`;
       this.#mirrors.start(() => target.fetch(path, init, ctx, { attempts: 0, authority }));
     }
@@ -324,7 +321,7 @@ export class TrafficRouting implements UpstreamRouting {
       traceId: traceIdOf(ctx),
     };
     const decision = this.#router.decide(call);
-    const target = this.#target(decision);
+    const target = this.#target(decision.destination);
     const subset = decision.destination?.subset;
     const destination: RoutedDestination = {
       upstream: target === this.#self || subset !== undefined ? this.#self.name : target.name,
