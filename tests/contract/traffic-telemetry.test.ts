@@ -12,21 +12,31 @@ import { outbound } from '@sidecarless/outbound';
 import { http } from '@sidecarless/outbound/http';
 import { traffic } from '@sidecarless/outbound/traffic';
 import { telemetry } from '@sidecarless/telemetry';
-import { type OtlpReceiver, OtlpSpanKind, startOtlpReceiver } from '@sidecarless/testing';
+import { freePort, type OtlpReceiver, OtlpSpanKind, startOtlpReceiver } from '@sidecarless/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 let receiver: OtlpReceiver;
 let server: Server;
 let url: string;
+/** A mirror target that answers 500 to every copy. */
+let failing: Server;
+let failingUrl: string;
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   server = createServer((_request, response) => response.end('ok'));
+  failing = createServer((_request, response) => {
+    response.statusCode = 500;
+    response.end('broken');
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  failingUrl = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
   await receiver.close();
   await new Promise((resolve) => server.close(resolve));
+  await new Promise((resolve) => failing.close(resolve));
 });
 
 it('CLIENT spans carry the route, the subset and injected faults', async () => {
@@ -80,5 +90,70 @@ it('CLIENT spans carry the route, the subset and injected faults', async () => {
     'sidecarless.fault': 'abort',
     'http.response.status_code': 503,
   });
+  await mesh.close();
+});
+
+it('counts routed attempts by route, subset and fault, and mirrored copies by outcome', async () => {
+  const metricsPort = await freePort();
+  const mesh = createMesh(
+    {
+      service: 'checkout',
+      logging: { level: 'silent' },
+      telemetry: {
+        tracing: { exporter: 'otlp', endpoint: receiver.url },
+        metrics: { exporter: 'prometheus', port: metricsPort },
+      },
+      upstreams: {
+        payments: {
+          url,
+          retries: { attempts: 0 },
+          subsets: [{ name: 'v2', url }],
+          http: [
+            {
+              name: 'drill',
+              match: [{ uri: { prefix: '/drill' } }],
+              fault: { abort: { httpStatus: 503 } },
+              route: [{ destination: { subset: 'v2' } }],
+            },
+            { name: 'canary', route: [{ destination: { subset: 'v2' } }], mirror: { host: 'shadow' } },
+          ],
+        },
+        shadow: { url: failingUrl, retries: { attempts: 0 } },
+      },
+    } as MeshOptions,
+    [telemetry, outbound, http, traffic],
+  );
+  for (const path of ['/pay', '/pay', '/drill']) {
+    await invoke(
+      mesh,
+      async (_request, ctx) => new Response(await (await ctx.upstream('payments').fetch(path)).text()),
+      'http://localhost/checkout',
+    );
+  }
+  await mesh.flush();
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const value = (line: string) => metrics.split('\n').find((candidate) => candidate.startsWith(line));
+  expect(
+    value(
+      'serverless_upstream_route_requests_total{function="checkout",upstream="payments/v2",route="canary",subset="v2",fault="none"}',
+    ),
+  ).toMatch(/ 2$/);
+  expect(
+    value(
+      'serverless_upstream_route_requests_total{function="checkout",upstream="payments/v2",route="drill",subset="v2",fault="abort"}',
+    ),
+  ).toMatch(/ 1$/);
+  expect(
+    value('serverless_upstream_mirrors_total{function="checkout",upstream="shadow",outcome="sent"}'),
+  ).toMatch(/ 2$/);
+  expect(
+    value('serverless_upstream_mirrors_total{function="checkout",upstream="shadow",outcome="failed"}'),
+  ).toMatch(/ 2$/);
+  // The copies are CLIENT spans of their own, marked as mirrors, outside the route counts.
+  const copies = receiver.spans.filter(
+    (span) => span.kind === OtlpSpanKind.client && span.attributes['sidecarless.mirror'] === true,
+  );
+  expect(copies.map((span) => span.attributes['sidecarless.upstream'])).toEqual(['shadow', 'shadow']);
+  expect(copies.every((span) => span.attributes['sidecarless.route'] === undefined)).toBe(true);
   await mesh.close();
 });

@@ -50,6 +50,11 @@ export interface FeatureHost<Section = unknown> {
   feature(name: string): { readonly feature: Feature; readonly section: unknown } | undefined;
   /** Runs before the process may freeze or exit. */
   onFlush(flusher: Flusher): void;
+  /**
+   * Work invocations left running (a route's mirrored copies): awaited before the flushers start,
+   * so what it records (spans, counts) is in the same flush rather than the next one.
+   */
+  onSettle(settler: Flusher): void;
   /** Runs on `mesh.close()`. */
   onClose(closer: Flusher): void;
   /** Installs the outbound client behind `ctx.upstream(name)` and `mesh.upstream(name)`. */

@@ -104,6 +104,7 @@ class MeshImpl implements Mesh {
   readonly options: NormalizedOptions;
   readonly service: string;
   readonly log: Logger;
+  readonly #settlers: Flusher[] = [];
   readonly #flushers: Flusher[] = [];
   readonly #closers: Flusher[] = [];
   readonly #contextHost: ContextHost;
@@ -153,6 +154,7 @@ class MeshImpl implements Mesh {
           return found ? { feature: found, section: options.section(found) } : undefined;
         },
         onFlush: (flusher) => this.#flushers.push(flusher),
+        onSettle: (settler) => this.#settlers.push(settler),
         onClose: (closer) => this.#closers.push(closer),
         provideUpstreams: (provider) => {
           this.#upstreams = provider;
@@ -205,7 +207,12 @@ class MeshImpl implements Mesh {
    * were ~1 µs of every Lambda invocation (bench/lambda-overhead.bench.ts).
    */
   #flushPending(budgetMs: number): Promise<void> | undefined {
-    const pending = this.#startAll(this.#flushers, 'flush');
+    const settling = this.#settlers.length === 0 ? undefined : this.#startAll(this.#settlers, 'settle');
+    const pending =
+      settling === undefined
+        ? this.#startAll(this.#flushers, 'flush')
+        : // Settling takes at most half the budget: the flushers (the export) always get the rest.
+          withinBudget(settling, budgetMs / 2).then(() => this.#startAll(this.#flushers, 'flush'));
     return pending === undefined ? undefined : withinBudget(pending, budgetMs);
   }
 

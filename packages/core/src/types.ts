@@ -364,6 +364,8 @@ export interface OutboundAttempt {
   readonly subset?: string | undefined;
   /** A fault injected into this attempt: `abort` or `delay` (`sidecarless.fault`). */
   readonly fault?: 'abort' | 'delay' | undefined;
+  /** A route's mirrored copy, sent to the mirror with its answer discarded (`sidecarless.mirror`). */
+  readonly mirror?: boolean | undefined;
 }
 
 /** Where {@link ClientSpan.inject} writes: a Fetch `Headers` or any `set(name, value)`. */
@@ -381,6 +383,8 @@ export interface ClientSpan {
   /**
    * Ends the span and counts `serverless_upstream_requests_total{upstream, code}` — `code` is the
    * HTTP status, or the error's code (`SCL_ERR_TIMEOUT`, `ECONNREFUSED`…) when there was none.
+   * A routed attempt also counts `serverless_upstream_route_requests_total{upstream, route,
+   * subset, fault}`.
    */
   end(outcome: { readonly status?: number; readonly error?: unknown }): void;
 }
@@ -424,6 +428,12 @@ export interface InvocationTelemetry {
   upstreamEjection(upstream: string): void;
   /** Counts `serverless_auth_denied_total{reason}`; `reason` is a short code, never a token. */
   authDenied(reason: string): void;
+  /**
+   * Counts `serverless_upstream_mirrors_total{upstream, outcome}`: a mirrored copy `sent`,
+   * `dropped` (over the cap, past the deadline, or a body that cannot be replayed) or `failed`
+   * (a 5xx or no answer). The traffic feature calls it; optional for other implementations.
+   */
+  upstreamMirror?(upstream: string, outcome: 'sent' | 'dropped' | 'failed'): void;
 }
 
 // --- the outbound client (the outbound feature provides it) -------------------------------------

@@ -22,6 +22,8 @@ export interface TrafficInstaller {
     upstreams: ReadonlyMap<string, Upstream>,
     /** The traffic feature's own checked section. */
     section: unknown,
+    /** This function's service name and version (its default `app` and `version` labels). */
+    own: { readonly service: string; readonly version: string | undefined },
   ): UpstreamRouting;
 }
 
@@ -44,7 +46,10 @@ export function installOutbound(host: FeatureHost<ReadonlyMap<string, Normalized
       if (upstream.config.traffic === undefined) continue;
       const subsets = new Map<string, Upstream>();
       for (const [subset, config] of upstream.config.subsets) subsets.set(subset, build(config));
-      upstream.routing = traffic.createRouting(upstream, subsets, upstreams, registered?.section);
+      upstream.routing = traffic.createRouting(upstream, subsets, upstreams, registered?.section, {
+        service: host.service,
+        version: host.version,
+      });
     }
   }
   host.onClose(async () => {

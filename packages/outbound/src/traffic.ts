@@ -58,7 +58,13 @@ export type { RoutedCallContext, RoutedDestination } from './traffic/routing.js'
 
 /** The `traffic` section: what every routed call of this function shares. */
 export interface TrafficOptions {
-  /** This function's own labels, which routes' `match.sourceLabels` are matched against. */
+  /**
+   * This function's own labels, which routes' `match.sourceLabels` are matched against — the pod
+   * labels a sidecar would have. Given ones are added to (and override) those the platform says:
+   * `app` (the service name) and `version` (the service version), as Istio's canonical labels,
+   * and on Knative `serving.knative.dev/service`, `/revision` and `/configuration` from
+   * `K_SERVICE`, `K_REVISION` and `K_CONFIGURATION`.
+   */
   labels?: Readonly<Record<string, string>>;
   /**
    * Headers of the invocation's request copied onto every outgoing call (when the call does not
@@ -130,7 +136,7 @@ export const traffic: Feature<'traffic', TrafficOptions | undefined, NormalizedT
     const section = host.section;
     if (!section) return undefined;
     // Mirrors end within the invocation: the flush (before Lambda freezes) waits for them.
-    host.onFlush(() => section.mirrors.settle());
+    host.onSettle(() => section.mirrors.settle());
     return section.propagateHeaders.length > 0 ? propagationStage(section) : undefined;
   },
   checkUpstreamTraffic: (input, path, issues, upstreams, upstream) =>
@@ -141,7 +147,7 @@ export const traffic: Feature<'traffic', TrafficOptions | undefined, NormalizedT
       upstreams,
       upstream,
     ),
-  createRouting: (upstream, subsets, upstreams, checked) => {
+  createRouting: (upstream, subsets, upstreams, checked, own) => {
     const section = (checked as NormalizedTrafficSection | undefined) ?? defaults();
     const config = upstream.config.traffic as NormalizedTraffic;
     const labels = new Map(config.subsets.map((subset) => [subset.name, subset.labels] as const));
@@ -153,7 +159,7 @@ export const traffic: Feature<'traffic', TrafficOptions | undefined, NormalizedT
     const names = section.propagateHeaders;
     return new TrafficRouting(
       upstream,
-      new Router(config, section.labels),
+      new Router(config, ownLabels(section.labels, own.service, own.version, process.env)),
       withLabels,
       upstreams,
       names.length === 0 ? () => none : (ctx) => (ctx ? (section.propagated.get(ctx) ?? none) : none),
@@ -161,6 +167,27 @@ export const traffic: Feature<'traffic', TrafficOptions | undefined, NormalizedT
     );
   },
 };
+
+/**
+ * This function's labels: what the platform says (the labels Knative puts on a revision's pods),
+ * Istio's canonical `app` and `version`, then the configured ones over them.
+ */
+export function ownLabels(
+  configured: Readonly<Record<string, string>>,
+  service: string,
+  version: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Readonly<Record<string, string>> {
+  const labels: Record<string, string> = { app: service };
+  if (version !== undefined) labels.version = version;
+  const knative = [
+    ['serving.knative.dev/service', env.K_SERVICE],
+    ['serving.knative.dev/revision', env.K_REVISION],
+    ['serving.knative.dev/configuration', env.K_CONFIGURATION],
+  ] as const;
+  for (const [name, value] of knative) if (value) labels[name] = value;
+  return { ...labels, ...configured };
+}
 
 function consistentHashOf(loadBalancer: unknown): unknown {
   return isPlainObject(loadBalancer) ? loadBalancer.consistentHash : undefined;

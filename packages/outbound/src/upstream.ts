@@ -58,6 +58,8 @@ export interface CallState {
   readonly authority: string | undefined;
   /** The route and subset that decided this call, for CLIENT spans. */
   readonly route: { readonly name: string; readonly subset: string | undefined } | undefined;
+  /** Whether this call is a route's mirrored copy (`sidecarless.mirror` on its CLIENT span). */
+  readonly mirror: boolean;
   /** A fault injected into the current attempt (a delay before it), for its CLIENT span. */
   fault: 'delay' | undefined;
 }
@@ -75,6 +77,8 @@ export interface CallOptions {
   readonly authority?: string | undefined;
   /** The route and subset that decided the call (CLIENT span attributes). */
   readonly route?: { readonly name: string; readonly subset: string | undefined } | undefined;
+  /** A route's mirrored copy: its CLIENT span says so. */
+  readonly mirror?: boolean | undefined;
   readonly wrapPlan?: (<T>(plan: AttemptPlan<T>, upstream: Upstream) => AttemptPlan<T>) | undefined;
 }
 
@@ -397,6 +401,7 @@ export class Upstream {
       perTryTimeoutMs: options?.perTryTimeoutMs ?? this.config.retries.perTryTimeoutMs,
       authority: options?.authority,
       route: options?.route,
+      mirror: options?.mirror === true,
       fault: undefined,
     };
   }

@@ -13,7 +13,7 @@ import { invoke } from '@sidecarless/core/local';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { http } from '../src/http.ts';
 import { outbound } from '../src/index.ts';
-import { type RoutedCallContext, traffic } from '../src/traffic.ts';
+import { ownLabels, type RoutedCallContext, traffic } from '../src/traffic.ts';
 
 interface Version {
   readonly name: string;
@@ -475,6 +475,57 @@ describe('propagateHeaders', () => {
     );
     expect([await jason.text(), await other.text()]).toEqual(['v2', 'v1']);
     expect(v2.seen[0]!.headers['end-user']).toBe('jason');
+  });
+});
+
+describe('sourceLabels: routes for some callers only', () => {
+  const bySource = () => ({
+    subsets: subsets(),
+    http: [
+      {
+        name: 'from-web',
+        match: [{ sourceLabels: { app: 'web' } }],
+        route: [{ destination: { subset: 'v2' } }],
+      },
+      {
+        name: 'from-canary',
+        match: [{ sourceLabels: { version: 'canary', tier: 'edge' } }],
+        route: [{ destination: { subset: 'v2' } }],
+      },
+      { name: 'rest', route: [{ destination: { subset: 'v1' } }] },
+    ],
+  });
+
+  it('matches the service name as app, the version, and configured labels over them', async () => {
+    // service checkout: app=checkout, no route for it.
+    expect(await answers(meshWith(bySource()), 20)).toEqual(new Map([['v1', 20]]));
+    // The service named web is app=web.
+    expect(await answers(meshWith(bySource(), { service: 'web' }), 20)).toEqual(new Map([['v2', 20]]));
+    // Every label of a match must hold: version canary alone is not enough, with tier edge it is.
+    expect(await answers(meshWith(bySource(), { version: 'canary' }), 20)).toEqual(new Map([['v1', 20]]));
+    const edge = meshWith(bySource(), { version: 'canary', traffic: { labels: { tier: 'edge' } } });
+    expect(await answers(edge, 20)).toEqual(new Map([['v2', 20]]));
+    // A configured label overrides the platform's.
+    const renamed = meshWith(bySource(), { traffic: { labels: { app: 'web' } } });
+    expect(await answers(renamed, 20)).toEqual(new Map([['v2', 20]]));
+  });
+
+  it("takes Knative's revision labels from K_SERVICE, K_REVISION and K_CONFIGURATION", () => {
+    expect(
+      ownLabels({ team: 'pay' }, 'checkout', 'checkout-00007', {
+        K_SERVICE: 'checkout',
+        K_REVISION: 'checkout-00007',
+        K_CONFIGURATION: 'checkout',
+      }),
+    ).toEqual({
+      app: 'checkout',
+      version: 'checkout-00007',
+      'serving.knative.dev/service': 'checkout',
+      'serving.knative.dev/revision': 'checkout-00007',
+      'serving.knative.dev/configuration': 'checkout',
+      team: 'pay',
+    });
+    expect(ownLabels({}, 'orders', undefined, {})).toEqual({ app: 'orders' });
   });
 });
 

@@ -20,14 +20,14 @@ import { errorCode, UntracedTelemetry } from './untraced-telemetry.js';
 /** A CLIENT span for one outbound attempt. */
 class ClientSpanImpl implements ClientSpan {
   readonly #span: Span;
-  readonly #upstream: string;
+  readonly #attempt: OutboundAttempt;
   readonly #parent: Context;
   readonly #telemetry: UntracedTelemetry;
   #ended = false;
 
-  constructor(span: Span, upstream: string, parent: Context, telemetry: UntracedTelemetry) {
+  constructor(span: Span, attempt: OutboundAttempt, parent: Context, telemetry: UntracedTelemetry) {
     this.#span = span;
-    this.#upstream = upstream;
+    this.#attempt = attempt;
     this.#parent = parent;
     this.#telemetry = telemetry;
   }
@@ -40,7 +40,7 @@ class ClientSpanImpl implements ClientSpan {
     if (this.#ended) return;
     this.#ended = true;
     const code = outcome.status !== undefined ? String(outcome.status) : errorCode(outcome.error);
-    this.#telemetry.upstreamRequest(this.#upstream, code);
+    this.#telemetry.upstreamRequest(this.#attempt, code);
     const span = this.#span;
     if (!span.isRecording()) return;
     if (outcome.status !== undefined) span.setAttribute('http.response.status_code', outcome.status);
@@ -83,11 +83,12 @@ export class InvocationTelemetryImpl extends UntracedTelemetry {
     if (attempt.route !== undefined) attributes['sidecarless.route'] = attempt.route;
     if (attempt.subset !== undefined) attributes['sidecarless.subset'] = attempt.subset;
     if (attempt.fault !== undefined) attributes['sidecarless.fault'] = attempt.fault;
+    if (attempt.mirror === true) attributes['sidecarless.mirror'] = true;
     const span = this.#tracer.startSpan(
       attempt.method,
       { kind: SpanKind.CLIENT, attributes },
       trace.setSpan(this.#parent, this.span),
     );
-    return new ClientSpanImpl(span, attempt.upstream, this.#parent, this);
+    return new ClientSpanImpl(span, attempt, this.#parent, this);
   }
 }

@@ -40,6 +40,27 @@ export class InvocationSeries {
   }
 }
 
+/**
+ * A counter family with several labels: one entry per label set, keyed by the values joined
+ * with a character no label value carries (NUL), so a recording is one string join and one
+ * map lookup.
+ */
+export class LabelledCounter {
+  readonly series = new Map<string, { readonly values: readonly string[]; count: number }>();
+
+  add(values: readonly string[]): void {
+    const key = values.join('\u0000');
+    const found = this.series.get(key);
+    if (found) found.count++;
+    else this.series.set(key, { values, count: 1 });
+  }
+}
+
+/** The labels of `serverless_upstream_route_requests_total`, in order. */
+export const routeRequestLabels = ['upstream', 'route', 'subset', 'fault'] as const;
+/** The labels of `serverless_upstream_mirrors_total`, in order. */
+export const mirrorLabels = ['upstream', 'outcome'] as const;
+
 /** Every metric of one mesh. */
 export class MetricsRegistry {
   readonly functionName: string;
@@ -50,6 +71,10 @@ export class MetricsRegistry {
   readonly upstreamEjections = new Map<string, number>();
   readonly circuitOpen = new Map<string, number>();
   readonly authDenied = new Map<string, number>();
+  /** Routed attempts: {@link routeRequestLabels}. */
+  readonly routeRequests = new LabelledCounter();
+  /** Mirrored copies: {@link mirrorLabels}. */
+  readonly mirrors = new LabelledCounter();
 
   constructor(functionName: string) {
     this.functionName = functionName;
@@ -176,6 +201,25 @@ export function renderPrometheus(registry: MetricsRegistry): string {
     'upstream',
     registry.upstreamEjections,
   );
+  const labelled = (name: string, help: string, names: readonly string[], counter: LabelledCounter) => {
+    header(lines, name, 'counter', help);
+    for (const { values, count } of counter.series.values()) {
+      const pairs = names.map((key, i) => `${key}="${label(values[i]!)}"`).join(',');
+      lines.push(`${name}{function="${fn}",${pairs}} ${count}`);
+    }
+  };
+  labelled(
+    'serverless_upstream_route_requests_total',
+    'Routed outbound attempts by upstream, route, subset and injected fault (none, abort, delay).',
+    routeRequestLabels,
+    registry.routeRequests,
+  );
+  labelled(
+    'serverless_upstream_mirrors_total',
+    'Mirrored copies by mirror upstream and outcome (sent, dropped, failed).',
+    mirrorLabels,
+    registry.mirrors,
+  );
   simple(
     'serverless_auth_denied_total',
     'counter',
@@ -238,6 +282,8 @@ export interface EmfTally {
   readonly upstreamRequests: ReadonlyMap<string, ReadonlyMap<string, number>>;
   readonly upstreamRetries: ReadonlyMap<string, number>;
   readonly authDenied: ReadonlyMap<string, number>;
+  readonly routeRequests: LabelledCounter;
+  readonly mirrors: LabelledCounter;
 }
 
 /**
@@ -257,6 +303,10 @@ export function createEmfTallyRenderer(
   const requests = directive('serverless_upstream_requests_total', ['function', 'upstream', 'code']);
   const retries = directive('serverless_upstream_retries_total', ['function', 'upstream']);
   const denied = directive('serverless_auth_denied_total', ['function', 'reason']);
+  const routed = directive('serverless_upstream_route_requests_total', ['function', ...routeRequestLabels]);
+  const mirrored = directive('serverless_upstream_mirrors_total', ['function', ...mirrorLabels]);
+  const dimensions = (names: readonly string[], values: readonly string[]) =>
+    names.map((key, i) => `,"${key}":${JSON.stringify(values[i])}`).join('');
   const fn = JSON.stringify(functionName);
   return (tally, invocationId) => {
     const head = `{"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":`;
@@ -271,6 +321,10 @@ export function createEmfTallyRenderer(
       out += `${head}${retries}},"function":${fn},"upstream":${JSON.stringify(upstream)},"serverless_upstream_retries_total":${count}${tail}`;
     for (const [reason, count] of tally.authDenied)
       out += `${head}${denied}},"function":${fn},"reason":${JSON.stringify(reason)},"serverless_auth_denied_total":${count}${tail}`;
+    for (const { values, count } of tally.routeRequests.series.values())
+      out += `${head}${routed}},"function":${fn}${dimensions(routeRequestLabels, values)},"serverless_upstream_route_requests_total":${count}${tail}`;
+    for (const { values, count } of tally.mirrors.series.values())
+      out += `${head}${mirrored}},"function":${fn}${dimensions(mirrorLabels, values)},"serverless_upstream_mirrors_total":${count}${tail}`;
     return out;
   };
 }

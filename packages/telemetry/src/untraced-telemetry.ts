@@ -5,7 +5,7 @@
  * with EMF each invocation gets its own, which tallies what the invocation's EMF lines report.
  */
 import type { ClientSpan, HeaderSetter, InvocationTelemetry, OutboundAttempt } from '@sidecarless/core';
-import type { MetricsRegistry } from './metrics.js';
+import { LabelledCounter, type MetricsRegistry } from './metrics.js';
 
 /** The metric `code` of an outbound attempt that got no response. */
 export function errorCode(error: unknown): string {
@@ -24,6 +24,8 @@ export class InvocationTally {
   readonly upstreamRequests = new Map<string, Map<string, number>>();
   readonly upstreamRetries = new Map<string, number>();
   readonly authDenied = new Map<string, number>();
+  readonly routeRequests = new LabelledCounter();
+  readonly mirrors = new LabelledCounter();
 }
 
 function increment(map: Map<string, number>, key: string): void {
@@ -32,12 +34,12 @@ function increment(map: Map<string, number>, key: string): void {
 
 /** An outbound attempt that is counted but not traced. */
 class CountedAttempt implements ClientSpan {
-  readonly #upstream: string;
+  readonly #attempt: OutboundAttempt;
   readonly #telemetry: UntracedTelemetry;
   #ended = false;
 
-  constructor(upstream: string, telemetry: UntracedTelemetry) {
-    this.#upstream = upstream;
+  constructor(attempt: OutboundAttempt, telemetry: UntracedTelemetry) {
+    this.#attempt = attempt;
     this.#telemetry = telemetry;
   }
 
@@ -49,7 +51,7 @@ class CountedAttempt implements ClientSpan {
     if (this.#ended) return;
     this.#ended = true;
     this.#telemetry.upstreamRequest(
-      this.#upstream,
+      this.#attempt,
       outcome.status !== undefined ? String(outcome.status) : errorCode(outcome.error),
     );
   }
@@ -75,14 +77,25 @@ export class UntracedTelemetry implements InvocationTelemetry {
   }
 
   startClientSpan(attempt: OutboundAttempt): ClientSpan {
-    return new CountedAttempt(attempt.upstream, this);
+    return new CountedAttempt(attempt, this);
   }
 
-  /** Counts `serverless_upstream_requests_total{upstream, code}` (the client spans call it). */
-  upstreamRequest(upstream: string, code: string): void {
+  /**
+   * Counts `serverless_upstream_requests_total{upstream, code}` and, for a routed attempt,
+   * `serverless_upstream_route_requests_total{upstream, route, subset, fault}` (the client spans
+   * call it when they end).
+   */
+  upstreamRequest(attempt: OutboundAttempt, code: string): void {
     if (!this.registry) return;
+    const upstream = attempt.upstream;
     this.registry.upstreamRequest(upstream, code);
+    const routed =
+      attempt.route === undefined
+        ? undefined
+        : [upstream, attempt.route, attempt.subset ?? '', attempt.fault ?? 'none'];
+    if (routed) this.registry.routeRequests.add(routed);
     const tally = this.#tallyFor();
+    if (tally && routed) tally.routeRequests.add(routed);
     if (tally) {
       let byCode = tally.upstreamRequests.get(upstream);
       if (byCode === undefined) {
@@ -106,6 +119,14 @@ export class UntracedTelemetry implements InvocationTelemetry {
 
   upstreamEjection(upstream: string): void {
     if (this.registry) this.registry.increment(this.registry.upstreamEjections, upstream);
+  }
+
+  upstreamMirror(upstream: string, outcome: 'sent' | 'dropped' | 'failed'): void {
+    if (!this.registry) return;
+    this.registry.mirrors.add([upstream, outcome]);
+    // A copy that fails after the invocation's EMF lines were written counts in the registry only.
+    const tally = this.#tallyFor();
+    if (tally) tally.mirrors.add([upstream, outcome]);
   }
 
   authDenied(reason: string): void {

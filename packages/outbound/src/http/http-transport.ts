@@ -228,6 +228,7 @@ export class HttpTransport implements UpstreamTransport {
       route: state.route?.name,
       subset: state.route?.subset,
       fault: state.fault,
+      mirror: state.mirror || undefined,
     });
     if (span && start?.context === undefined) span.inject(headerSetter(headers));
     else injectTraceContext(headers, start?.context);

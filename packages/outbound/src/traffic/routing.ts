@@ -34,33 +34,50 @@ export interface RoutedCallContext extends UpstreamCallContext {
   readonly destination: RoutedDestination;
 }
 
+/** Where a mirrored copy's outcome is counted (`serverless_upstream_mirrors_total`). */
+export type MirrorReport = (outcome: 'sent' | 'dropped' | 'failed') => void;
+
 /**
  * The mirrors in flight for one mesh, bounded: past `limit` a copy is dropped (and counted),
- * never queued; the flush awaits the rest, so on Lambda a mirror ends within its invocation.
+ * never queued; the flush awaits the rest, so on Lambda a mirror ends within its invocation —
+ * a copy still running at the invocation's deadline is cut off there and counted as dropped.
  */
 export class MirrorFlight {
   readonly inflight = new Set<Promise<void>>();
   sent = 0;
   dropped = 0;
   failed = 0;
+  /** 32 copies in flight: enough for a 100% mirror at 16 in flight, small enough to bound memory. */
   constructor(readonly limit = 32) {}
 
-  /** Starts `copy` unless the cap is reached; its outcome never reaches the caller. */
-  start(copy: () => Promise<Response>): void {
+  /** Counts a copy that was never sent. */
+  drop(report: MirrorReport | undefined): void {
+    this.dropped++;
+    report?.('dropped');
+  }
+
+  /**
+   * Starts `copy` unless the cap is reached; its outcome never reaches the caller. `deadline`
+   * (epoch ms) is the invocation's: a copy that fails once it has passed was cut off, not failed.
+   */
+  start(copy: () => Promise<Response>, report: MirrorReport | undefined, deadline = Infinity): void {
     if (this.inflight.size >= this.limit) {
-      this.dropped++;
+      this.drop(report);
       return;
     }
     this.sent++;
+    report?.('sent');
+    const failed = () => {
+      this.failed++;
+      report?.('failed');
+    };
     const running: Promise<void> = copy()
       .then(
         async (response) => {
-          if (response.status >= 500) this.failed++;
+          if (response.status >= 500) failed();
           await response.body?.cancel().catch(() => {});
         },
-        () => {
-          this.failed++;
-        },
+        () => (Date.now() >= deadline ? this.drop(report) : failed()),
       )
       .finally(() => this.inflight.delete(running));
     this.inflight.add(running);
@@ -297,15 +314,23 @@ export class TrafficRouting implements UpstreamRouting {
     const body = init?.body;
     const replayable =
       body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
+    const telemetry = ctx ? invocationOf(ctx).telemetry : undefined;
     for (const mirror of route.mirrors) {
       if (!roll(mirror.percent, this.#random)) continue;
+      const target = this.#target(mirror);
+      const report: MirrorReport | undefined = telemetry?.upstreamMirror
+        ? (outcome) => telemetry.upstreamMirror?.(target.name, outcome)
+        : undefined;
       if (!replayable) {
-        this.#mirrors.dropped++;
+        this.#mirrors.drop(report);
         continue;
       }
-      const target = this.#target(mirror);
       const authority = `${route.rewriteAuthority ?? target.config.endpoints[0]?.host ?? target.name}-shadow`;
-      this.#mirrors.start(() => target.fetch(path, init, ctx, { attempts: 0, authority }));
+      this.#mirrors.start(
+        () => target.fetch(path, init, ctx, { attempts: 0, authority, mirror: true }),
+        report,
+        ctx?.deadline,
+      );
     }
   }
 
