@@ -205,22 +205,22 @@ export class TrafficRouting implements UpstreamRouting {
     return this.#self;
   }
 
-  async fetch(
+  fetch(input: string | URL, init: RequestInit | undefined, ctx: MeshContext | undefined): Promise<Response> {
+    // Not an async function (one promise and one microtask less per call), yet it never throws.
+    try {
+      return this.#fetch(input, init, ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #fetch(
     input: string | URL,
     init: RequestInit | undefined,
     ctx: MeshContext | undefined,
   ): Promise<Response> {
     const given = init?.headers ?? undefined;
     const propagated = this.#propagated(ctx);
-    // Read the caller's headers where they are; a Headers copy is made only to edit them.
-    const readGiven = headerReader(given);
-    const header = (name: string) => {
-      const value = readGiven(name);
-      if (value !== undefined) return value;
-      for (const [propagatedName, propagatedValue] of propagated)
-        if (propagatedName === name) return propagatedValue;
-      return undefined;
-    };
     const text = typeof input === 'string' ? input : input.href;
     const absolute = !text.startsWith('/');
     // A relative path (the usual call) is split by hand: no URL parse per call.
@@ -228,23 +228,23 @@ export class TrafficRouting implements UpstreamRouting {
     const mark = text.indexOf('?');
     const pathname = url ? url.pathname : mark === -1 ? text : text.slice(0, mark);
     const search = url ? url.search : mark === -1 ? '' : text.slice(mark);
-    let query: URLSearchParams | undefined;
-    const call: RoutedCall = {
-      method: (init?.method ?? 'GET').toUpperCase(),
-      path: pathname,
-      get query() {
-        if (query === undefined && search !== '') query = new URLSearchParams(search);
-        return query;
-      },
-      header,
-      traceId: traceIdOf(ctx),
-    };
+    const call = new OutgoingRequest(
+      (init?.method ?? 'GET').toUpperCase(),
+      pathname,
+      search,
+      headerReader(given),
+      propagated,
+      ctx,
+    );
+    const readGiven = call.given;
     const decision = this.#router.decide(call);
     const route = decision.route;
     if (route?.directResponse) {
-      return new Response(route.directResponse.body === '' ? null : route.directResponse.body, {
-        status: route.directResponse.status,
-      });
+      return Promise.resolve(
+        new Response(route.directResponse.body === '' ? null : route.directResponse.body, {
+          status: route.directResponse.status,
+        }),
+      );
     }
     if (route?.redirect) {
       const location = new URL(url?.href ?? `http://upstream.invalid${text}`);
@@ -254,7 +254,9 @@ export class TrafficRouting implements UpstreamRouting {
         absolute || route.redirect.authority !== undefined
           ? location.href
           : `${location.pathname}${location.search}`;
-      return new Response(null, { status: route.redirect.code, headers: { location: shown } });
+      return Promise.resolve(
+        new Response(null, { status: route.redirect.code, headers: { location: shown } }),
+      );
     }
     let path = `${pathname}${search}`;
     if (route?.rewriteUri !== undefined) {
@@ -286,17 +288,19 @@ export class TrafficRouting implements UpstreamRouting {
       const copy = () => this.#mirror(mirrorRoute, next, sent, ctx);
       pending.then(copy, copy);
     }
-    const response = await pending;
-    const responseOperations = [route?.responseHeaders, decision.destination?.responseHeaders].filter(
-      (operations): operations is HeaderOperations => operations !== undefined,
-    );
-    if (responseOperations.length === 0) return response;
-    const edited = new Headers(response.headers);
-    for (const operations of responseOperations) applyHeaders(edited, operations);
-    return new Response(response.body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: edited,
+    const routeEdits = route?.responseHeaders;
+    const destinationEdits = decision.destination?.responseHeaders;
+    // No edits to the answer (the usual route): the transport's promise is returned as it is.
+    if (routeEdits === undefined && destinationEdits === undefined) return pending;
+    return pending.then((response) => {
+      const edited = new Headers(response.headers);
+      applyHeaders(edited, routeEdits);
+      applyHeaders(edited, destinationEdits);
+      return new Response(response.body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: edited,
+      });
     });
   }
 
@@ -335,16 +339,7 @@ export class TrafficRouting implements UpstreamRouting {
   }
 
   call<T>(work: (call: UpstreamCallContext) => Promise<T>, ctx: MeshContext | undefined): Promise<T> {
-    const call: RoutedCall = {
-      method: 'CALL',
-      path: '',
-      query: undefined,
-      header: (name) => {
-        for (const [propagated, value] of this.#propagated(ctx)) if (propagated === name) return value;
-        return undefined;
-      },
-      traceId: traceIdOf(ctx),
-    };
+    const call = new OutgoingRequest('CALL', '', '', noHeaders, this.#propagated(ctx), ctx);
     const decision = this.#router.decide(call);
     const target = this.#target(decision.destination);
     const subset = decision.destination?.subset;
@@ -363,6 +358,43 @@ export class TrafficRouting implements UpstreamRouting {
     );
   }
 }
+
+/**
+ * What the router sees of one outgoing call. A class, not an object literal: a literal with a
+ * getter took ~1 µs to create (V8 defines the accessor per object; bench/traffic.bench.ts at 16
+ * in flight), and the query and trace id are read only by the routes that ask for them.
+ */
+class OutgoingRequest implements RoutedCall {
+  #query: URLSearchParams | undefined;
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly search: string,
+    /** The caller's own headers, read where they are. */
+    readonly given: (name: string) => string | undefined,
+    readonly propagated: readonly (readonly [string, string])[],
+    readonly ctx: MeshContext | undefined,
+  ) {}
+
+  get query(): URLSearchParams | undefined {
+    if (this.#query === undefined && this.search !== '') this.#query = new URLSearchParams(this.search);
+    return this.#query;
+  }
+
+  get traceId(): string | undefined {
+    return traceIdOf(this.ctx);
+  }
+
+  header(name: string): string | undefined {
+    const value = this.given(name);
+    if (value !== undefined) return value;
+    for (const [propagatedName, propagatedValue] of this.propagated)
+      if (propagatedName === name) return propagatedValue;
+    return undefined;
+  }
+}
+
+const noHeaders = (_name: string): string | undefined => undefined;
 
 /** Reads one header, by lower-case name, from whatever `RequestInit.headers` was given. */
 function headerReader(headers: RequestInit['headers'] | undefined): (name: string) => string | undefined {
