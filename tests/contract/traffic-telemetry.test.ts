@@ -115,6 +115,12 @@ it('counts routed attempts by route, subset and fault, and mirrored copies by ou
               fault: { abort: { httpStatus: 503 } },
               route: [{ destination: { subset: 'v2' } }],
             },
+            {
+              name: 'slow',
+              match: [{ uri: { prefix: '/slow' } }],
+              fault: { delay: { fixedDelay: '20ms', percentage: { value: 100 } } },
+              route: [{ destination: {} }],
+            },
             { name: 'canary', route: [{ destination: { subset: 'v2' } }], mirror: { host: 'shadow' } },
           ],
         },
@@ -123,7 +129,8 @@ it('counts routed attempts by route, subset and fault, and mirrored copies by ou
     } as MeshOptions,
     [telemetry, outbound, http, traffic],
   );
-  for (const path of ['/pay', '/pay', '/drill']) {
+  const started = performance.now();
+  for (const path of ['/pay', '/pay', '/drill', '/slow']) {
     await invoke(
       mesh,
       async (_request, ctx) => new Response(await (await ctx.upstream('payments').fetch(path)).text()),
@@ -131,6 +138,8 @@ it('counts routed attempts by route, subset and fault, and mirrored copies by ou
     );
   }
   await mesh.flush();
+  // The delayed call waited its 20 ms.
+  expect(performance.now() - started).toBeGreaterThanOrEqual(20);
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const value = (line: string) => metrics.split('\n').find((candidate) => candidate.startsWith(line));
   expect(
@@ -143,6 +152,13 @@ it('counts routed attempts by route, subset and fault, and mirrored copies by ou
       'serverless_upstream_route_requests_total{function="checkout",upstream="payments/v2",route="drill",subset="v2",fault="abort"}',
     ),
   ).toMatch(/ 1$/);
+  expect(
+    value(
+      'serverless_upstream_route_requests_total{function="checkout",upstream="payments",route="slow",subset="unknown",fault="delay"}',
+    ),
+  ).toMatch(/ 1$/);
+  const delayed = receiver.spans.filter((span) => span.attributes['sidecarless.fault'] === 'delay');
+  expect(delayed.map((span) => span.attributes['sidecarless.route'])).toEqual(['slow']);
   expect(
     value('serverless_upstream_mirrors_total{function="checkout",upstream="shadow",outcome="sent"}'),
   ).toMatch(/ 2$/);

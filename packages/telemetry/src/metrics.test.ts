@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createEmfRenderer, MetricsRegistry, renderPrometheus } from './metrics.js';
+import { createEmfRenderer, createEmfTallyRenderer, MetricsRegistry, renderPrometheus } from './metrics.js';
 import { pathOf } from './stage.js';
+import { InvocationTally } from './untraced-telemetry.js';
 
 describe('the metrics registry', () => {
   it('renders counters and a cumulative histogram in the Prometheus text format', () => {
@@ -28,6 +29,46 @@ describe('the metrics registry', () => {
     );
     expect(text).toContain('serverless_auth_denied_total{function="orders",reason="expired"} 1\n');
     expect(text).toContain('# TYPE serverless_function_duration_seconds histogram\n');
+  });
+
+  it('renders the route and mirror counters with every label, in Prometheus and EMF', () => {
+    const registry = new MetricsRegistry('checkout');
+    registry.routeRequests.add(['payments/v2', 'canary', 'v2', 'none']);
+    registry.routeRequests.add(['payments/v2', 'canary', 'v2', 'none']);
+    registry.routeRequests.add(['payments', 'drill', 'unknown', 'abort']);
+    registry.mirrors.add(['shadow', 'dropped']);
+    const text = renderPrometheus(registry);
+    expect(text).toContain(
+      'serverless_upstream_route_requests_total{function="checkout",upstream="payments/v2",route="canary",subset="v2",fault="none"} 2\n',
+    );
+    expect(text).toContain(
+      'serverless_upstream_route_requests_total{function="checkout",upstream="payments",route="drill",subset="unknown",fault="abort"} 1\n',
+    );
+    expect(text).toContain(
+      'serverless_upstream_mirrors_total{function="checkout",upstream="shadow",outcome="dropped"} 1\n',
+    );
+
+    const tally = new InvocationTally();
+    tally.routeRequests.add(['payments', 'drill', 'unknown', 'abort']);
+    tally.mirrors.add(['shadow', 'sent']);
+    const lines = createEmfTallyRenderer('Shop', 'checkout')(tally, 'inv-1')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({
+      _aws: { CloudWatchMetrics: [{ Dimensions: [['function', 'upstream', 'route', 'subset', 'fault']] }] },
+      upstream: 'payments',
+      route: 'drill',
+      subset: 'unknown',
+      fault: 'abort',
+      serverless_upstream_route_requests_total: 1,
+    });
+    expect(lines[1]).toMatchObject({
+      upstream: 'shadow',
+      outcome: 'sent',
+      serverless_upstream_mirrors_total: 1,
+    });
   });
 
   it('escapes label values', () => {

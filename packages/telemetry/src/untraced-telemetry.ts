@@ -92,7 +92,7 @@ export class UntracedTelemetry implements InvocationTelemetry {
     const routed =
       attempt.route === undefined
         ? undefined
-        : [upstream, attempt.route, attempt.subset ?? '', attempt.fault ?? 'none'];
+        : [upstream, attempt.route, attempt.subset ?? 'unknown', attempt.fault ?? 'none'];
     if (routed) this.registry.routeRequests.add(routed);
     const tally = this.#tallyFor();
     if (tally && routed) tally.routeRequests.add(routed);
