@@ -3,7 +3,8 @@
 #   - always: cmake, make, g++, python3, autoconf, automake, libtool — `pnpm install` builds AWS's
 #     Lambda runtime interface client (aws-lambda-ric, used by the Lambda tests and the demo)
 #     from source, libcurl included;
-#   - with --tests: prometheus and promtool, which the telemetry tests run for real.
+#   - with --tests: prometheus and promtool, which the telemetry tests run for real, and
+#     redis-server, which the rate-limit tests start on 127.0.0.1 (shared limits, shared circuits).
 # Without apt-get (not Debian/Ubuntu) it names what is missing and stops.
 set -euo pipefail
 
@@ -24,6 +25,7 @@ need libtoolize libtool
 if [ "${1:-}" = "--tests" ]; then
   need prometheus prometheus
   need promtool prometheus
+  need redis-server redis-server
 fi
 [ ${#packages[@]} -eq 0 ] && exit 0
 

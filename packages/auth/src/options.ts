@@ -8,6 +8,7 @@ import {
   duration,
   type IssueList,
   integer,
+  ipBlock,
   isPlainObject,
   join,
   oneOf,
@@ -635,25 +636,6 @@ const port: Checker<string> = (value, path, issues) => {
     ? text
     : issues.add(path, `${describe(value)} is not a port; use a number such as 8080`);
 };
-
-const ipBlock: Checker<string> = (value, path, issues) =>
-  typeof value === 'string' && parseBlockShape(value)
-    ? value
-    : issues.add(
-        path,
-        `${describe(value)} is not an IP address or CIDR block; use "10.0.0.0/8" or "203.0.113.4"`,
-      );
-
-function parseBlockShape(value: string): boolean {
-  const [address, prefix, extra] = value.split('/');
-  if (extra !== undefined || address === undefined) return false;
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-  const isV4 = v4?.slice(1).every((octet) => Number(octet) <= 255) === true;
-  const isV6 = !isV4 && address.includes(':') && /^[0-9a-fA-F:.]+$/.test(address);
-  if (!isV4 && !isV6) return false;
-  if (prefix === undefined) return true;
-  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (isV4 ? 32 : 128);
-}
 
 const checkCondition: Checker<NormalizedRule['when'][number]> = (value, path, issues) => {
   const input = checkObject(value, path, issues, ['key', 'values', 'notValues']);

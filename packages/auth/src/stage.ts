@@ -17,13 +17,21 @@ import {
   SidecarlessError,
   type Stage,
 } from '@sidecarless/core';
-import { badRequest, type FeatureContext, invocationOf, nodeBuiltin } from '@sidecarless/core/feature';
+import {
+  badRequest,
+  clientAddress,
+  type FeatureContext,
+  invocationOf,
+  ipMatcher,
+  nodeBuiltin,
+  normalizeIp,
+} from '@sidecarless/core/feature';
 import { type AuthEvents, authEvents } from './events.js';
 import { TokenError } from './jws.js';
 import { JwtVerifier, type VerifiedToken } from './jwt.js';
 import type { NormalizedAuth, NormalizedJwtRule } from './options.js';
 import { checkCertificate, identityFromCertificate, identityFromXfcc } from './peer.js';
-import { compilePolicies, type Decision, ipMatcher, normalizeIp, type RequestAttributes } from './policy.js';
+import { compilePolicies, type Decision, type RequestAttributes } from './policy.js';
 import { policyPath } from './policy-path.js';
 
 /** Error codes the auth feature raises. */
@@ -360,19 +368,11 @@ export class AuthStage implements Stage {
     if (path === undefined) return undefined;
     const direct = sourceIpOf(ctx);
     const sourceIp = direct === undefined ? undefined : normalizeIp(direct);
-    let remoteIp = sourceIp;
-    if (this.#trustedProxy(sourceIp)) {
-      // The nearest untrusted hop in x-forwarded-for is the client, walking from the right.
-      const hops =
-        request.headers
-          .get('x-forwarded-for')
-          ?.split(',')
-          .map((hop) => hop.trim()) ?? [];
-      for (let i = hops.length - 1; i >= 0; i--) {
-        remoteIp = hops[i];
-        if (!this.#trustedProxy(remoteIp)) break;
-      }
-    }
+    const remoteIp = clientAddress(
+      sourceIp,
+      this.#trustedProxy(sourceIp) ? request.headers.get('x-forwarded-for') : undefined,
+      this.#trustedProxy,
+    );
     return {
       method: request.method,
       path,

@@ -12,6 +12,7 @@ export { invocationOf, unknownUpstream } from './context.js';
 export { badRequest, errorBrand } from './errors.js';
 export type { AnyFeature, CheckHost, Feature, FeatureHost, FeatureSections } from './features.js';
 export { FlushTimes } from './flush-times.js';
+export { clientAddress, ipBlock, ipMatcher, normalizeIp } from './ip.js';
 export { nodeBuiltin } from './node-builtin.js';
 export {
   arrayOf,

@@ -33,6 +33,7 @@ export { json, text } from './response-helpers.js';
 export { traceContextOf } from './trace-context.js';
 export type {
   AuthInfo,
+  BucketGrant,
   ClientSpan,
   EventHandler,
   EventNext,
@@ -50,8 +51,11 @@ export type {
   PeerCertificateFact,
   PeerIdentity,
   Platform,
+  SharedStore,
+  SharedStoreProvider,
   Stage,
   TelemetryFacts,
+  TokenBucketSpec,
   TraceCarrier,
   Trigger,
   UpstreamCallContext,

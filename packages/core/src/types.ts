@@ -434,6 +434,16 @@ export interface InvocationTelemetry {
    * (a 5xx or no answer). The traffic feature calls it; optional for other implementations.
    */
   upstreamMirror?(upstream: string, outcome: 'sent' | 'dropped' | 'failed'): void;
+  /**
+   * Counts `serverless_rate_limited_total{descriptor, mode}`: a request over the limit named
+   * `descriptor`, refused (`enforce`) or only counted (`shadow`). The rate-limit feature calls it.
+   */
+  rateLimited?(descriptor: string, mode: 'enforce' | 'shadow'): void;
+  /**
+   * Counts `serverless_rate_limit_store_failures_total{failure_mode}`: a shared check the store
+   * could not answer in time, decided by the local bucket (`open`) or refused (`closed`).
+   */
+  rateLimitStoreFailure?(failureMode: 'open' | 'closed'): void;
 }
 
 // --- the outbound client (the outbound feature provides it) -------------------------------------
@@ -469,4 +479,51 @@ export interface UpstreamClient {
 export interface UpstreamProvider {
   /** The client for `name`, bound to the invocation `ctx` (its deadline and trace), or unbound at init. */
   client(name: string, ctx: MeshContext | undefined): UpstreamClient;
+}
+
+// --- shared state (the redis feature provides it) -------------------------------------------------
+
+/**
+ * A token bucket, as Envoy describes one: at most `maxTokens`, refilled with `tokensPerFill`
+ * every `fillIntervalMs` (continuously: a fraction of a fill is credited as time passes).
+ */
+export interface TokenBucketSpec {
+  readonly maxTokens: number;
+  readonly tokensPerFill: number;
+  readonly fillIntervalMs: number;
+}
+
+/** What a shared bucket answered. */
+export interface BucketGrant {
+  /** Tokens granted: 0 when refused; up to the asked lease when allowed. */
+  readonly granted: number;
+  /** Whole tokens left in the shared bucket after this take. */
+  readonly remaining: number;
+  /** Milliseconds until the bucket holds one token again (0 when it holds one now). */
+  readonly retryAfterMs: number;
+}
+
+/**
+ * State shared by every instance of a function — rate-limit buckets, circuit-breaker states —
+ * kept where all instances reach it (`@sidecarless/redis`). Every method answers within the
+ * store's time budget or rejects: a store that is down or slow never holds an invocation.
+ */
+export interface SharedStore {
+  /**
+   * Takes between 1 and `lease` tokens from the bucket `key` in one atomic step (one round
+   * trip): as many as it holds up to `lease`, or none when it holds less than one.
+   */
+  take(key: string, bucket: TokenBucketSpec, lease: number): Promise<BucketGrant>;
+  /** Reads a value; undefined when absent. */
+  get(key: string): Promise<string | undefined>;
+  /** Writes a value that expires after `ttlMs`. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** False while the store's breaker is open (calls reject at once). */
+  readonly available: boolean;
+}
+
+/** What a feature that keeps shared state (`@sidecarless/redis`) offers the others. */
+export interface SharedStoreProvider {
+  /** The store of this mesh, from the provider's own checked section. */
+  sharedStore(section: unknown): SharedStore;
 }

@@ -60,6 +60,10 @@ export class LabelledCounter {
 export const routeRequestLabels = ['upstream', 'route', 'subset', 'fault'] as const;
 /** The labels of `serverless_upstream_mirrors_total`, in order. */
 export const mirrorLabels = ['upstream', 'outcome'] as const;
+/** The labels of `serverless_rate_limited_total`, in order. */
+export const rateLimitedLabels = ['descriptor', 'mode'] as const;
+/** The labels of `serverless_rate_limit_store_failures_total`. */
+export const storeFailureLabels = ['failure_mode'] as const;
 
 /** Every metric of one mesh. */
 export class MetricsRegistry {
@@ -75,6 +79,10 @@ export class MetricsRegistry {
   readonly routeRequests = new LabelledCounter();
   /** Mirrored copies: {@link mirrorLabels}. */
   readonly mirrors = new LabelledCounter();
+  /** Requests over a rate limit: {@link rateLimitedLabels}. */
+  readonly rateLimited = new LabelledCounter();
+  /** Shared checks the store could not answer: {@link storeFailureLabels}. */
+  readonly storeFailures = new LabelledCounter();
 
   constructor(functionName: string) {
     this.functionName = functionName;
@@ -220,6 +228,18 @@ export function renderPrometheus(registry: MetricsRegistry): string {
     mirrorLabels,
     registry.mirrors,
   );
+  labelled(
+    'serverless_rate_limited_total',
+    'Requests over a rate limit, by limit (descriptor) and mode (enforce: refused; shadow: counted only).',
+    rateLimitedLabels,
+    registry.rateLimited,
+  );
+  labelled(
+    'serverless_rate_limit_store_failures_total',
+    'Shared rate-limit checks the store did not answer in time, by failure mode (open: the local bucket decided; closed: refused).',
+    storeFailureLabels,
+    registry.storeFailures,
+  );
   simple(
     'serverless_auth_denied_total',
     'counter',
@@ -284,6 +304,8 @@ export interface EmfTally {
   readonly authDenied: ReadonlyMap<string, number>;
   readonly routeRequests: LabelledCounter;
   readonly mirrors: LabelledCounter;
+  readonly rateLimited: LabelledCounter;
+  readonly storeFailures: LabelledCounter;
 }
 
 /**
@@ -305,6 +327,11 @@ export function createEmfTallyRenderer(
   const denied = directive('serverless_auth_denied_total', ['function', 'reason']);
   const routed = directive('serverless_upstream_route_requests_total', ['function', ...routeRequestLabels]);
   const mirrored = directive('serverless_upstream_mirrors_total', ['function', ...mirrorLabels]);
+  const limited = directive('serverless_rate_limited_total', ['function', ...rateLimitedLabels]);
+  const storeFailed = directive('serverless_rate_limit_store_failures_total', [
+    'function',
+    ...storeFailureLabels,
+  ]);
   const dimensions = (names: readonly string[], values: readonly string[]) =>
     names.map((key, i) => `,"${key}":${JSON.stringify(values[i])}`).join('');
   const fn = JSON.stringify(functionName);
@@ -325,6 +352,10 @@ export function createEmfTallyRenderer(
       out += `${head}${routed}},"function":${fn}${dimensions(routeRequestLabels, values)},"serverless_upstream_route_requests_total":${count}${tail}`;
     for (const { values, count } of tally.mirrors.series.values())
       out += `${head}${mirrored}},"function":${fn}${dimensions(mirrorLabels, values)},"serverless_upstream_mirrors_total":${count}${tail}`;
+    for (const { values, count } of tally.rateLimited.series.values())
+      out += `${head}${limited}},"function":${fn}${dimensions(rateLimitedLabels, values)},"serverless_rate_limited_total":${count}${tail}`;
+    for (const { values, count } of tally.storeFailures.series.values())
+      out += `${head}${storeFailed}},"function":${fn}${dimensions(storeFailureLabels, values)},"serverless_rate_limit_store_failures_total":${count}${tail}`;
     return out;
   };
 }

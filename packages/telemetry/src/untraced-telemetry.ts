@@ -26,6 +26,8 @@ export class InvocationTally {
   readonly authDenied = new Map<string, number>();
   readonly routeRequests = new LabelledCounter();
   readonly mirrors = new LabelledCounter();
+  readonly rateLimited = new LabelledCounter();
+  readonly storeFailures = new LabelledCounter();
 }
 
 function increment(map: Map<string, number>, key: string): void {
@@ -127,6 +129,18 @@ export class UntracedTelemetry implements InvocationTelemetry {
     // A copy that fails after the invocation's EMF lines were written counts in the registry only.
     const tally = this.#tallyFor();
     if (tally) tally.mirrors.add([upstream, outcome]);
+  }
+
+  rateLimited(descriptor: string, mode: 'enforce' | 'shadow'): void {
+    if (!this.registry) return;
+    this.registry.rateLimited.add([descriptor, mode]);
+    this.#tallyFor()?.rateLimited.add([descriptor, mode]);
+  }
+
+  rateLimitStoreFailure(failureMode: 'open' | 'closed'): void {
+    if (!this.registry) return;
+    this.registry.storeFailures.add([failureMode]);
+    this.#tallyFor()?.storeFailures.add([failureMode]);
   }
 
   authDenied(reason: string): void {
