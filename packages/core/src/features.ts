@@ -5,15 +5,15 @@
  * imports no feature's code.
  *
  * The stage order is stated once, here, outermost first:
- *   telemetry (so a span covers everything) → authentication and policy → other features, in
- *   the order registered.
+ *   telemetry (so a span covers everything) → authentication and policy → rate limits (so they
+ *   can key on the verified identity) → other features, in the order registered.
  * User middleware runs inside all of them, around the handler.
  */
 import type { IssueList } from './options/schema.js';
 import type { Flusher, Logger, Stage, UpstreamProvider } from './types.js';
 
 /** Built-in stages, outermost first; a feature not named here goes after them. */
-export const stageOrder: readonly string[] = ['telemetry', 'auth'];
+export const stageOrder: readonly string[] = ['telemetry', 'auth', 'rateLimits'];
 
 /**
  * The options sections that belong to a feature package, so a section present without its
@@ -25,6 +25,8 @@ export const featureSections: Readonly<Record<string, { readonly feature: string
     telemetry: { feature: 'telemetry', from: '@sidecarless/telemetry' },
     upstreams: { feature: 'outbound', from: '@sidecarless/outbound' },
     traffic: { feature: 'traffic', from: '@sidecarless/outbound/traffic' },
+    rateLimits: { feature: 'rateLimits', from: '@sidecarless/ratelimit' },
+    redis: { feature: 'redis', from: '@sidecarless/redis' },
   };
 
 /** What a feature's options checker may read while `createMesh` checks the options. */

@@ -24,6 +24,8 @@ export interface InvokeOptions {
   timeout?: Duration;
   /** The invocation id; a UUID when absent. */
   invocationId?: string;
+  /** The direct peer's address (`source.ip`, the rate limits' `clientAddress`), as a server would see it. */
+  sourceIp?: string;
 }
 
 // Prepared pipelines are cached per mesh and per handler, so repeated `invoke` calls pay for the
@@ -85,6 +87,7 @@ export function invoke(
     trigger: 'http',
     invocationId: options.invocationId,
     deadline: deadlineOf(options),
+    sourceIp: options.sourceIp,
     raw,
   });
 }

@@ -28,6 +28,7 @@ export {
 } from './otlp-receiver.js';
 export { freePort } from './ports.js';
 export { resetColdStart } from './process.js';
+export { type RedisServer, type RedisServerOptions, startRedisServer } from './redis-server.js';
 export { seeded } from './seeded.js';
 export {
   craftToken,
