@@ -34,6 +34,8 @@ export { traceContextOf } from './trace-context.js';
 export type {
   AuthInfo,
   BucketGrant,
+  CallLimiter,
+  CallLimiterProvider,
   ClientSpan,
   EventHandler,
   EventNext,

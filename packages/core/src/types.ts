@@ -527,3 +527,33 @@ export interface SharedStoreProvider {
   /** The store of this mesh, from the provider's own checked section. */
   sharedStore(section: unknown): SharedStore;
 }
+
+// --- outbound rate limits (the rate-limit feature provides them) ---------------------------------
+
+/**
+ * A limit on calls to one upstream (a partner API's quota): each attempt takes a token first.
+ * The outbound client calls it; the rate-limit feature implements it.
+ */
+export interface CallLimiter {
+  /**
+   * Resolves when the attempt may go; waits for a token up to `deadline` (epoch ms) when the
+   * limit says so, and rejects — with an error naming the upstream and the limit — when none
+   * comes in time or the limit fails fast.
+   */
+  acquire(deadline: number): Promise<void>;
+}
+
+/** What the rate-limit feature offers the outbound client for `upstreams.<name>.rateLimit`. */
+export interface CallLimiterProvider {
+  /** Checks an upstream's `rateLimit` value; the result is handed back to `createCallLimiter`. */
+  checkCallLimit(value: unknown, path: string, issues: import('./options/schema.js').IssueList): unknown;
+  /** The limiter of one upstream, at `createMesh`. `feature` finds the shared store's feature. */
+  createCallLimiter(
+    checked: unknown,
+    upstream: string,
+    host: {
+      readonly service: string;
+      feature(name: string): { readonly feature: unknown; readonly section: unknown } | undefined;
+    },
+  ): CallLimiter;
+}

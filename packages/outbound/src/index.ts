@@ -24,7 +24,7 @@
  *
  * @packageDocumentation
  */
-import type { Feature } from '@sidecarless/core';
+import type { CallLimiterProvider, Feature } from '@sidecarless/core';
 import { installOutbound } from './install.js';
 import {
   checkUpstreams,
@@ -80,6 +80,7 @@ export const outbound: Feature<
           issues,
           host.feature('http') !== undefined,
           host.feature('traffic') as (Feature & TrafficChecker) | undefined,
+          host.feature('rateLimits') as (Feature & CallLimiterProvider) | undefined,
         ),
   start: (host) => installOutbound(host),
 };

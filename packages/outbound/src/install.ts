@@ -3,7 +3,7 @@
  * `ctx.upstream(name)`, each with the HTTP transport when it has endpoints (the `http` feature
  * supplies it), and closes them on `mesh.close()`. Adds no pipeline stage.
  */
-import type { FeatureHost, UpstreamProvider } from '@sidecarless/core';
+import type { CallLimiterProvider, FeatureHost, UpstreamProvider } from '@sidecarless/core';
 import { unknownUpstream } from '@sidecarless/core/feature';
 import type { NormalizedUpstream } from './options.js';
 import { Upstream, type UpstreamRouting, type UpstreamTransport } from './upstream.js';
@@ -39,13 +39,22 @@ export function installOutbound(host: FeatureHost<ReadonlyMap<string, Normalized
     return upstream;
   };
   for (const [name, config] of host.section ?? []) upstreams.set(name, build(config));
+  const limits = host.feature('rateLimits')?.feature as Partial<CallLimiterProvider> | undefined;
+  for (const upstream of upstreams.values())
+    if (upstream.config.rateLimit !== undefined && limits?.createCallLimiter)
+      upstream.limiter = limits.createCallLimiter(upstream.config.rateLimit, upstream.name, host);
   const registered = host.feature('traffic');
   const traffic = registered?.feature as Partial<TrafficInstaller> | undefined;
   if (traffic?.createRouting) {
     for (const upstream of upstreams.values()) {
       if (upstream.config.traffic === undefined) continue;
       const subsets = new Map<string, Upstream>();
-      for (const [subset, config] of upstream.config.subsets) subsets.set(subset, build(config));
+      for (const [subset, config] of upstream.config.subsets) {
+        // A quota is the upstream's, whichever version answers: subsets spend the same tokens.
+        const built = build(config);
+        built.limiter = upstream.limiter;
+        subsets.set(subset, built);
+      }
       upstream.routing = traffic.createRouting(upstream, subsets, upstreams, registered?.section, {
         service: host.service,
         version: host.version,

@@ -1,4 +1,4 @@
-import type { Duration } from '@sidecarless/core';
+import type { CallLimiterProvider, Duration } from '@sidecarless/core';
 import {
   arrayOf,
   boolean,
@@ -85,6 +85,12 @@ export interface UpstreamSettings {
   retryBudget?: { percent?: number; minRetryConcurrency?: number };
   /** A cockatiel circuit breaker around each attempt. */
   circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * A limit on calls to this upstream (a partner API's quota), local or shared by every instance
+   * (`@sidecarless/ratelimit`): `{ requests: 100, per: 'second', scope: 'shared' }`. Each attempt
+   * takes a token; over the limit a call waits up to its deadline (`wait: false`: fails at once).
+   */
+  rateLimit?: Record<string, unknown>;
   /** DestinationRule `outlierDetection`: ejects failing endpoints. */
   outlierDetection?: OutlierDetectionOptions;
   /** DestinationRule `loadBalancer`. Default `{ simple: "ROUND_ROBIN" }`. */
@@ -230,6 +236,8 @@ export interface NormalizedUpstream {
   readonly loadBalancer: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
   /** The traffic feature's routes and subsets (opaque here), when it is registered and set. */
   readonly traffic: unknown;
+  /** The rate-limit feature's checked `rateLimit` (opaque here), when set. */
+  readonly rateLimit: unknown;
   /** Each subset with endpoints, as an upstream of its own (`<name>/<subset>`). */
   readonly subsets: ReadonlyMap<string, NormalizedUpstream>;
   readonly connectionPool: {
@@ -272,6 +280,8 @@ const upstreamKeys = [
   'loadBalancer',
   'connectionPool',
   'tls',
+  // The rate-limit feature's (`@sidecarless/ratelimit`): checked by it when registered.
+  'rateLimit',
   // The traffic feature's (`@sidecarless/outbound/traffic`): checked by it when registered.
   'subsets',
   'http',
@@ -332,6 +342,7 @@ export function checkUpstreams(
   issues: IssueList,
   httpRegistered = true,
   traffic?: TrafficChecker,
+  limits?: Pick<CallLimiterProvider, 'checkCallLimit'>,
 ): ReadonlyMap<string, NormalizedUpstream> {
   const out = new Map<string, NormalizedUpstream>();
   if (value === undefined) return out;
@@ -344,7 +355,16 @@ export function checkUpstreams(
   }
   const names = new Set(Object.keys(value));
   for (const [name, entry] of Object.entries(value)) {
-    const checked = checkUpstream(name, entry, `upstreams.${name}`, issues, httpRegistered, traffic, names);
+    const checked = checkUpstream(
+      name,
+      entry,
+      `upstreams.${name}`,
+      issues,
+      httpRegistered,
+      traffic,
+      names,
+      limits,
+    );
     if (checked) out.set(name, checked);
   }
   return out;
@@ -361,6 +381,7 @@ function checkUpstream(
   httpRegistered: boolean,
   traffic?: TrafficChecker,
   names: ReadonlySet<string> = new Set([name]),
+  limits?: Pick<CallLimiterProvider, 'checkCallLimit'>,
 ): NormalizedUpstream | undefined {
   const input = checkObject(value, path, issues, upstreamKeys);
   if (!input) return undefined;
@@ -430,6 +451,15 @@ function checkUpstream(
     connectionPool: checkPool(input.connectionPool, join(path, 'connectionPool'), issues),
     tls,
     traffic: routed,
+    rateLimit:
+      input.rateLimit === undefined
+        ? undefined
+        : limits?.checkCallLimit
+          ? limits.checkCallLimit(input.rateLimit, join(path, 'rateLimit'), issues)
+          : issues.add(
+              join(path, 'rateLimit'),
+              "needs the rate-limit feature, which is not registered; add import { rateLimits } from '@sidecarless/ratelimit' and pass it to createMesh",
+            ),
     subsets: new Map(),
   };
   // Each subset is this upstream at endpoints of its own, with the same policies (and breaker,

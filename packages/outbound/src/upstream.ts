@@ -21,7 +21,7 @@
  * inside `wrap()` it adds a listener to a shared signal per call (PERF-NOTES) — so we own it.
  */
 
-import type { MeshContext, UpstreamCallContext, UpstreamClient } from '@sidecarless/core';
+import type { CallLimiter, MeshContext, UpstreamCallContext, UpstreamClient } from '@sidecarless/core';
 import {
   BrokenCircuitError,
   type CircuitBreakerPolicy,
@@ -166,6 +166,8 @@ export class Upstream {
   inflightAttempts = 0;
   /** Set by the traffic feature on an upstream with routes or subsets. */
   routing: UpstreamRouting | undefined;
+  /** Set by the rate-limit feature on an upstream with a `rateLimit`. */
+  limiter: CallLimiter | undefined;
 
   constructor(
     config: NormalizedUpstream,
@@ -250,6 +252,8 @@ export class Upstream {
     let finalError: string | undefined;
     try {
       for (;;) {
+        // The quota first: a wait for a token comes out of the deadline, not the attempt's time.
+        if (this.limiter) await this.limiter.acquire(state.deadlineAt);
         const timing = this.#beginAttempt(state);
         const retriesLeft = state.attempt <= state.attempts;
         const retryFits = (retryAfterMs: number | undefined) =>

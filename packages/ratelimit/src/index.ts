@@ -29,7 +29,13 @@
  *
  * @packageDocumentation
  */
-import { ConfigError, type Feature, type SharedStoreProvider } from '@sidecarless/core';
+import {
+  type CallLimiterProvider,
+  ConfigError,
+  type Feature,
+  type SharedStoreProvider,
+} from '@sidecarless/core';
+import { checkCallLimit, createCallLimiter } from './call-limiter.js';
 import {
   checkRateLimits,
   type NormalizedRateLimits,
@@ -40,6 +46,8 @@ import { RateLimitStage } from './stage.js';
 
 export type { Verdict } from './buckets.js';
 export { LocalBuckets } from './buckets.js';
+export type { CallLimitOptions } from './call-limiter.js';
+export { UpstreamRateLimitedError } from './call-limiter.js';
 export type {
   DescriptorOptions,
   LimitOverride,
@@ -53,7 +61,8 @@ const redisImport =
   "needs shared state: add import { redis } from '@sidecarless/redis', pass it to createMesh and set redis: { url: 'redis://…' }";
 
 /** The rate-limit feature. */
-export const rateLimits: Feature<'rateLimits', RateLimitsOptions | undefined, NormalizedRateLimits> = {
+export const rateLimits: Feature<'rateLimits', RateLimitsOptions | undefined, NormalizedRateLimits> &
+  CallLimiterProvider = {
   name: 'rateLimits',
   section: 'rateLimits',
   check: (value, path, issues, host) => {
@@ -81,6 +90,8 @@ export const rateLimits: Feature<'rateLimits', RateLimitsOptions | undefined, No
     }
     return new RateLimitStage(section, host.service, store);
   },
+  checkCallLimit,
+  createCallLimiter,
 };
 
 // Importing this package adds its section to `MeshOptions`.

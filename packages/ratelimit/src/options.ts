@@ -232,7 +232,7 @@ const positiveNumber: Checker<number> = (value, path, issues) =>
       );
 
 /** `requests`/`per` or `tokenBucket`, as a bucket. */
-function checkSize(
+export function checkSize(
   input: Record<string, unknown>,
   path: string,
   issues: IssueList,
@@ -368,3 +368,10 @@ const checkLimit: Checker<NormalizedLimit> = (value, path, issues) => {
     lease,
   };
 };
+
+/** `2 per 60 s`, for messages. */
+export function describeBucket(bucket: TokenBucketSpec): string {
+  const window =
+    bucket.fillIntervalMs % 1000 === 0 ? `${bucket.fillIntervalMs / 1000} s` : `${bucket.fillIntervalMs} ms`;
+  return `${bucket.tokensPerFill} per ${window}`;
+}

@@ -16,7 +16,7 @@ import {
   nodeBuiltin,
 } from '@sidecarless/core/feature';
 import { Leases, LocalBuckets, type Verdict } from './buckets.js';
-import type { NormalizedLimit, NormalizedRateLimits } from './options.js';
+import { describeBucket, type NormalizedLimit, type NormalizedRateLimits } from './options.js';
 
 /** One limit, ready to check. */
 interface CompiledLimit {
@@ -283,12 +283,6 @@ export class RateLimitStage implements Stage {
 /** A `RateLimit-Policy` item (draft-ietf-httpapi-ratelimit-headers): quota and window in seconds. */
 function policyItem(name: string, bucket: TokenBucketSpec): string {
   return `"${name}";q=${bucket.tokensPerFill};w=${seconds(bucket.fillIntervalMs)}`;
-}
-
-function describeBucket(bucket: TokenBucketSpec): string {
-  const window =
-    bucket.fillIntervalMs % 1000 === 0 ? `${bucket.fillIntervalMs / 1000} s` : `${bucket.fillIntervalMs} ms`;
-  return `${bucket.tokensPerFill} per ${window}`;
 }
 
 /** Header values (API keys) are stored in Redis hashed, never as they are. */
