@@ -81,6 +81,7 @@ export const outbound: Feature<
           host.feature('http') !== undefined,
           host.feature('traffic') as (Feature & TrafficChecker) | undefined,
           host.feature('rateLimits') as (Feature & CallLimiterProvider) | undefined,
+          host.feature('redis') !== undefined,
         ),
   start: (host) => installOutbound(host),
 };

@@ -3,9 +3,16 @@
  * `ctx.upstream(name)`, each with the HTTP transport when it has endpoints (the `http` feature
  * supplies it), and closes them on `mesh.close()`. Adds no pipeline stage.
  */
-import type { CallLimiterProvider, FeatureHost, UpstreamProvider } from '@sidecarless/core';
+import {
+  type CallLimiterProvider,
+  ConfigError,
+  type FeatureHost,
+  type SharedStoreProvider,
+  type UpstreamProvider,
+} from '@sidecarless/core';
 import { unknownUpstream } from '@sidecarless/core/feature';
 import type { NormalizedUpstream } from './options.js';
+import { SharedCircuit } from './shared-circuit.js';
 import { Upstream, type UpstreamRouting, type UpstreamTransport } from './upstream.js';
 
 /** What the `http` feature registers: how to build an upstream's HTTP transport. */
@@ -40,6 +47,26 @@ export function installOutbound(host: FeatureHost<ReadonlyMap<string, Normalized
   };
   for (const [name, config] of host.section ?? []) upstreams.set(name, build(config));
   const limits = host.feature('rateLimits')?.feature as Partial<CallLimiterProvider> | undefined;
+  const shared = host.feature('redis');
+  const storeProvider = shared?.feature as Partial<SharedStoreProvider> | undefined;
+  for (const upstream of upstreams.values()) {
+    const breaker = upstream.config.circuitBreaker;
+    if (breaker?.sharedRefreshMs === undefined || !upstream.breaker) continue;
+    if (!storeProvider?.sharedStore || shared?.section === undefined)
+      throw new ConfigError([
+        {
+          path: `upstreams.${upstream.name}.circuitBreaker.shared`,
+          message: "needs the redis section; set redis: { url: 'redis://…' }",
+        },
+      ]);
+    upstream.sharedCircuit = new SharedCircuit(
+      storeProvider.sharedStore(shared.section),
+      `circuit:${host.service}:${upstream.name}`,
+      upstream.breaker,
+      breaker.halfOpenAfterMs,
+      breaker.sharedRefreshMs,
+    );
+  }
   for (const upstream of upstreams.values())
     if (upstream.config.rateLimit !== undefined && limits?.createCallLimiter)
       upstream.limiter = limits.createCallLimiter(upstream.config.rateLimit, upstream.name, host);

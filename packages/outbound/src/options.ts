@@ -138,6 +138,13 @@ export interface CircuitBreakerOptions {
   halfOpenAfter?: Duration;
   /** A state saved with `circuitState()`, to carry the circuit across a cold start. */
   initialState?: unknown;
+  /**
+   * Share the circuit with every instance through `@sidecarless/redis`: when one instance's
+   * breaker opens, the others (and instances that start cold) fail fast too until
+   * `halfOpenAfter` has passed. Each instance reads the shared state at most once per
+   * `refreshInterval` (default `"1s"`), bounded by the store's timeout.
+   */
+  shared?: boolean | { refreshInterval?: Duration };
 }
 
 /** DestinationRule `outlierDetection`. */
@@ -221,6 +228,8 @@ export interface NormalizedUpstream {
         readonly sampling: { threshold: number; durationMs: number; minimumRps: number } | undefined;
         readonly halfOpenAfterMs: number;
         readonly initialState: unknown;
+        /** How often the shared circuit is read (ms), when it is shared. */
+        readonly sharedRefreshMs: number | undefined;
       }
     | undefined;
   readonly outlierDetection:
@@ -343,6 +352,8 @@ export function checkUpstreams(
   httpRegistered = true,
   traffic?: TrafficChecker,
   limits?: Pick<CallLimiterProvider, 'checkCallLimit'>,
+  /** Whether a shared-state feature (`@sidecarless/redis`) is registered. */
+  sharedState = false,
 ): ReadonlyMap<string, NormalizedUpstream> {
   const out = new Map<string, NormalizedUpstream>();
   if (value === undefined) return out;
@@ -364,6 +375,7 @@ export function checkUpstreams(
       traffic,
       names,
       limits,
+      sharedState,
     );
     if (checked) out.set(name, checked);
   }
@@ -382,6 +394,7 @@ function checkUpstream(
   traffic?: TrafficChecker,
   names: ReadonlySet<string> = new Set([name]),
   limits?: Pick<CallLimiterProvider, 'checkCallLimit'>,
+  sharedState = false,
 ): NormalizedUpstream | undefined {
   const input = checkObject(value, path, issues, upstreamKeys);
   if (!input) return undefined;
@@ -445,7 +458,7 @@ function checkUpstream(
     passthrough: optional(input, 'passthrough', path, issues, boolean) ?? false,
     retries: checkRetries(input.retries, join(path, 'retries'), issues),
     retryBudget: checkRetryBudget(input.retryBudget, join(path, 'retryBudget'), issues),
-    circuitBreaker: checkBreaker(input.circuitBreaker, join(path, 'circuitBreaker'), issues),
+    circuitBreaker: checkBreaker(input.circuitBreaker, join(path, 'circuitBreaker'), issues, sharedState),
     outlierDetection: checkOutlier(input.outlierDetection, join(path, 'outlierDetection'), issues),
     loadBalancer: checkLoadBalancer(input.loadBalancer, join(path, 'loadBalancer'), issues),
     connectionPool: checkPool(input.connectionPool, join(path, 'connectionPool'), issues),
@@ -489,6 +502,10 @@ function checkUpstream(
       `${path}.subsets[${index}]`,
       issues,
       httpRegistered,
+      undefined,
+      names,
+      limits,
+      sharedState,
     );
     if (checked) subsets.set(subset.name, checked);
   });
@@ -571,13 +588,19 @@ function checkRetryBudget(
   };
 }
 
-function checkBreaker(value: unknown, path: string, issues: IssueList): NormalizedUpstream['circuitBreaker'] {
+function checkBreaker(
+  value: unknown,
+  path: string,
+  issues: IssueList,
+  sharedState: boolean,
+): NormalizedUpstream['circuitBreaker'] {
   if (value === undefined) return undefined;
   const input = checkObject(value, path, issues, [
     'consecutiveFailures',
     'sampling',
     'halfOpenAfter',
     'initialState',
+    'shared',
   ]);
   if (!input) return undefined;
   let sampling: { threshold: number; durationMs: number; minimumRps: number } | undefined;
@@ -612,7 +635,28 @@ function checkBreaker(value: unknown, path: string, issues: IssueList): Normaliz
     sampling,
     halfOpenAfterMs: optional(input, 'halfOpenAfter', path, issues, duration) ?? 10_000,
     initialState: input.initialState,
+    sharedRefreshMs: checkShared(input.shared, join(path, 'shared'), issues, sharedState),
   };
+}
+
+function checkShared(
+  value: unknown,
+  path: string,
+  issues: IssueList,
+  sharedState: boolean,
+): number | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (!sharedState) {
+    issues.add(
+      path,
+      "needs shared state, which is not registered; add import { redis } from '@sidecarless/redis', pass it to createMesh and set redis: { url: 'redis://…' }",
+    );
+    return undefined;
+  }
+  if (value === true) return 1_000;
+  const input = checkObject(value, path, issues, ['refreshInterval']);
+  if (!input) return undefined;
+  return optional(input, 'refreshInterval', path, issues, duration) ?? 1_000;
 }
 
 function checkOutlier(

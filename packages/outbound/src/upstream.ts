@@ -25,7 +25,7 @@ import type { CallLimiter, MeshContext, UpstreamCallContext, UpstreamClient } fr
 import {
   BrokenCircuitError,
   type CircuitBreakerPolicy,
-  type CircuitState,
+  CircuitState,
   ConsecutiveBreaker,
   circuitBreaker,
   handleWhen,
@@ -35,6 +35,7 @@ import { toUpstreamError, UpstreamError, UpstreamErrorCodes } from './errors.js'
 import { circuitChannel, requestChannel, retryChannel } from './events.js';
 import type { NormalizedUpstream } from './options.js';
 import { backoffDelay, retriableFailure, retriableStatus, withinBudget } from './retry-policy.js';
+import type { SharedCircuit } from './shared-circuit.js';
 
 const circuitStates = ['closed', 'open', 'half-open', 'isolated'] as const;
 
@@ -168,6 +169,8 @@ export class Upstream {
   routing: UpstreamRouting | undefined;
   /** Set by the rate-limit feature on an upstream with a `rateLimit`. */
   limiter: CallLimiter | undefined;
+  /** Set at install for `circuitBreaker.shared`: the circuit every instance shares. */
+  sharedCircuit: SharedCircuit | undefined;
 
   constructor(
     config: NormalizedUpstream,
@@ -254,6 +257,8 @@ export class Upstream {
       for (;;) {
         // The quota first: a wait for a token comes out of the deadline, not the attempt's time.
         if (this.limiter) await this.limiter.acquire(state.deadlineAt);
+        const syncing = this.sharedCircuit?.sync();
+        if (syncing) await syncing;
         const timing = this.#beginAttempt(state);
         const retriesLeft = state.attempt <= state.attempts;
         const retryFits = (retryAfterMs: number | undefined) =>
@@ -507,7 +512,13 @@ export class Upstream {
       halfOpenAfter: options.halfOpenAfterMs,
       ...(options.initialState === undefined ? {} : { initialState: options.initialState }),
     });
+    let previous: CircuitState = CircuitState.Closed;
     created.onStateChange((state: CircuitState) => {
+      // Share what this instance's breaker decided; an isolation a shared read imposed is not news.
+      if (state === CircuitState.Open) this.sharedCircuit?.opened();
+      else if (state === CircuitState.Closed && previous === CircuitState.HalfOpen)
+        this.sharedCircuit?.closed();
+      previous = state;
       this.lastTelemetry?.circuitState(
         this.name,
         circuitStates[state] === 'open' || circuitStates[state] === 'isolated',
