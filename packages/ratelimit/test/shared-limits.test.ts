@@ -210,6 +210,7 @@ describe('AUTH, ACL users and TLS', () => {
           redis: {
             url: `redis://orders@127.0.0.1:${secured.port}`,
             password: { env: 'TEST_REDIS_PASSWORD' },
+            timeout: '200ms',
           },
           rateLimits: {
             failureMode: 'closed',
@@ -230,6 +231,7 @@ describe('AUTH, ACL users and TLS', () => {
           redis: {
             url: `redis://orders@127.0.0.1:${secured.port}`,
             password: { env: 'TEST_REDIS_PASSWORD' },
+            timeout: '200ms',
           },
           rateLimits: {
             failureMode: 'closed',
@@ -260,7 +262,7 @@ describe('AUTH, ACL users and TLS', () => {
         {
           service: 'orders',
           logging: { level: 'silent' },
-          redis: { url: tls.url, tls: { ca: ca.cert } },
+          redis: { url: tls.url, tls: { ca: ca.cert }, timeout: '200ms' },
           rateLimits: {
             failureMode: 'closed',
             limits: [{ name: 'all', descriptor: 'global', requests: 1, per: 'hour', scope: 'shared' }],

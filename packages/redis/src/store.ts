@@ -125,12 +125,17 @@ export class RedisStore implements SharedStore {
       timer = setTimeout(resolve, config.connectTimeoutMs);
     });
     await Promise.race([
-      client.connect().catch((error: unknown) => {
-        this.#log?.warn(
-          { err: safeError(error), redis: config.shownUrl },
-          'could not connect to Redis at init; shared state uses its failure mode until it answers',
-        );
-      }),
+      client
+        .connect()
+        // Loaded now, the script's first EVALSHA finds it: no NOSCRIPT and EVAL round trip on
+        // the first invocation's check.
+        .then(() => client.script('LOAD', takeScript))
+        .catch((error: unknown) => {
+          this.#log?.warn(
+            { err: safeError(error), redis: config.shownUrl },
+            'could not connect to Redis at init; shared state uses its failure mode until it answers',
+          );
+        }),
       waited,
     ]);
     clearTimeout(timer);
