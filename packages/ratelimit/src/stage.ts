@@ -39,6 +39,9 @@ interface Outcome {
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
+/** A check a leased token answered. */
+const leased: Verdict = { allowed: true, remaining: 0, retryAfterMs: 0 };
+
 /** The request path, without parsing the URL (the usual case costs an indexOf or two). */
 function pathOf(url: string): string {
   const scheme = url.indexOf('://');
@@ -138,11 +141,20 @@ export class RateLimitStage implements Stage {
   ): Promise<Outcome> {
     const limit = compiled.limit;
     const storeKey = compiled.keyPrefix + (limit.descriptor.kind === 'header' ? hashed(key) : key);
+    const leases = compiled.leases!;
     try {
       if (!this.#store) throw new Error('no shared store');
-      const grant = await this.#store.take(storeKey, bucket, limit.lease);
+      const running = leases.taking(key);
+      if (running) {
+        // A batch for this key is on its way: its spare tokens may cover this check too.
+        await running.catch(() => {});
+        if (leases.spend(key, this.#clock())) return { compiled, verdict: leased };
+      }
+      const taking = this.#store.take(storeKey, bucket, limit.lease);
+      if (limit.lease > 1) leases.track(key, taking);
+      const grant = await taking;
       if (grant.granted >= 1) {
-        compiled.leases!.keep(key, grant.granted - 1, this.#clock());
+        leases.keep(key, grant.granted - 1, this.#clock());
         return { compiled, verdict: { allowed: true, remaining: grant.remaining, retryAfterMs: 0 } };
       }
       return { compiled, verdict: { allowed: false, remaining: 0, retryAfterMs: grant.retryAfterMs } };
