@@ -2,9 +2,9 @@
 # Installs the system packages the repository needs, from Debian's archive, only when missing:
 #   - always: cmake, make, g++, python3, autoconf, automake, libtool — `pnpm install` builds AWS's
 #     Lambda runtime interface client (aws-lambda-ric, used by the Lambda tests and the demo)
-#     from source, libcurl included;
-#   - with --tests: prometheus and promtool, which the telemetry tests run for real, and
-#     redis-server, which the rate-limit tests start on 127.0.0.1 (shared limits, shared circuits).
+#     from source, libcurl included — and redis-server, where the demo's two orders instances
+#     keep their shared rate limit and the rate-limit tests keep theirs (on 127.0.0.1);
+#   - with --tests: prometheus and promtool, which the telemetry tests run for real.
 # Without apt-get (not Debian/Ubuntu) it names what is missing and stops.
 set -euo pipefail
 
@@ -22,10 +22,10 @@ need python3 python3
 need autoreconf autoconf
 need automake automake
 need libtoolize libtool
+need redis-server redis-server
 if [ "${1:-}" = "--tests" ]; then
   need prometheus prometheus
   need promtool prometheus
-  need redis-server redis-server
 fi
 [ ${#packages[@]} -eq 0 ] && exit 0
 

@@ -104,13 +104,17 @@ describe('pnpm demo (examples/order-processing)', () => {
     const output = run.output();
     expect(code, output).toBe(0);
     expect(output).toMatch(/demo OK: every scenario behaved as designed in \d+\.\d+s/);
-    expect(output.match(/✓ as designed/g)).toHaveLength(14);
+    expect(output.match(/✓ as designed/g)).toHaveLength(15);
     // Traffic: the canary's split, the mirror whose errors never surface, the fault drill.
     expect(output).toMatch(
       /── 12\. Payments canary[^\n]*\n {3}← 1,000 calls: \{"v1":\d+,"v2":\d+\}; 200 with x-canary: always: \{"v2":200\}/,
     );
     expect(output).toMatch(/callers got \{"v1":100\}; the new version received 100 copies/);
     expect(output).toMatch(/── 14\. Fault drill[^\n]*\n {3}← 200 calls: \{[^}]*"v1":\d+/);
+    // One per-user limit for both orders instances: 20 through in total, the other 6 refused.
+    expect(output).toMatch(
+      /── 15\. A client in a retry loop[^\n]*\n {3}← 26 requests as bob, 13 and 13 to each instance: 20 × 400, 6 × 429; Retry-After 3 s/,
+    );
     // The behaviours, one line each.
     expect(output).toMatch(/← 401 .*SCL_ERR_UNAUTHENTICATED/);
     expect(output).toMatch(
@@ -146,7 +150,8 @@ describe('pnpm demo (examples/order-processing)', () => {
       );
     }
     const pids = functionPids(output);
-    expect(pids).toHaveLength(4);
+    // Five processes: orders runs as two instances.
+    expect(pids).toHaveLength(5);
     expect(pids.filter(isRunning)).toEqual([]);
   }, 90_000);
 
@@ -161,8 +166,8 @@ describe('pnpm demo (examples/order-processing)', () => {
     expect(output, output).toContain('Press Ctrl-C to stop them');
     expect(output).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/orders -H 'authorization: Bearer ey/);
     const pids = functionPids(output);
-    expect(pids).toHaveLength(4);
-    expect(pids.filter(isRunning)).toHaveLength(4);
+    expect(pids).toHaveLength(5);
+    expect(pids.filter(isRunning)).toHaveLength(5);
     // The functions still answer while the demo waits.
     const front = /curl -s -X POST (http:\/\/127\.0\.0\.1:\d+)\/orders -d/.exec(output)?.[1];
     expect((await fetch(`${front}/orders`, { method: 'POST', body: '{}' })).status).toBe(401);

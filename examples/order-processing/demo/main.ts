@@ -26,6 +26,7 @@ import {
   type RunningWatchdog,
   startJwksServer,
   startOtlpReceiver,
+  startRedisServer,
   startRuntimeApi,
   startWatchdog,
 } from '@sidecarless/testing';
@@ -34,6 +35,7 @@ import { stockAdjusted } from '../functions/inventory.ts';
 import { startApiGatewayFront } from './api-gateway.ts';
 import { type Sample, scrape, total } from './metrics.ts';
 import { type FunctionProcess, freePorts, ProcessGroup, waitUntil } from './processes.ts';
+import { rateLimitScenario } from './rate-limits.ts';
 import { trafficScenarios } from './traffic.ts';
 import { formatWaterfall, waterfallRows } from './waterfall.ts';
 
@@ -43,6 +45,8 @@ const verbose = process.argv.includes('--verbose');
 /** The orders function's Lambda timeout: the budget the whole chain shares. */
 const ordersTimeoutMs = 2_000;
 const startupTimeoutMs = 30_000;
+/** orders' per-user limit, shared by its instances through Redis (scenario 15). */
+const ordersPerUserPerMinute = 20;
 
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
@@ -95,7 +99,10 @@ async function mintIdentity() {
     files,
     issuer,
     jwksUri: jwks.url,
-    tokens: { alice: await token('alice', 'orders', { scope: 'orders:write' }) },
+    tokens: {
+      alice: await token('alice', 'orders', { scope: 'orders:write' }),
+      bob: await token('bob', 'orders', { scope: 'orders:write' }),
+    },
   };
 }
 
@@ -266,11 +273,14 @@ async function startOrders(
   receiver: OtlpReceiver,
   metricsPort: number,
   upstreams: { inventory: string; payments: string; notifications: string },
+  redisUrl: string,
+  instance = 1,
 ) {
   const api = await startRuntimeApi();
   const taskRoot = join(here, 'platforms');
+  const name = instance === 1 ? 'orders' : `orders-${instance}`;
   const child = group.spawn(
-    'orders',
+    name,
     [join(here, 'node_modules', 'aws-lambda-ric', 'index.mjs')],
     {
       ...baseEnv(identity, receiver, 'orders', metricsPort),
@@ -287,6 +297,8 @@ async function startOrders(
       INVENTORY_URL: upstreams.inventory,
       PAYMENTS_URL: upstreams.payments,
       NOTIFICATIONS_URL: upstreams.notifications,
+      REDIS_URL: redisUrl,
+      ORDERS_PER_USER_PER_MINUTE: String(ordersPerUserPerMinute),
     },
     taskRoot,
   );
@@ -295,7 +307,7 @@ async function startOrders(
   await waitUntil(
     () => api.polls > 0,
     startupTimeoutMs,
-    'orders',
+    name,
     () => child.exited,
   );
   const front = await startApiGatewayFront(api, ordersTimeoutMs);
@@ -420,9 +432,15 @@ async function main(): Promise<void> {
   group.onStop(() => receiver.close());
   console.log(`  ✓ OTLP receiver on ${receiver.url}`);
 
-  // Eight distinct ports: four for the functions' /metrics, three for the Knative listeners,
-  // one for payments' mTLS listener.
-  const ports = await freePorts(8);
+  // The Redis both orders instances keep their shared rate limit in (Debian's redis-server).
+  const store = await timed('Redis (shared state: the orders instances share one rate limit)', () =>
+    startRedisServer(),
+  );
+  group.onStop(() => store.close());
+
+  // Nine distinct ports: five for the functions' /metrics (two orders instances), three for the
+  // Knative listeners, one for payments' mTLS listener.
+  const ports = await freePorts(9);
   const port = (index: number) => ports[index]!;
   const metricsPorts = { orders: port(0), inventory: port(1), payments: port(2), notifications: port(3) };
   const inventoryPort = port(4);
@@ -453,15 +471,27 @@ async function main(): Promise<void> {
       startPayments(identity, receiver, metricsPorts.payments, paymentsMeshPort),
     ),
   ]);
-  const orders = await timed('orders on AWS Lambda (aws-lambda-ric + Runtime API + API Gateway front)', () =>
-    startOrders(identity, receiver, metricsPorts.orders, {
-      inventory: inventory.url,
-      payments: payments.meshUrl,
-      notifications: notifications.url,
-    }),
-  );
-  const all = [orders.process, inventory.process, payments.process, notifications.process];
-  console.log(`All four functions ready at ${elapsed()}.`);
+  const ordersUpstreams = {
+    inventory: inventory.url,
+    payments: payments.meshUrl,
+    notifications: notifications.url,
+  };
+  const [orders, ordersSecond] = await Promise.all([
+    timed('orders on AWS Lambda (aws-lambda-ric + Runtime API + API Gateway front)', () =>
+      startOrders(identity, receiver, metricsPorts.orders, ordersUpstreams, store.url),
+    ),
+    timed('a second orders instance (its own runtime, the same Redis)', () =>
+      startOrders(identity, receiver, port(8), ordersUpstreams, store.url, 2),
+    ),
+  ]);
+  const all = [
+    orders.process,
+    ordersSecond.process,
+    inventory.process,
+    payments.process,
+    notifications.process,
+  ];
+  console.log(`All four functions ready (orders as two instances) at ${elapsed()}.`);
   console.log(
     `Function processes: ${all.map((entry) => `${entry.name} (pid ${entry.child.pid})`).join(', ')}`,
   );
@@ -661,6 +691,16 @@ async function main(): Promise<void> {
 
   // ── Traffic management: the calls orders makes, routed in-process ──
   await trafficScenarios((title, run, check) => scenario(title, [], run, () => check()), 12);
+
+  // ── Rate limits: one per-user limit for every orders instance, in Redis ──
+  await rateLimitScenario(
+    // Its 26 log lines are left out; the summary line says what the two instances answered.
+    (title, run, check) => scenario(title, [], run, () => check()),
+    15,
+    [orders.url, ordersSecond.url],
+    identity.tokens.bob,
+    ordersPerUserPerMinute,
+  );
 
   // ── Metrics, scraped from every function ──
   console.log('\n── Metrics scraped from the functions (Prometheus /metrics)');

@@ -2,7 +2,8 @@
  * `orders`: takes an order from an authenticated user, checks stock with `inventory` (mTLS),
  * charges it with `payments` (mTLS: payments' policy admits orders' certificate identity;
  * retries, breaker and the shared deadline apply), and announces it to `notifications` as a
- * CloudEvent (mTLS).
+ * CloudEvent (mTLS). With `REDIS_URL` set, each user may place `ORDERS_PER_USER_PER_MINUTE`
+ * (default 20) requests a minute across every instance of orders: the limit lives in Redis.
  * Written once; deployed on AWS Lambda (platforms/orders-lambda.mjs).
  */
 import { randomUUID } from 'node:crypto';
@@ -10,6 +11,8 @@ import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, type MeshOptions, SidecarlessError } from '@sidecarless/core';
 import { outbound } from '@sidecarless/outbound';
 import { http } from '@sidecarless/outbound/http';
+import { rateLimits } from '@sidecarless/ratelimit';
+import { redis } from '@sidecarless/redis';
 import { telemetry } from '@sidecarless/telemetry';
 import { required, spiffe, telemetryFromEnv, tlsFilesFromEnv } from './environment.ts';
 
@@ -98,12 +101,33 @@ export function ordersOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions
       },
     },
     telemetry: telemetryFromEnv(env),
+    ...sharedLimits(env),
+  };
+}
+
+/** A per-user limit shared by every instance, when there is a Redis to share it through. */
+function sharedLimits(env: NodeJS.ProcessEnv): Pick<MeshOptions, 'redis' | 'rateLimits'> {
+  const url = env.REDIS_URL;
+  if (!url) return {};
+  return {
+    redis: { url, timeout: '50ms' },
+    rateLimits: {
+      limits: [
+        {
+          name: 'orders-per-user',
+          descriptor: 'subject',
+          requests: Number(env.ORDERS_PER_USER_PER_MINUTE ?? 20),
+          per: 'minute',
+          scope: 'shared',
+        },
+      ],
+    },
   };
 }
 
 /** Creates the orders mesh from the environment. */
 export function createOrdersMesh(env: NodeJS.ProcessEnv = process.env) {
-  return createMesh(ordersOptions(env), [telemetry, auth, outbound, http]);
+  return createMesh(ordersOptions(env), [telemetry, auth, rateLimits, redis, outbound, http]);
 }
 
 /** The orders handler: the same code on every platform. */
