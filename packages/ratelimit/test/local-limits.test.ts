@@ -7,7 +7,13 @@ import { auth } from '@sidecarless/auth';
 import { ConfigError, createMesh, json, type Mesh, type MeshOptions } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
 import { telemetry } from '@sidecarless/telemetry';
-import { captureLogs, createSigningKey, freePort } from '@sidecarless/testing';
+import {
+  captureLogs,
+  createSigningKey,
+  freePort,
+  OtlpSpanKind,
+  startOtlpReceiver,
+} from '@sidecarless/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rateLimits } from '../src/index.ts';
 
@@ -196,6 +202,38 @@ describe('what a refused request leaves behind', () => {
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatchObject({ descriptor: 'per-key', kind: 'header', retryAfter: 60 });
     expect(JSON.stringify(logs.lines())).not.toContain(secret);
+  });
+});
+
+describe('the span', () => {
+  it('carries a rate_limited event naming the limit and the mode', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const mesh = meshWith(
+        { limits: [{ name: 'per-client', descriptor: 'clientAddress', requests: 1, per: 'hour' }] },
+        {
+          telemetry: { tracing: { exporter: 'otlp', endpoint: receiver.url }, logging: { accessLog: false } },
+        },
+        [telemetry, rateLimits] as never,
+      );
+      expect(await statuses(mesh, 2)).toEqual([200, 429]);
+      await mesh.flush();
+      const servers = receiver.spans.filter((span) => span.kind === OtlpSpanKind.server);
+      expect(servers).toHaveLength(2);
+      expect(servers[0]!.events).toEqual([]);
+      expect(servers[1]!.events).toEqual([
+        {
+          name: 'rate_limited',
+          attributes: {
+            'sidecarless.rate_limit.descriptor': 'per-client',
+            'sidecarless.rate_limit.mode': 'enforce',
+          },
+        },
+      ]);
+      expect(servers[1]!.attributes['http.response.status_code']).toBe(429);
+    } finally {
+      await receiver.close();
+    }
   });
 });
 

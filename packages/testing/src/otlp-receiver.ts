@@ -23,6 +23,11 @@ export interface ReceivedSpan {
   /** `code` 0 unset, 1 ok, 2 error. */
   readonly status: { readonly code: number; readonly message: string | undefined };
   readonly links: readonly { readonly traceId: string; readonly spanId: string }[];
+  /** The span's events (`exception`, `rate_limited`…), with their attributes. */
+  readonly events: readonly {
+    readonly name: string;
+    readonly attributes: Readonly<Record<string, unknown>>;
+  }[];
   /** The resource attributes (`service.name`…). */
   readonly resource: Readonly<Record<string, unknown>>;
   readonly startTimeUnixNano: string;
@@ -89,6 +94,7 @@ interface ExportRequest {
         attributes?: KeyValue[];
         status?: { code?: number; message?: string };
         links?: { traceId?: string; spanId?: string }[];
+        events?: { name?: string; attributes?: KeyValue[] }[];
         startTimeUnixNano?: string | number;
         endTimeUnixNano?: string | number;
       }[];
@@ -117,6 +123,10 @@ export function decodeOtlpJson(body: ExportRequest): ReceivedSpan[] {
           links: (span.links ?? []).map((link) => ({
             traceId: hexId(link.traceId, 32) ?? '',
             spanId: hexId(link.spanId, 16) ?? '',
+          })),
+          events: (span.events ?? []).map((event) => ({
+            name: event.name ?? '',
+            attributes: decodeAttributes(event.attributes),
           })),
           resource,
           startTimeUnixNano: String(span.startTimeUnixNano ?? '0'),
