@@ -51,6 +51,12 @@ export interface VerificationKey {
   readonly key: KeyObject;
   /** `rsa`, `ec-P-256`, `ec-P-384`, `ec-P-521`, `ed25519`, `ed448`, `oct`. */
   readonly kind: string;
+  /**
+   * The rule's `sharedSecret`: it has no `kid` to match, so a token's `kid` does not select it
+   * out (a kid is a hint, RFC 7515 §4.1.4). Keys from a JWKS never set it: there a token's kid
+   * must name the key, as jose and Envoy require.
+   */
+  readonly anyKid?: boolean;
 }
 
 /** The decoded parts of a compact JWS whose shape (not yet signature) passed. */
@@ -263,7 +269,7 @@ export function verifyParsed(
   // `jku`, `x5u`, `jwk` and `x5c` are never read: the key always comes from configuration, so a
   // token cannot choose the key that verifies it.
   const candidates = keys.filter(
-    (key) => (jws.kid === undefined || key.kid === jws.kid) && keyFits(key, jws.alg),
+    (key) => (jws.kid === undefined || key.kid === jws.kid || key.anyKid === true) && keyFits(key, jws.alg),
   );
   if (candidates.length === 0) {
     throw new TokenError('unknown_key', 'no configured key matches the token kid and algorithm');

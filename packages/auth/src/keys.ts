@@ -33,6 +33,9 @@ const publicMembers: Readonly<Record<string, readonly string[]>> = {
   OKP: ['kty', 'crv', 'x'],
 };
 
+/** JWK members only a private key has (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2). */
+const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'];
+
 /** The smallest RSA modulus accepted (NIST SP 800-131A; jose refuses smaller ones too). */
 const minRsaBits = 2048;
 
@@ -72,6 +75,10 @@ export async function importVerificationKey(
   }
   const members = typeof kty === 'string' ? publicMembers[kty] : undefined;
   if (!members) return 'its kty is not RSA, EC or OKP';
+  // A private key in a key set is a leak to stop, not a key to use: its private half may not
+  // even match the public members a verifier reads (jose would import the private half).
+  if (privateMembers.some((member) => jwk[member] !== undefined))
+    return 'it carries private members (d…); publish only the public key';
   const publicJwk: Record<string, unknown> = {};
   for (const member of members) if (jwk[member] !== undefined) publicJwk[member] = jwk[member];
   let keyObject: KeyObject;
@@ -131,6 +138,7 @@ export class IssuerKeys {
         alg: undefined,
         key: createSecretKey(Buffer.from(rule.sharedSecret)),
         kind: 'oct',
+        anyKid: true,
       });
     }
     if (rule.jwks) fixed.push(...(await importKeySet(rule.jwks, this.#log, rule.issuer)));
