@@ -28,7 +28,7 @@ export {
   type NormalizedOptions,
   normalizeOptions,
 } from './options/index.js';
-export type { LogDestination, LoggingOptions } from './options/logging.js';
+export type { ApplicationLogger, LogDestination, LoggingOptions } from './options/logging.js';
 export { json, text } from './response-helpers.js';
 export { traceContextOf } from './trace-context.js';
 export type {

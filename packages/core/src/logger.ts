@@ -12,7 +12,7 @@
  */
 
 import type { NormalizedOptions } from './options/index.js';
-import type { LogDestination } from './options/logging.js';
+import type { ApplicationLogger, LogDestination } from './options/logging.js';
 import { parsePath, Redactor } from './redact.js';
 import { lineWriter } from './stdout.js';
 import type { LogFn, Logger, LogLevel } from './types.js';
@@ -265,7 +265,11 @@ class MeshLogger implements Logger {
   silent(_first?: unknown, ..._rest: unknown[]): void {}
 
   child(bindings: Record<string, unknown>): Logger {
-    const fields = this.#prepare(bindings) as Record<string, unknown>;
+    // An `err` binding is serialised as on a line (pino's serialisers apply to bindings too).
+    const err = bindings.err;
+    const fields = this.#prepare(
+      isErrorLike(err) ? { ...bindings, err: serializeError(err) } : bindings,
+    ) as Record<string, unknown>;
     let json = this.#bindingsJson;
     for (const key in fields) {
       if (!Object.hasOwn(fields, key)) continue;
@@ -280,7 +284,9 @@ class MeshLogger implements Logger {
   }
 
   isLevelEnabled(level: LogLevel): boolean {
-    return levelValues[level] >= this.#levelValue && level !== 'silent';
+    // As pino: 'silent' ranks above every level, so it is "enabled" at any level.
+    const value = levelValues[level];
+    return value !== undefined && value >= this.#levelValue;
   }
 
   flush(callback?: (error?: Error) => void): void {
@@ -337,9 +343,98 @@ class MeshLogger implements Logger {
   }
 }
 
+/**
+ * The mesh's lines through the application's pino (`logging.logger`): each mesh logger is a
+ * child of it. The mesh's redaction runs first, on the merging object and on bindings (errors
+ * serialised first, as the built-in writer does), so the mesh's secrets never reach the
+ * application's pino whatever its own redaction says; its serializers, formatters and transports
+ * do the rest.
+ */
+class ApplicationLoggerAdapter implements Logger {
+  readonly #inner: ApplicationLogger;
+  readonly #redactor: Redactor;
+
+  constructor(inner: ApplicationLogger, redactor: Redactor) {
+    this.#inner = inner;
+    this.#redactor = redactor;
+  }
+
+  get level(): LogLevel {
+    return this.#inner.level as LogLevel;
+  }
+
+  set level(level: LogLevel) {
+    this.#inner.level = level;
+  }
+
+  readonly fatal: LogFn = (first: unknown, ...rest: unknown[]) => this.#log('fatal', first, rest);
+  readonly error: LogFn = (first: unknown, ...rest: unknown[]) => this.#log('error', first, rest);
+  readonly warn: LogFn = (first: unknown, ...rest: unknown[]) => this.#log('warn', first, rest);
+  readonly info: LogFn = (first: unknown, ...rest: unknown[]) => this.#log('info', first, rest);
+  readonly debug: LogFn = (first: unknown, ...rest: unknown[]) => this.#log('debug', first, rest);
+  readonly trace: LogFn = (first: unknown, ...rest: unknown[]) => this.#log('trace', first, rest);
+  readonly silent: LogFn = () => {};
+
+  child(bindings: Record<string, unknown>): Logger {
+    return new ApplicationLoggerAdapter(this.#inner.child(this.#censor(bindings)), this.#redactor);
+  }
+
+  bindings(): Record<string, unknown> {
+    return this.#inner.bindings?.() ?? {};
+  }
+
+  isLevelEnabled(level: LogLevel): boolean {
+    return this.#inner.isLevelEnabled?.(level) ?? levelValues[level] >= levelValues[this.level];
+  }
+
+  flush(callback?: (error?: Error) => void): void {
+    if (this.#inner.flush) this.#inner.flush(callback);
+    else callback?.();
+  }
+
+  #censor(fields: Record<string, unknown>): Record<string, unknown> {
+    const err = fields.err;
+    if (!isErrorLike(err)) return this.#redactor.redact(fields) as Record<string, unknown>;
+    const censored = this.#redactor.redact({ ...fields, err: serializeError(err) }) as Record<
+      string,
+      unknown
+    >;
+    // The censored fields keep the error's prototype, so pino's own err serializer (which names
+    // the type from the constructor) still sees the error it was.
+    if (typeof censored.err === 'object' && censored.err !== null)
+      Object.setPrototypeOf(censored.err, Object.getPrototypeOf(err));
+    return censored;
+  }
+
+  #log(level: WrittenLevel, first: unknown, rest: unknown[]): void {
+    const inner = this.#inner;
+    if (typeof first === 'object' && first !== null) {
+      // pino's shape: an error alone becomes { err } with its message as the message.
+      if (first instanceof Error) {
+        const message = rest.length > 0 ? rest : [first.message];
+        inner[level](this.#censor({ err: first }), ...message);
+      } else inner[level](this.#censor(first as Record<string, unknown>), ...rest);
+      return;
+    }
+    inner[level](first, ...rest);
+  }
+}
+
 /** Builds the mesh's root logger. Runs once per mesh, at `createMesh`. */
 export function createLogger(options: NormalizedOptions): Logger {
   const { logging } = options;
+  if (logging.logger) {
+    const redactor = new Redactor({
+      fields: [...options.secrets.fields],
+      params: [...options.secrets.params],
+      paths: logging.redact.map(parsePath).filter((keys) => keys.length > 0),
+    });
+    const base: Record<string, string> = { service: options.service };
+    if (options.version !== undefined) base.version = options.version;
+    const root = new ApplicationLoggerAdapter(logging.logger.child(base), redactor);
+    if (logging.levelGiven) root.level = logging.level;
+    return root;
+  }
   const destination: LogDestination | undefined = logging.destination;
   const label = (level: string) => (logging.upperCaseLevels ? level.toUpperCase() : level);
   const lineStarts = {} as Record<WrittenLevel, string>;
