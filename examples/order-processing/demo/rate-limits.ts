@@ -10,7 +10,7 @@ type Scenario = (
   check: () => string | undefined,
 ) => Promise<unknown>;
 
-type Send = (url: string, init: RequestInit) => Promise<{ status: number; headers?: Headers; body?: string }>;
+ headers?: Headers; body?: string }>;
 
 /** Runs the rate-limit scenario through `scenario` (the demo's runner). */
 export async function rateLimitScenario(

@@ -360,7 +360,7 @@ export async function createOracle(): Promise<Oracle> {
             claims.nbf = now - 3_600;
             break;
           default:
-            claims.exp = 1e400; // JSON serialises it as null
+            claims.exp = Number.POSITIVE_INFINITY; // JSON serialises it as null
         }
       }
       let headerText = JSON.stringify(header);
