@@ -10,8 +10,6 @@ type Scenario = (
   check: () => string | undefined,
 ) => Promise<unknown>;
 
- headers?: Headers; body?: string }>;
-
 /** Runs the rate-limit scenario through `scenario` (the demo's runner). */
 export async function rateLimitScenario(
   scenario: Scenario,

@@ -37,6 +37,7 @@ export function createAccessLogger(
   const infoLevel = upper ? '"INFO"' : '"info"';
   const warnLevel = upper ? '"WARN"' : '"warn"';
 
+  if (options.logging.logger !== undefined) return throughApplicationLogger(log);
   return function writeAccessLine(ctx, facts) {
     const level = facts.failed ? 'warn' : 'info';
     if (!log.isLevelEnabled(level)) return;
@@ -57,5 +58,36 @@ export function createAccessLogger(
     if (principal !== undefined) line += `,"principal":${JSON.stringify(principal)}`;
     if (facts.timedOut) line += ',"timed_out":true';
     write(`${line},"msg":"access"}\n`);
+  };
+}
+
+/**
+ * With the application's pino (`logging.logger`) the access line is one of its lines too: the
+ * same fields, through the mesh's root logger (which carries service and version), in the
+ * application's format and transports.
+ */
+function throughApplicationLogger(log: Logger): AccessLogger {
+  return (ctx, facts) => {
+    const level = facts.failed ? 'warn' : 'info';
+    if (!log.isLevelEnabled(level)) return;
+    const fields: Record<string, unknown> = {
+      invocation_id: ctx.invocationId,
+      platform: ctx.platform,
+      cold_start: ctx.coldStart,
+      ...ctx.traceLogFields,
+      duration_ms: Math.round(facts.durationMs * 1000) / 1000,
+    };
+    if (facts.method !== undefined) {
+      fields.method = facts.method;
+      fields.path = facts.path ?? '/';
+      if (facts.status !== undefined) fields.status = facts.status;
+    } else {
+      fields.trigger = ctx.trigger;
+      fields.outcome = facts.failed ? 'error' : 'ok';
+    }
+    const principal = ctx.auth?.principal ?? ctx.peer?.principal;
+    if (principal !== undefined) fields.principal = principal;
+    if (facts.timedOut) fields.timed_out = true;
+    log[level](fields, 'access');
   };
 }
