@@ -257,6 +257,10 @@ export interface NormalizedUpstream {
     readonly maxPendingRequests: number | undefined;
     readonly maxRequestsPerConnection: number | undefined;
     readonly allowH2: boolean;
+    /** `http.maxRetries`: retries in flight at once across this upstream's calls (Envoy's max_retries). */
+    readonly maxRetries: number | undefined;
+    /** `http.http2MaxRequests`: attempts in flight at once (Envoy's max_requests), HTTP/1 or 2. */
+    readonly maxRequests: number | undefined;
   };
   readonly tls:
     | {
@@ -720,7 +724,9 @@ function checkPool(value: unknown, path: string, issues: IssueList): NormalizedU
       ? {}
       : (checkObject(input.http, httpPath, issues, [
           'http1MaxPendingRequests',
+          'http2MaxRequests',
           'maxRequestsPerConnection',
+          'maxRetries',
           'h2UpgradePolicy',
         ]) ?? {});
   let keepAliveDelayMs: number | undefined;
@@ -741,6 +747,8 @@ function checkPool(value: unknown, path: string, issues: IssueList): NormalizedU
     idleTimeoutMs: optional(tcp, 'idleTimeout', tcpPath, issues, duration) ?? 60_000,
     maxPendingRequests: optional(http, 'http1MaxPendingRequests', httpPath, issues, integer(0)),
     maxRequestsPerConnection: optional(http, 'maxRequestsPerConnection', httpPath, issues, integer(1)),
+    maxRetries: optional(http, 'maxRetries', httpPath, issues, integer(0)),
+    maxRequests: optional(http, 'http2MaxRequests', httpPath, issues, integer(1)),
     allowH2:
       optional(
         http,

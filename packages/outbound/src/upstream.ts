@@ -434,6 +434,9 @@ export class Upstream {
   #retryFits(state: CallState, retryAfterMs: number | undefined): boolean {
     if (!state.retrying && !withinBudget(this.config.retryBudget, this.#activeRequests, this.#activeRetries))
       return false;
+    // connectionPool.http.maxRetries: retries in flight at once, across calls (Envoy's max_retries).
+    const maxRetries = this.config.connectionPool.maxRetries;
+    if (!state.retrying && maxRetries !== undefined && this.#activeRetries >= maxRetries) return false;
     const delay = retryAfterMs ?? backoffDelay(this.config.retries, state.attempt);
     const needed = state.perTryTimeoutMs ?? Math.max(1, state.lastAttemptMs);
     if (state.deadlineAt - Date.now() - delay < needed) return false;
@@ -473,6 +476,18 @@ export class Upstream {
           upstream: this.name,
           kind: 'rejected',
           message: `${this.inflightAttempts} requests are in flight or queued, the connectionPool limit; failing fast instead of waiting`,
+          status: 503,
+        }),
+      );
+    }
+    const maxRequests = this.config.connectionPool.maxRequests;
+    if (maxRequests !== undefined && this.inflightAttempts >= maxRequests) {
+      return Promise.reject(
+        new UpstreamError({
+          code: UpstreamErrorCodes.overflow,
+          upstream: this.name,
+          kind: 'rejected',
+          message: `${this.inflightAttempts} requests are in flight, the connectionPool.http.http2MaxRequests limit; failing fast instead of waiting`,
           status: 503,
         }),
       );

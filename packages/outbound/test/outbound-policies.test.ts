@@ -253,6 +253,42 @@ describe('connection pool', () => {
   });
 });
 
+describe("connectionPool.http: Envoy's max_requests and max_retries", () => {
+  it('http2MaxRequests caps the attempts in flight without maxConnections', async () => {
+    const up = await server();
+    up.fallback = { delayHeadersMs: 150 };
+    const m = mesh({ inventory: { endpoints: up.url, connectionPool: { http: { http2MaxRequests: 2 } } } });
+    const client = m.upstream('inventory');
+    await m.ready();
+    const held = [client.fetch('/'), client.fetch('/')];
+    await expect(client.fetch('/')).rejects.toMatchObject({ code: 'SCL_ERR_UPSTREAM_OVERFLOW', status: 503 });
+    for (const response of await Promise.all(held)) expect(response.status).toBe(200);
+    expect(up.requests).toHaveLength(2);
+  });
+
+  it('maxRetries caps the retries in flight across calls', async () => {
+    const up = await server();
+    up.fallback = { status: 503, delayHeadersMs: 50 };
+    const upstream = (maxRetries: number) =>
+      mesh({
+        inventory: {
+          endpoints: up.url,
+          retries: { attempts: 2, retryOn: '5xx', backoff: { baseInterval: 1 } },
+          connectionPool: { http: { maxRetries } },
+        },
+      }).upstream('inventory');
+    // With maxRetries 0 no call retries: three calls, three attempts.
+    const none = upstream(0);
+    await Promise.all([none.fetch('/'), none.fetch('/'), none.fetch('/')]);
+    expect(up.requests).toHaveLength(3);
+    up.requests.length = 0;
+    // With 1, one call at a time may retry: of three concurrent calls one retries (twice), the others do not.
+    const one = upstream(1);
+    await Promise.all([one.fetch('/'), one.fetch('/'), one.fetch('/')]);
+    expect(up.requests).toHaveLength(5);
+  });
+});
+
 describe('connection reuse limits', () => {
   it('closes a connection after maxRequestsPerConnection requests', async () => {
     const up = await server();

@@ -1,0 +1,123 @@
+/**
+ * YAML in, resources out: documents parsed by `yaml` (errors carry the line and column), each
+ * checked for a known `apiVersion`/`kind` and validated against Istio's published CRD schemas
+ * (`@kubernetes-models/istio`), not a hand copy.
+ */
+import { parseAllDocuments } from 'yaml';
+
+/** One Kubernetes resource, with where it came from. */
+export interface Resource {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string | undefined;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly spec: Readonly<Record<string, unknown>>;
+  /** `file.yaml` or `file.yaml#2` (the document's index when the file holds several). */
+  readonly source: string;
+}
+
+/** A problem with the input itself: it names the file, the resource and the field. */
+export class ResourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ResourceError';
+  }
+}
+
+/** The resources the loader maps, by kind, with the API versions Istio serves them at. */
+export const mapped: Readonly<
+  Record<string, { readonly group: string; readonly versions: readonly string[] }>
+> = {
+  VirtualService: { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'] },
+  DestinationRule: { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'] },
+  ServiceEntry: { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'] },
+  AuthorizationPolicy: { group: 'security.istio.io', versions: ['v1', 'v1beta1'] },
+  RequestAuthentication: { group: 'security.istio.io', versions: ['v1', 'v1beta1'] },
+  PeerAuthentication: { group: 'security.istio.io', versions: ['v1', 'v1beta1'] },
+};
+
+/** Resources that only mean something to a proxy: reported as a whole, never half-applied. */
+export const proxyOnly: Readonly<Record<string, string>> = {
+  Sidecar: 'configures the sidecar proxy itself; there is none',
+  EnvoyFilter: 'patches Envoy configuration; there is no Envoy',
+  Gateway: 'configures an ingress or egress gateway proxy, not a function',
+  WorkloadEntry: 'registers a VM workload with the mesh',
+  WorkloadGroup: 'registers VM workloads with the mesh',
+  ProxyConfig: 'configures the proxy',
+  Telemetry: 'configures the proxies’ telemetry; the function’s is set with telemetry options',
+  WasmPlugin: 'extends the proxy with Wasm',
+};
+
+/** Parses every document of every file. Throws a `ResourceError` naming the file, line and column. */
+export function parseResources(
+  files: readonly { readonly path: string; readonly text: string }[],
+): Resource[] {
+  const resources: Resource[] = [];
+  for (const file of files) {
+    const documents = parseAllDocuments(file.text, { prettyErrors: true });
+    const list = Array.isArray(documents) ? documents : [documents];
+    list.forEach((document, index) => {
+      const source = list.length > 1 ? `${file.path}#${index + 1}` : file.path;
+      const error = document.errors[0];
+      if (error) {
+        const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [0, 0];
+        throw new ResourceError(
+          `${file.path}:${line}:${column}: invalid YAML: ${error.message.split('\n')[0]}`,
+        );
+      }
+      const value = document.toJS() as unknown;
+      if (value === null || value === undefined) return; // an empty document (`---` at the end)
+      if (typeof value !== 'object' || Array.isArray(value))
+        throw new ResourceError(
+          `${source}: expected a Kubernetes resource (a mapping with apiVersion and kind)`,
+        );
+      const object = value as Record<string, unknown>;
+      const { apiVersion, kind } = object;
+      if (typeof apiVersion !== 'string' || typeof kind !== 'string')
+        throw new ResourceError(`${source}: a resource needs apiVersion and kind`);
+      const metadata = (object.metadata ?? {}) as Record<string, unknown>;
+      const name = typeof metadata.name === 'string' ? metadata.name : '';
+      if (name === '') throw new ResourceError(`${source}: ${kind} has no metadata.name`);
+      resources.push({
+        apiVersion,
+        kind,
+        name,
+        namespace: typeof metadata.namespace === 'string' ? metadata.namespace : undefined,
+        metadata,
+        spec: (object.spec ?? {}) as Record<string, unknown>,
+        source,
+      });
+    });
+  }
+  return resources;
+}
+
+/** `kind namespace/name`, as findings name a resource. */
+export const resourceName = (resource: Resource, namespace: string): string =>
+  `${resource.kind} ${resource.namespace ?? namespace}/${resource.name}`;
+
+/**
+ * Validates a mapped resource against its published CRD schema. Throws a `ResourceError` with the
+ * failing field. Resolves the schema module only for the kinds present.
+ */
+export async function validateSchema(resource: Resource): Promise<void> {
+  const [group, version] = resource.apiVersion.split('/');
+  const known = mapped[resource.kind];
+  if (!known || group !== known.group || !version || !known.versions.includes(version)) return;
+  const module = (await import(`@kubernetes-models/istio/${group}/${version}/${resource.kind}`)) as Record<
+    string,
+    new (
+      value: unknown,
+    ) => { validate(): void }
+  >;
+  const Model = module[resource.kind]!;
+  try {
+    new Model({ metadata: resource.metadata, spec: resource.spec }).validate();
+  } catch (error) {
+    const message = (error as Error).message.replace(/^data\//, '').replace(/\//g, '.');
+    throw new ResourceError(
+      `${resource.source}: ${resource.kind} ${resource.name}: fails Istio's schema: ${message}`,
+    );
+  }
+}
