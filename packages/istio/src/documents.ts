@@ -120,4 +120,40 @@ export async function validateSchema(resource: Resource): Promise<void> {
       `${resource.source}: ${resource.kind} ${resource.name}: fails Istio's schema: ${message}`,
     );
   }
+  celRules(resource);
+}
+
+/**
+ * Rules Istio's CRDs state in CEL, which the published JSON schemas do not carry: the API server
+ * would refuse these resources, so the loader does too.
+ */
+function celRules(resource: Resource): void {
+  const fail = (field: string, message: string) => {
+    throw new ResourceError(`${resource.source}: ${resource.kind} ${resource.name}: ${field}: ${message}`);
+  };
+  const spec = resource.spec as Record<string, unknown>;
+  if (resource.kind === 'PeerAuthentication' && spec.portLevelMtls !== undefined) {
+    const ports = spec.portLevelMtls as Record<string, unknown>;
+    if (spec.selector === undefined) fail('spec.portLevelMtls', 'requires a selector');
+    if (Object.keys(ports).length === 0) fail('spec.portLevelMtls', 'must hold at least one port');
+    for (const key of Object.keys(ports))
+      if (!/^\d+$/.test(key) || Number(key) < 1 || Number(key) > 65535)
+        fail(`spec.portLevelMtls.${key}`, 'is not a port; use a number from 1 to 65535');
+  }
+  const refs = [
+    ...(spec.targetRef === undefined ? [] : [spec.targetRef]),
+    ...(Array.isArray(spec.targetRefs) ? spec.targetRefs : []),
+  ] as Record<string, unknown>[];
+  const set = [spec.selector, spec.targetRef, spec.targetRefs].filter((value) => value !== undefined).length;
+  if (set > 1) fail('spec', 'only one of targetRefs, targetRef or selector can be set');
+  refs.forEach((ref, index) => {
+    if (typeof ref !== 'object' || ref === null) return;
+    if (ref.namespace !== undefined && ref.namespace !== (resource.namespace ?? ref.namespace))
+      fail(`spec.targetRefs[${index}].namespace`, 'cross namespace referencing is not supported');
+    if (ref.namespace !== undefined && resource.namespace === undefined)
+      fail(
+        `spec.targetRefs[${index}].namespace`,
+        'cross namespace referencing is not supported (the resource names no namespace)',
+      );
+  });
 }

@@ -197,7 +197,9 @@ export async function loadIstio(
         // The workload-specific policy wins over the namespace's, which wins over the mesh's.
         const rank = resource.spec.selector ? 3 : own === namespace ? 2 : 1;
         const current = peerAuthenticationFrom === undefined ? 0 : Number(peerAuthenticationFrom);
-        if (mapped_ && rank > current) {
+        // UNSET inherits the less specific policy's mode: it overrides nothing.
+        const mode = (mapped_?.mtls as { mode?: unknown } | undefined)?.mode;
+        if (mapped_ && mode !== 'UNSET' && rank > current) {
           peerAuthentication = mapped_;
           peerAuthenticationFrom = String(rank);
         }

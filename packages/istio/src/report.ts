@@ -69,6 +69,12 @@ export class FieldTracker {
     type Decision = { status: FieldStatus; reason: string | undefined };
     const walk = (path: string, node: unknown, inherited: Decision | undefined) => {
       const own = this.#own(path) ?? inherited;
+      // An empty object or list holds nothing to honour or not (an ALLOW policy with no rules is
+      // a rule in itself: the resource's own finding says so below).
+      const empty =
+        (Array.isArray(node) && node.length === 0) ||
+        (node !== null && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length === 0);
+      if (empty && own === undefined) return;
       // A decision about something inside this node is more specific: look inside.
       const leaf =
         !(Array.isArray(node) && node.length > 0) &&
@@ -89,7 +95,10 @@ export class FieldTracker {
         });
       } else for (const [key, child] of Object.entries(node as object)) walk(`${path}.${key}`, child, own);
     };
+    const before = report.findings.length;
     walk(root, value, undefined);
+    // A resource with nothing in it (an allow-nothing policy, `spec: {}`) is honoured as a whole.
+    if (report.findings.length === before) report.add(resource, source, root, 'honoured');
   }
 
   #own(path: string): { status: FieldStatus; reason: string | undefined } | undefined {
