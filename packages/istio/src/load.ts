@@ -4,6 +4,9 @@
  * that is copied is honoured, a field that is not is reported with the reason, and a field whose
  * absence would weaken security (an authorization rule the mesh cannot evaluate) refuses the load.
  */
+
+import type { AuthOptions } from '@sidecarless/auth';
+import type { UpstreamOptions } from '@sidecarless/outbound';
 import {
   mapped,
   parseResources,
@@ -31,8 +34,8 @@ export interface IstioScope {
  * vocabulary — spread them into `createMesh`'s options; its checkers validate them there.
  */
 export interface IstioOptions {
-  upstreams?: Record<string, Record<string, unknown>>;
-  auth?: Record<string, unknown>;
+  upstreams?: Record<string, UpstreamOptions>;
+  auth?: AuthOptions;
 }
 
 /** What a load gives: the options to pass to `createMesh`, and what became of every field. */
@@ -214,12 +217,13 @@ export async function loadIstio(
     throw new ResourceError(`refused, failing closed:\n  - ${lines.join('\n  - ')}`);
   }
   const options: IstioOptions = {};
-  if (Object.keys(upstreams).length > 0) options.upstreams = upstreams;
+  // The shapes are the features' own; their checkers validate the values at createMesh.
+  if (Object.keys(upstreams).length > 0) options.upstreams = upstreams as Record<string, UpstreamOptions>;
   const auth: Json = {};
   if (policies.length > 0) auth.policies = policies;
   if (jwt.length > 0) auth.jwt = jwt;
   if (peerAuthentication) auth.peerAuthentication = peerAuthentication;
-  if (Object.keys(auth).length > 0) options.auth = auth;
+  if (Object.keys(auth).length > 0) options.auth = auth as AuthOptions;
   return { options, report, applied, skipped };
 }
 
