@@ -48,6 +48,76 @@ describe('the telemetry options section', () => {
     expect(specific?.serviceName).toBe('orders');
   });
 
+  it('follows OTEL_TRACES_SAMPLER and _ARG (options winning), and OTEL_SDK_DISABLED', () => {
+    const ratio = (env: Record<string, string>, sampling?: unknown) =>
+      normalizeOptions(
+        {
+          service: 's',
+          telemetry: {
+            tracing: {
+              exporter: 'otlp',
+              endpoint: 'http://c:4318/v1/traces',
+              ...(sampling === undefined ? {} : { sampling }),
+            },
+          },
+        },
+        [telemetry],
+        env,
+      ).section(telemetry)?.tracing?.ratio;
+    expect(ratio({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' })).toBe(
+      0.25,
+    );
+    expect(ratio({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.5' })).toBe(0.5);
+    expect(ratio({ OTEL_TRACES_SAMPLER: 'always_off' })).toBe(0);
+    expect(ratio({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' })).toBe(1);
+    expect(ratio({ OTEL_TRACES_SAMPLER: 'always_off' }, { ratio: 0.1 })).toBe(0.1);
+    expect(() => ratio({ OTEL_TRACES_SAMPLER: 'jaeger_remote' })).toThrow(
+      /OTEL_TRACES_SAMPLER: "jaeger_remote" is not a sampler the mesh runs/,
+    );
+    expect(() => ratio({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow(
+      /OTEL_TRACES_SAMPLER_ARG: "2" is not a ratio/,
+    );
+    const disabled = normalizeOptions(
+      { service: 's', telemetry: { tracing: { exporter: 'otlp', endpoint: 'http://c:4318/v1/traces' } } },
+      [telemetry],
+      { OTEL_SDK_DISABLED: 'true' },
+    ).section(telemetry)?.tracing;
+    expect(disabled).toBeUndefined();
+  });
+
+  it('puts cloud.*, faas.* and OTEL_RESOURCE_ATTRIBUTES on the resource', () => {
+    const resource = (env: Record<string, string>) =>
+      normalizeOptions(
+        { service: 's', telemetry: { tracing: { exporter: 'otlp', endpoint: 'http://c:4318/v1/traces' } } },
+        [telemetry],
+        env,
+      ).section(telemetry)?.tracing?.resource;
+    expect(
+      resource({
+        AWS_LAMBDA_FUNCTION_NAME: 'orders',
+        AWS_LAMBDA_FUNCTION_VERSION: '7',
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+        AWS_LAMBDA_LOG_STREAM_NAME: '2026/12/03/[7]abc',
+        AWS_REGION: 'eu-west-1',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,team=shop%20core',
+      }),
+    ).toEqual({
+      'cloud.provider': 'aws',
+      'cloud.platform': 'aws_lambda',
+      'cloud.region': 'eu-west-1',
+      'faas.name': 'orders',
+      'faas.version': '7',
+      'faas.instance': '2026/12/03/[7]abc',
+      'faas.max_memory': String(256 * 1_048_576),
+      'deployment.environment.name': 'prod',
+      team: 'shop core',
+    });
+    expect(resource({ K_SERVICE: 'inventory', K_REVISION: 'inventory-00002' })).toEqual({
+      'faas.name': 'inventory',
+      'faas.version': 'inventory-00002',
+    });
+  });
+
   it('reads exporter headers from OTEL_EXPORTER_OTLP_HEADERS, options winning', () => {
     const tracing = normalizeOptions(
       {

@@ -100,6 +100,11 @@ export interface NormalizedTracing {
   readonly serviceName: string;
   readonly ratio: number;
   readonly exportTimeoutMs: number;
+  /**
+   * The resource's attributes besides `service.name`/`service.version`: `OTEL_RESOURCE_ATTRIBUTES`,
+   * then what the platform says (`cloud.*`, `faas.*` from Lambda's and Knative's variables).
+   */
+  readonly resource: Readonly<Record<string, string>>;
 }
 
 export interface NormalizedMetrics {
@@ -152,6 +157,8 @@ function checkTracing(
   env: NodeJS.ProcessEnv,
 ): NormalizedTracing | undefined {
   if (value === undefined) return undefined;
+  // OpenTelemetry's kill switch: no spans at all, whatever the options say.
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
   const path = 'telemetry.tracing';
   const input = checkObject(value, path, issues, [
     'exporter',
@@ -220,9 +227,64 @@ function checkTracing(
       env.OTEL_SERVICE_NAME ??
       service ??
       'unknown_service',
-    ratio: checkSampling(input.sampling, `${path}.sampling`, issues),
+    ratio:
+      input.sampling !== undefined
+        ? checkSampling(input.sampling, `${path}.sampling`, issues)
+        : (samplerFromEnv(env, issues) ?? 1),
     exportTimeoutMs: optional(input, 'exportTimeout', path, issues, duration) ?? 2_000,
+    resource: resourceFromEnv(env),
   };
+}
+
+/**
+ * `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`. The mesh's sampler always follows an incoming
+ * decision (parent-based), so `traceidratio` and `parentbased_traceidratio` both set the ratio
+ * for new traces; options win over the variables.
+ */
+function samplerFromEnv(env: NodeJS.ProcessEnv, issues: IssueList): number | undefined {
+  const sampler = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase();
+  if (!sampler) return undefined;
+  if (sampler === 'always_on' || sampler === 'parentbased_always_on') return 1;
+  if (sampler === 'always_off' || sampler === 'parentbased_always_off') return 0;
+  if (sampler === 'traceidratio' || sampler === 'parentbased_traceidratio') {
+    const arg = env.OTEL_TRACES_SAMPLER_ARG;
+    if (arg === undefined || arg === '') return 1;
+    const ratio = Number(arg);
+    if (Number.isFinite(ratio) && ratio >= 0 && ratio <= 1) return ratio;
+    return issues.add(
+      'OTEL_TRACES_SAMPLER_ARG',
+      `${describe(arg)} is not a ratio; use a number from 0 to 1, such as 0.1`,
+    );
+  }
+  return issues.add(
+    'OTEL_TRACES_SAMPLER',
+    `${describe(env.OTEL_TRACES_SAMPLER)} is not a sampler the mesh runs; use always_on, always_off, traceidratio or their parentbased_ forms`,
+  );
+}
+
+/**
+ * The resource's attributes: `OTEL_RESOURCE_ATTRIBUTES` (`key=value,…`, values percent-decoded),
+ * over what the platform says, in the semantic conventions' names.
+ */
+function resourceFromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const resource: Record<string, string> = {};
+  if (env.AWS_LAMBDA_FUNCTION_NAME) {
+    resource['cloud.provider'] = 'aws';
+    resource['cloud.platform'] = 'aws_lambda';
+    if (env.AWS_REGION) resource['cloud.region'] = env.AWS_REGION;
+    resource['faas.name'] = env.AWS_LAMBDA_FUNCTION_NAME;
+    if (env.AWS_LAMBDA_FUNCTION_VERSION) resource['faas.version'] = env.AWS_LAMBDA_FUNCTION_VERSION;
+    if (env.AWS_LAMBDA_LOG_STREAM_NAME) resource['faas.instance'] = env.AWS_LAMBDA_LOG_STREAM_NAME;
+    const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+    // faas.max_memory is in bytes; Lambda gives MiB.
+    if (Number.isFinite(memory) && memory > 0) resource['faas.max_memory'] = String(memory * 1_048_576);
+  } else if (env.K_SERVICE) {
+    resource['faas.name'] = env.K_SERVICE;
+    if (env.K_REVISION) resource['faas.version'] = env.K_REVISION;
+  }
+  for (const [key, value] of Object.entries(parseHeaderList(env.OTEL_RESOURCE_ATTRIBUTES)))
+    resource[key] = value;
+  return resource;
 }
 
 function checkSampling(value: unknown, path: string, issues: IssueList): number {

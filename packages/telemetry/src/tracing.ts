@@ -86,7 +86,12 @@ export async function createSpanSupport(
   host: FeatureHost,
   options: SpanSupportOptions,
 ): Promise<SpanSupport> {
-  const resource: Record<string, string> = { 'service.name': options.tracing.serviceName };
+  // The platform's and OTEL_RESOURCE_ATTRIBUTES's attributes; service.name and service.version
+  // are the mesh's (OTEL_SERVICE_NAME wins over a service.name in the attributes, as the spec says).
+  const resource: Record<string, string> = {
+    ...options.tracing.resource,
+    'service.name': options.tracing.serviceName,
+  };
   if (options.version !== undefined) resource['service.version'] = options.version;
   // Called once per run of failed exports: a collector that is down must not flood the logs.
   const handle = await resolveTracer(options.tracing, resource, (reason) =>
