@@ -25,10 +25,16 @@ export class ResourceError extends Error {
   }
 }
 
-/** The resources the loader maps, by kind, with the API versions Istio serves them at. */
+/** The resources the loader maps, by kind, with the API versions they are served at. */
 export const mapped: Readonly<
-  Record<string, { readonly group: string; readonly versions: readonly string[] }>
+  Record<string, { readonly group: string; readonly versions: readonly string[]; readonly schemas?: string }>
 > = {
+  // Gateway API's route, with a Service parent (the GAMMA mesh profile), on the same route model.
+  HTTPRoute: {
+    group: 'gateway.networking.k8s.io',
+    versions: ['v1', 'v1beta1'],
+    schemas: '@kubernetes-models/gateway-api',
+  },
   VirtualService: { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'] },
   DestinationRule: { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'] },
   ServiceEntry: { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'] },
@@ -105,7 +111,8 @@ export async function validateSchema(resource: Resource): Promise<void> {
   const [group, version] = resource.apiVersion.split('/');
   const known = mapped[resource.kind];
   if (!known || group !== known.group || !version || !known.versions.includes(version)) return;
-  const module = (await import(`@kubernetes-models/istio/${group}/${version}/${resource.kind}`)) as Record<
+  const schemas = known.schemas ?? '@kubernetes-models/istio';
+  const module = (await import(`${schemas}/${group}/${version}/${resource.kind}`)) as Record<
     string,
     new (
       value: unknown,
@@ -117,7 +124,7 @@ export async function validateSchema(resource: Resource): Promise<void> {
   } catch (error) {
     const message = (error as Error).message.replace(/^data\//, '').replace(/\//g, '.');
     throw new ResourceError(
-      `${resource.source}: ${resource.kind} ${resource.name}: fails Istio's schema: ${message}`,
+      `${resource.source}: ${resource.kind} ${resource.name}: fails ${known.schemas ? 'the Gateway API' : 'Istio'}'s schema: ${message}`,
     );
   }
   celRules(resource);

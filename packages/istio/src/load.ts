@@ -186,6 +186,9 @@ export async function loadIstio(
       case 'VirtualService':
         mapVirtualService(resource, tracker, upstreamFor, virtualServiceFor, name);
         break;
+      case 'HTTPRoute':
+        mapHttpRoute(resource, tracker, upstreamFor, virtualServiceFor, name, namespace);
+        break;
       case 'ServiceEntry':
         mapServiceEntry(resource, tracker, upstreamFor);
         break;
@@ -645,4 +648,235 @@ function mapPeerAuthentication(resource: Resource, tracker: FieldTracker): Json 
   if (!isObject(spec.mtls)) return undefined;
   tracker.use('spec.mtls.mode');
   return { mtls: { mode: spec.mtls.mode ?? 'UNSET' } };
+}
+
+/** Gateway API's match types, as the router's StringMatch. */
+function stringMatchOf(type: unknown, value: unknown): Json | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (type === undefined || type === 'Exact') return { exact: value };
+  if (type === 'PathPrefix') return { prefix: value };
+  if (type === 'RegularExpression') return { regex: value };
+  return undefined;
+}
+
+/** Relative weights (Gateway API's, default 1) as percentages summing to 100 (largest remainder). */
+function percentages(weights: readonly number[]): number[] {
+  const total = weights.reduce((sum, weight) => sum + weight, 0);
+  if (total === 0) return weights.map(() => 0);
+  const exact = weights.map((weight) => (weight * 100) / total);
+  const out = exact.map(Math.floor);
+  let left = 100 - out.reduce((sum, value) => sum + value, 0);
+  const order = exact
+    .map((value, index) => ({ index, rest: value - Math.floor(value) }))
+    .sort((a, b) => b.rest - a.rest);
+  for (const { index } of order) {
+    if (left <= 0) break;
+    out[index]!++;
+    left--;
+  }
+  return out;
+}
+
+/**
+ * Gateway API `HTTPRoute` with a Service parent (the GAMMA mesh profile): the calls to that
+ * Service are routed, on the same route model as a VirtualService's. A route bound to a Gateway
+ * is for an ingress proxy: reported, not applied. Producer routes (in the Service's namespace)
+ * apply to every caller; consumer routes only to callers in their own namespace.
+ */
+function mapHttpRoute(
+  resource: Resource,
+  tracker: FieldTracker,
+  upstreamFor: UpstreamFor,
+  routed: Map<string, string>,
+  name: string,
+  functionNamespace: string,
+): void {
+  const spec = resource.spec as Json;
+  const own = resource.namespace ?? functionNamespace;
+  const parents = (Array.isArray(spec.parentRefs) ? spec.parentRefs : []) as Json[];
+  const services = parents.filter(
+    (ref) => ref.kind === 'Service' && (ref.group === undefined || ref.group === '' || ref.group === 'core'),
+  );
+  parents.forEach((ref, index) => {
+    if (services.includes(ref)) tracker.use(`spec.parentRefs[${index}]`);
+    else
+      tracker.skip(
+        `spec.parentRefs[${index}]`,
+        'a Gateway parent is an ingress proxy’s route, not a call inside the mesh',
+      );
+  });
+  if (spec.hostnames !== undefined)
+    tracker.skip('spec.hostnames', 'hostnames do not apply to a Service parent (GAMMA)');
+  const rules = (Array.isArray(spec.rules) ? spec.rules : []) as Json[];
+  for (const parent of services) {
+    const parentNamespace = typeof parent.namespace === 'string' ? parent.namespace : own;
+    // A consumer route (in another namespace than the Service's) applies to its own namespace's callers only.
+    if (own !== parentNamespace && own !== functionNamespace) continue;
+    const host = `${String(parent.name)}.${parentNamespace}`;
+    const { name: upstream, full, upstream: options } = upstreamFor(host, resource);
+    const other = routed.get(full);
+    if (other !== undefined)
+      throw new ResourceError(
+        `${resource.source}: ${name} routes ${full}, which ${other} routes too; keep one route resource per host`,
+      );
+    routed.set(full, name);
+    options.http = rules.map((rule, index) => {
+      const path = `spec.rules[${index}]`;
+      const out: Json = {};
+      if (typeof rule.name === 'string') {
+        out.name = rule.name;
+        tracker.use(`${path}.name`);
+      }
+      if (Array.isArray(rule.matches)) {
+        out.match = (rule.matches as Json[]).map((match, at) => {
+          const matchPath = `${path}.matches[${at}]`;
+          const kept: Json = {};
+          if (isObject(match.path)) {
+            const uri = stringMatchOf(match.path.type, match.path.value);
+            if (uri) {
+              kept.uri = uri;
+              tracker.use(`${matchPath}.path`);
+            }
+          }
+          for (const key of ['headers', 'queryParams'] as const) {
+            if (!Array.isArray(match[key])) continue;
+            const pairs: Json = {};
+            (match[key] as Json[]).forEach((entry, position) => {
+              const matcher = stringMatchOf(entry.type, entry.value);
+              if (matcher && typeof entry.name === 'string') {
+                pairs[key === 'headers' ? entry.name.toLowerCase() : entry.name] = matcher;
+                tracker.use(`${matchPath}.${key}[${position}]`);
+              }
+            });
+            kept[key] = pairs;
+          }
+          if (typeof match.method === 'string') {
+            kept.method = { exact: match.method };
+            tracker.use(`${matchPath}.method`);
+          }
+          return kept;
+        });
+      }
+      const headerOps = (filter: Json): Json => {
+        const ops: Json = {};
+        for (const key of ['set', 'add'] as const)
+          if (Array.isArray(filter[key]))
+            ops[key] = Object.fromEntries(
+              (filter[key] as Json[]).map((entry) => [String(entry.name), String(entry.value)]),
+            );
+        if (Array.isArray(filter.remove)) ops.remove = filter.remove;
+        return ops;
+      };
+      const filters = (Array.isArray(rule.filters) ? rule.filters : []) as Json[];
+      filters.forEach((filter, at) => {
+        const filterPath = `${path}.filters[${at}]`;
+        out.headers ??= {};
+        const headers = out.headers as Json;
+        switch (filter.type) {
+          case 'RequestHeaderModifier':
+            if (isObject(filter.requestHeaderModifier))
+              headers.request = headerOps(filter.requestHeaderModifier);
+            tracker.use(filterPath);
+            break;
+          case 'ResponseHeaderModifier':
+            if (isObject(filter.responseHeaderModifier))
+              headers.response = headerOps(filter.responseHeaderModifier);
+            tracker.use(filterPath);
+            break;
+          case 'URLRewrite': {
+            const rewrite = isObject(filter.urlRewrite) ? filter.urlRewrite : {};
+            const kept: Json = {};
+            if (typeof rewrite.hostname === 'string') kept.authority = rewrite.hostname;
+            const rewritePath = isObject(rewrite.path) ? rewrite.path : undefined;
+            if (rewritePath?.type === 'ReplaceFullPath') kept.uri = rewritePath.replaceFullPath;
+            if (rewritePath?.type === 'ReplacePrefixMatch') kept.uri = rewritePath.replacePrefixMatch;
+            out.rewrite = kept;
+            tracker.use(filterPath);
+            break;
+          }
+          case 'RequestRedirect': {
+            const redirect = isObject(filter.requestRedirect) ? filter.requestRedirect : {};
+            const kept: Json = {};
+            if (typeof redirect.hostname === 'string') kept.authority = redirect.hostname;
+            const redirectPath = isObject(redirect.path) ? redirect.path : undefined;
+            if (redirectPath?.type === 'ReplaceFullPath') kept.uri = redirectPath.replaceFullPath;
+            if (typeof redirect.statusCode === 'number') kept.redirectCode = redirect.statusCode;
+            out.redirect = kept;
+            tracker.use(`${filterPath}.type`);
+            for (const key of ['hostname', 'statusCode'])
+              if (redirect[key] !== undefined) tracker.use(`${filterPath}.requestRedirect.${key}`);
+            if (redirectPath?.type === 'ReplaceFullPath') tracker.use(`${filterPath}.requestRedirect.path`);
+            break;
+          }
+          case 'RequestMirror': {
+            const mirror = isObject(filter.requestMirror) ? filter.requestMirror : {};
+            const backend = isObject(mirror.backendRef) ? mirror.backendRef : {};
+            const target = upstreamFor(
+              `${String(backend.name)}.${typeof backend.namespace === 'string' ? backend.namespace : own}`,
+              resource,
+            );
+            const percent = typeof mirror.percent === 'number' ? mirror.percent : 100;
+            out.mirrors ??= [];
+            (out.mirrors as Json[]).push({
+              destination: target.name === upstream ? {} : { host: target.name },
+              percentage: { value: percent },
+            });
+            tracker.use(`${filterPath}.type`);
+            tracker.use(`${filterPath}.requestMirror.backendRef.name`);
+            tracker.use(`${filterPath}.requestMirror.backendRef.namespace`);
+            tracker.use(`${filterPath}.requestMirror.percent`);
+            if (backend.port !== undefined)
+              tracker.skip(
+                `${filterPath}.requestMirror.backendRef.port`,
+                'the upstream’s URL names its port',
+              );
+            break;
+          }
+          default:
+            tracker.skip(filterPath, `a ${String(filter.type)} filter is not supported in-process`);
+        }
+        if (Object.keys(headers).length === 0) delete out.headers;
+      });
+      const backends = (Array.isArray(rule.backendRefs) ? rule.backendRefs : []) as Json[];
+      if (backends.length > 0) {
+        const weights = percentages(backends.map((ref) => (typeof ref.weight === 'number' ? ref.weight : 1)));
+        out.route = backends.map((ref, at) => {
+          const refPath = `${path}.backendRefs[${at}]`;
+          const target = upstreamFor(
+            `${String(ref.name)}.${typeof ref.namespace === 'string' ? ref.namespace : own}`,
+            resource,
+          );
+          tracker.use(`${refPath}.name`);
+          tracker.use(`${refPath}.namespace`);
+          tracker.use(`${refPath}.weight`);
+          tracker.use(`${refPath}.kind`);
+          tracker.use(`${refPath}.group`);
+          if (ref.port !== undefined) tracker.skip(`${refPath}.port`, 'the upstream’s URL names its port');
+          if (ref.filters !== undefined)
+            tracker.skip(`${refPath}.filters`, 'per-backend filters are not supported in-process');
+          const entry: Json = { destination: target.name === upstream ? {} : { host: target.name } };
+          if (backends.length > 1) entry.weight = weights[at];
+          return entry;
+        });
+      }
+      if (isObject(rule.timeouts)) {
+        if (rule.timeouts.request !== undefined) {
+          out.timeout = rule.timeouts.request;
+          tracker.use(`${path}.timeouts.request`);
+        }
+        if (rule.timeouts.backendRequest !== undefined) {
+          out.retries = { perTryTimeout: rule.timeouts.backendRequest };
+          tracker.use(`${path}.timeouts.backendRequest`);
+        }
+      }
+      if (rule.retry !== undefined)
+        tracker.skip(`${path}.retry`, 'the experimental retry field is not read; set the upstream’s retries');
+      if (rule.sessionPersistence !== undefined)
+        tracker.skip(
+          `${path}.sessionPersistence`,
+          'use the DestinationRule’s consistentHash for sticky routing',
+        );
+      return out;
+    });
+  }
 }

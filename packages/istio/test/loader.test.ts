@@ -221,7 +221,7 @@ describe('bad input names the file, the resource and the field', () => {
   });
   it('an unknown kind or apiVersion', async () => {
     await expect(one('apiVersion: v1\nkind: Pod\nmetadata: { name: p }\n')).rejects.toThrow(
-      'mesh.yaml: unknown kind Pod (v1); the loader reads VirtualService, DestinationRule, ServiceEntry, AuthorizationPolicy, RequestAuthentication, PeerAuthentication',
+      'mesh.yaml: unknown kind Pod (v1); the loader reads HTTPRoute, VirtualService, DestinationRule, ServiceEntry, AuthorizationPolicy, RequestAuthentication, PeerAuthentication',
     );
     await expect(
       one('apiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: { name: r }\nspec: {}\n'),
