@@ -241,6 +241,15 @@ function copy(from: Json, to: Json, keys: readonly string[], path: string, track
   }
 }
 
+/**
+ * Istio's connection-pool counts are proto3 integers whose 0 is "not set" — the default, 2³²−1
+ * (istiod applies a limit only when it is above 0; `maxRequestsPerConnection: 0` is documented as
+ * unlimited). Dropped, so they mean here what they mean to the sidecar.
+ */
+function unsetWhenZero(pool: Json, keys: readonly string[]): void {
+  for (const key of keys) if (pool[key] === 0) delete pool[key];
+}
+
 function mapTrafficPolicy(policy: Json, path: string, tracker: FieldTracker): Json {
   const out: Json = {};
   if (isObject(policy.connectionPool)) {
@@ -256,6 +265,7 @@ function mapTrafficPolicy(policy: Json, path: string, tracker: FieldTracker): Js
         `${path}.connectionPool.tcp`,
         tracker,
       );
+      unsetWhenZero(pool.tcp as Json, ['maxConnections']);
       if (isObject(tcp.tcpKeepalive)) {
         (pool.tcp as Json).tcpKeepalive = { time: tcp.tcpKeepalive.time };
         if (tcp.tcpKeepalive.time !== undefined) tracker.use(`${path}.connectionPool.tcp.tcpKeepalive.time`);
@@ -282,6 +292,12 @@ function mapTrafficPolicy(policy: Json, path: string, tracker: FieldTracker): Js
         `${path}.connectionPool.http`,
         tracker,
       );
+      unsetWhenZero(pool.http as Json, [
+        'http1MaxPendingRequests',
+        'http2MaxRequests',
+        'maxRequestsPerConnection',
+        'maxRetries',
+      ]);
       const reasons: Record<string, string> = {
         idleTimeout: 'the pool closes idle connections after connectionPool.tcp.idleTimeout',
         maxConcurrentStreams: 'HTTP/2 stream limits are the server’s to announce',

@@ -142,6 +142,30 @@ describe('bookinfo as a function sees it', () => {
   });
 });
 
+describe('connection-pool counts of 0, which Istio reads as not set', () => {
+  it('loads them as the sidecar would: no limit, with every field honoured', async () => {
+    const load = await loadIstio([
+      {
+        path: 'pool.yaml',
+        text: `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ratings, namespace: default }
+spec:
+  host: ratings
+  trafficPolicy:
+    connectionPool:
+      tcp: { maxConnections: 0 }
+      http: { http1MaxPendingRequests: 0, http2MaxRequests: 0, maxRequestsPerConnection: 0, maxRetries: 0 }
+`,
+      },
+    ]);
+    expect(load.options.upstreams!.ratings!.connectionPool).toEqual({ tcp: {}, http: {} });
+    expect(load.report.complete).toBe(true);
+    // Copied as 0 the mesh would refuse them (maxRequestsPerConnection starts at 1).
+    expect(meshProblems(load)).toEqual([]);
+  });
+});
+
 describe('scoping, as Istio scopes resources to a workload', () => {
   const policy = (namespace: string, selector = '') => ({
     path: `${namespace}.yaml`,

@@ -740,12 +740,19 @@ function checkPool(value: unknown, path: string, issues: IssueList): NormalizedU
       optional(keepalive, 'probes', keepalivePath, issues, integer(1));
     }
   }
+  const maxConnections = optional(tcp, 'maxConnections', tcpPath, issues, integer(1));
+  const maxPendingRequests = optional(http, 'http1MaxPendingRequests', httpPath, issues, integer(0));
+  if (maxPendingRequests === 0 && maxConnections === undefined)
+    issues.add(
+      join(httpPath, 'http1MaxPendingRequests'),
+      '0 without tcp.maxConnections would refuse every request while its connection opens; set tcp.maxConnections too, or a limit of 1 or more',
+    );
   return {
-    maxConnections: optional(tcp, 'maxConnections', tcpPath, issues, integer(1)),
+    maxConnections,
     connectTimeoutMs: optional(tcp, 'connectTimeout', tcpPath, issues, duration) ?? 10_000,
     keepAliveDelayMs,
     idleTimeoutMs: optional(tcp, 'idleTimeout', tcpPath, issues, duration) ?? 60_000,
-    maxPendingRequests: optional(http, 'http1MaxPendingRequests', httpPath, issues, integer(0)),
+    maxPendingRequests,
     maxRequestsPerConnection: optional(http, 'maxRequestsPerConnection', httpPath, issues, integer(1)),
     maxRetries: optional(http, 'maxRetries', httpPath, issues, integer(0)),
     maxRequests: optional(http, 'http2MaxRequests', httpPath, issues, integer(1)),

@@ -306,3 +306,93 @@ async function failure(create: () => { ready(): Promise<void> }): Promise<unknow
     return error;
   }
 }
+
+describe('connectionPool.http.http1MaxPendingRequests without tcp.maxConnections', () => {
+  /**
+   * A TCP relay that holds each connection 300 ms before passing it to the TLS server, so every
+   * request waits for its connection's handshake: Envoy's pending requests.
+   */
+  async function slowHandshake(target: UpstreamServer): Promise<{ url: string; close(): Promise<void> }> {
+    const { createServer, connect } = await import('node:net');
+    const { port } = new URL(target.url);
+    const sockets = new Set<import('node:net').Socket>();
+    const relay = createServer((socket) => {
+      sockets.add(socket);
+      setTimeout(() => {
+        const onward = connect(Number(port), '127.0.0.1');
+        sockets.add(onward);
+        socket.pipe(onward).pipe(socket);
+        const drop = () => {
+          socket.destroy();
+          onward.destroy();
+        };
+        socket.on('error', drop).on('close', drop);
+        onward.on('error', drop).on('close', drop);
+      }, 300);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const address = relay.address() as import('node:net').AddressInfo;
+    return {
+      url: `https://localhost:${address.port}`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          relay.close(() => resolve());
+        }),
+    };
+  }
+
+  it('fails fast once that many requests wait for their connections to open', async () => {
+    const server = await tlsServer(serverCert);
+    const relay = await slowHandshake(server);
+    try {
+      const m = mesh({
+        endpoints: relay.url,
+        tls: { mode: 'SIMPLE', caCertificates: ca.cert },
+        connectionPool: { http: { http1MaxPendingRequests: 3 } },
+      });
+      await m.ready();
+      const client = m.upstream('inventory');
+      const started = Date.now();
+      const outcomes = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          client.fetch('/').then(
+            (response) => ({ status: response.status, at: Date.now() - started }),
+            (error: { code: string; status: number }) => ({ code: error.code, at: Date.now() - started }),
+          ),
+        ),
+      );
+      const answered = outcomes.filter((outcome) => 'status' in outcome);
+      const refused = outcomes.filter((outcome) => 'code' in outcome);
+      // Three wait for their handshakes and are answered; the other five are refused at once.
+      expect(answered.map((outcome) => outcome.status)).toEqual([200, 200, 200]);
+      expect(refused.map((outcome) => outcome.code)).toEqual(Array(5).fill('SCL_ERR_UPSTREAM_OVERFLOW'));
+      for (const outcome of refused) expect(outcome.at).toBeLessThan(150);
+      for (const outcome of answered) expect(outcome.at).toBeGreaterThanOrEqual(290);
+      // Once the connections are open nothing waits: a burst of three more is answered.
+      const again = await Promise.all([client.fetch('/'), client.fetch('/'), client.fetch('/')]);
+      expect(again.map((response) => response.status)).toEqual([200, 200, 200]);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('refuses a limit of 0 without tcp.maxConnections, naming the fix', () => {
+    expect(() =>
+      createMesh(
+        {
+          service: 'orders',
+          upstreams: {
+            inventory: {
+              endpoints: 'https://inventory.internal',
+              connectionPool: { http: { http1MaxPendingRequests: 0 } },
+            },
+          },
+        },
+        [outbound, http],
+      ),
+    ).toThrow(
+      /upstreams\.inventory\.connectionPool\.http\.http1MaxPendingRequests: 0 without tcp\.maxConnections.*set tcp\.maxConnections too/,
+    );
+  });
+});

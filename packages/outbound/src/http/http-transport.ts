@@ -50,6 +50,13 @@ export class HttpTransport implements UpstreamTransport {
   readonly #upstream: Upstream;
   readonly #tls: TlsConnector | undefined;
   readonly #poolOptions: PoolType.Options;
+  /**
+   * `http1MaxPendingRequests` without `tcp.maxConnections`: the pool opens a connection per
+   * request it cannot place, so what waits is what waits for a connection to finish opening (TCP
+   * and TLS) — Envoy's pending requests, which undici's pool counts (`stats.pending`).
+   * With `maxConnections` set, the upstream's own cap (connections × endpoints + pending) applies.
+   */
+  readonly #pendingCap: number | undefined;
   readonly #origins: ReadonlySet<string>;
   #agent: AgentType | undefined;
 
@@ -58,6 +65,7 @@ export class HttpTransport implements UpstreamTransport {
     this.name = upstream.name;
     this.#upstream = upstream;
     const pool = config.connectionPool;
+    this.#pendingCap = pool.maxConnections === undefined ? pool.maxPendingRequests : undefined;
     // TCP keepalive is on by default (undici's 60 s), tcpKeepalive.time tunes it.
     const base = {
       timeout: pool.connectTimeoutMs,
@@ -201,6 +209,8 @@ export class HttpTransport implements UpstreamTransport {
           message: 'no endpoint is available (DNS found no address)',
           status: 503,
         });
+      if (this.#pendingCap !== undefined && endpoint.pool.stats.pending >= this.#pendingCap)
+        throw pendingOverflow(this.name, this.#pendingCap);
       endpoint.active++;
     }
     this.#upstream.inflightAttempts++;
@@ -393,4 +403,14 @@ async function prepareBody(
     }
   }
   return { value: rest(), replayable: false };
+}
+
+function pendingOverflow(upstream: string, cap: number): UpstreamError {
+  return new UpstreamError({
+    code: UpstreamErrorCodes.overflow,
+    upstream,
+    kind: 'rejected',
+    message: `${cap} requests already wait for a connection, the connectionPool.http.http1MaxPendingRequests limit; failing fast instead of waiting`,
+    status: 503,
+  });
 }
