@@ -20,9 +20,12 @@ import { type AccessLogger, createAccessLogger } from './access-log.js';
 import {
   createEmfRenderer,
   createEmfTallyRenderer,
+  emfInvocationProperties,
   type InvocationSeries,
   MetricsRegistry,
 } from './metrics.js';
+import type { ApplicationMetrics } from './app-metrics.js';
+import type { ApplicationEmf, takeApplicationEmf } from './app-metrics-exposition.js';
 import type { NormalizedTelemetry } from './options.js';
 import type { InvocationSpan, SpanSupport } from './tracing.js';
 import { UntracedTelemetry } from './untraced-telemetry.js';
@@ -36,6 +39,42 @@ interface TelemetryRuntime {
   readonly emf: ((line: string) => void) | undefined;
   readonly accessLog: AccessLogger | undefined;
   readonly host: FeatureHost;
+  /** The application's instruments, when the mesh's MeterProvider is the registered one. */
+  readonly application: ApplicationRuntime | undefined;
+}
+
+interface ApplicationRuntime {
+  readonly metrics: ApplicationMetrics;
+  readonly takeEmf: typeof takeApplicationEmf;
+}
+
+/**
+ * Registers the mesh's MeterProvider for the application's instruments (after importing
+ * `@opentelemetry/api`, which only this path loads when tracing is off).
+ */
+async function startApplicationMetrics(
+  host: FeatureHost<NormalizedTelemetry>,
+  registry: MetricsRegistry,
+  setup: Promise<typeof import('./app-metrics-setup.js')>,
+): Promise<ApplicationRuntime | undefined> {
+  const options = host.section!.metrics;
+  const { registerApplicationMetrics, renderApplicationPrometheus, takeApplicationEmf } = await setup;
+  const handle = registerApplicationMetrics({
+    cardinalityLimit: options.cardinalityLimit,
+    perInvocation: options.exporter === 'emf',
+    warn: (fields, message) => host.log.warn(fields, message),
+  });
+  if (handle === undefined) {
+    host.log.info(
+      {},
+      'an OpenTelemetry MeterProvider is already registered: the application\'s instruments go to it, not to the mesh\'s metrics',
+    );
+    return undefined;
+  }
+  host.onClose(() => handle.unregister());
+  const application = handle.metrics;
+  registry.application = { renderPrometheus: (fn) => renderApplicationPrometheus(application, fn) };
+  return { metrics: application, takeEmf: takeApplicationEmf };
 }
 
 /** Loads the feature: tracer, metrics endpoint, flush hooks; returns the stage. */
@@ -43,6 +82,12 @@ export async function loadTelemetry(host: FeatureHost<NormalizedTelemetry>): Pro
   const options = host.section!;
   const service = host.service;
   const registry = options.metrics.exporter === 'off' ? undefined : new MetricsRegistry(service);
+  // Started first, at createMesh: the API's import overlaps the tracer's, and the provider is
+  // registered before `mesh.ready()` resolves.
+  const application =
+    registry && options.metrics.application
+      ? startApplicationMetrics(host, registry, import('./app-metrics-setup.js'))
+      : undefined;
 
   let spans: SpanSupport | undefined;
   if (options.tracing) {
@@ -69,7 +114,16 @@ export async function loadTelemetry(host: FeatureHost<NormalizedTelemetry>): Pro
     emf = lineWriter(host.logging.destination);
   }
   const accessLog = options.logging.accessLog ? createAccessLogger(host, host.log) : undefined;
-  return createTelemetryStage({ options, service, spans, registry, emf, accessLog, host });
+  return createTelemetryStage({
+    options,
+    service,
+    spans,
+    registry,
+    emf,
+    accessLog,
+    host,
+    application: await application,
+  });
 }
 
 /** Per-invocation state shared by the stage's success, failure and timeout paths. */
@@ -103,6 +157,28 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
   // unless EMF reports each invocation's outbound and auth counts: then each gets its own.
   const untraced = new UntracedTelemetry(registry);
   const tallied = runtime.emf !== undefined;
+  const { application } = runtime;
+  const namespace = options.metrics.namespace;
+  /** What the application recorded during this invocation, for its EMF line (nothing: no work). */
+  const applicationEmf = (
+    app: ApplicationRuntime,
+    ctx: FeatureContext,
+    traceId: string | undefined,
+  ): ApplicationEmf | undefined => {
+    if (app.metrics.touched.length === 0 && !app.metrics.observing) return undefined;
+    // The invocation line's own properties: an application series whose attributes disagree
+    // with them goes to a line of its own.
+    const reserved = new Map<string, string>();
+    // A metric's value: no JSON text equals it, so no dimension of the same name fits beside it.
+    const reservedProperty = '\u0000';
+    for (const name of emfInvocationProperties) reserved.set(name, reservedProperty);
+    reserved.set('function', JSON.stringify(runtime.service));
+    reserved.set('platform', JSON.stringify(ctx.platform));
+    reserved.set('trigger', JSON.stringify(ctx.trigger));
+    reserved.set('invocation_id', JSON.stringify(ctx.invocationId));
+    if (traceId !== undefined) reserved.set('trace_id', JSON.stringify(traceId));
+    return app.takeEmf(app.metrics, namespace, reserved, ctx.invocationId);
+  };
   // Series are cached per (platform, trigger); most functions see exactly one pair, so keep the
   // last one at hand and skip even the map lookups.
   let lastSeries: InvocationSeries | undefined;
@@ -170,18 +246,24 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     seriesFor(ctx)?.record(durationMs / 1000, failed, ctx.coldStart, timedOut);
     if (runtime.emf) {
       const tally = (ctx.telemetry as UntracedTelemetry | undefined)?.tally;
+      const traceId = ctx.traceLogFields?.trace_id;
+      const own = application === undefined ? undefined : applicationEmf(application, ctx, traceId);
       runtime.emf(
         (tally === undefined ? '' : renderEmfTally(tally, ctx.invocationId)) +
-          renderEmf({
-            platform: ctx.platform,
-            trigger: ctx.trigger,
-            durationMs,
-            failed,
-            coldStart: ctx.coldStart,
-            timedOut,
-            invocationId: ctx.invocationId,
-            traceId: ctx.traceLogFields?.trace_id,
-          }),
+          renderEmf(
+            {
+              platform: ctx.platform,
+              trigger: ctx.trigger,
+              durationMs,
+              failed,
+              coldStart: ctx.coldStart,
+              timedOut,
+              invocationId: ctx.invocationId,
+              traceId,
+            },
+            own,
+          ) +
+          (own?.lines ?? ''),
       );
     }
     runtime.accessLog?.(ctx, {
