@@ -15,7 +15,11 @@ import { lambda } from '../src/index.js';
 type EmfLine = Record<string, unknown> & {
   _aws: {
     Timestamp: number;
-    CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[];
+    CloudWatchMetrics: {
+      Namespace: string;
+      Dimensions: string[][];
+      Metrics: { Name: string; Unit: string }[];
+    }[];
   };
 };
 
@@ -87,7 +91,8 @@ describe('application metrics in the invocation EMF line', () => {
       });
       // Every dimension and metric a directive names is a property of the line (the EMF schema).
       for (const directive of line._aws.CloudWatchMetrics) {
-        for (const set of directive.Dimensions) for (const key of set) expect(typeof line[key]).toBe('string');
+        for (const set of directive.Dimensions)
+          for (const key of set) expect(typeof line[key]).toBe('string');
         for (const metric of directive.Metrics) expect(line[metric.Name]).toBeDefined();
       }
     }
@@ -116,7 +121,11 @@ describe('application metrics in the invocation EMF line', () => {
       invocation_id: 'inv-mixed',
     });
     expect(lines[1]!._aws.CloudWatchMetrics).toEqual([
-      { Namespace: 'Shop', Dimensions: [['tier']], Metrics: [{ Name: 'orders_placed_total', Unit: 'Count' }] },
+      {
+        Namespace: 'Shop',
+        Dimensions: [['tier']],
+        Metrics: [{ Name: 'orders_placed_total', Unit: 'Count' }],
+      },
       { Namespace: 'Shop', Dimensions: [['platform']], Metrics: [{ Name: 'exports_total', Unit: 'Count' }] },
     ]);
   });

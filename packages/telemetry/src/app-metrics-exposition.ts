@@ -3,7 +3,12 @@
  * names, labels and line order of `@opentelemetry/exporter-prometheus`), and as CloudWatch EMF
  * members and directives inside the invocation's own EMF line.
  */
-import { type ApplicationMetrics, attributeText, type InstrumentStorage, type Series } from './app-metrics.js';
+import {
+  type ApplicationMetrics,
+  attributeText,
+  type InstrumentStorage,
+  type Series,
+} from './app-metrics.js';
 
 /** OTel names allow `.`, `-` and `/`; Prometheus names do not (exporter-prometheus's rule). */
 function sanitize(name: string): string {
@@ -104,7 +109,7 @@ export function renderApplicationPrometheus(app: ApplicationMetrics, functionLab
     }
   }
   out +=
-    '# HELP serverless_metric_overflow_total Application metric recordings that went to an instrument\'s otel.metric.overflow series (its cardinality limit was reached).\n# TYPE serverless_metric_overflow_total counter\n';
+    "# HELP serverless_metric_overflow_total Application metric recordings that went to an instrument's otel.metric.overflow series (its cardinality limit was reached).\n# TYPE serverless_metric_overflow_total counter\n";
   for (const [instrument, count] of app.overflows)
     out += `serverless_metric_overflow_total{function="${functionLabel}",instrument="${escapeLabel(instrument)}"} ${count}\n`;
   return out;
@@ -210,7 +215,9 @@ export function takeApplicationEmf(
     series.pendingValues = undefined;
     if (value === undefined) continue;
     const keys = Object.keys(series.attributes).sort();
-    const dimensions = keys.map((key) => [key, JSON.stringify(attributeText(series.attributes[key]))] as const);
+    const dimensions = keys.map(
+      (key) => [key, JSON.stringify(attributeText(series.attributes[key]))] as const,
+    );
     const unit = cloudWatchUnit(storage);
     if (main.fits(storage.name, dimensions)) {
       for (const [key, text] of dimensions) if (!main.members.has(key)) mainOwn.set(key, text);

@@ -5,8 +5,10 @@
  * access-log line, and — if the invocation is still running shortly before its deadline — ends
  * the span as timed out and flushes, so the platform's kill does not lose it.
  *
- * This module does not import `@opentelemetry/api`: a mesh with metrics and logs but no tracing
- * never loads it. The span side lives in `tracing.ts`, imported only when tracing is on.
+ * This module does not import `@opentelemetry/api`. The span side lives in `tracing.ts`, imported
+ * only when tracing is on; the application's MeterProvider in `app-metrics-setup.ts`, imported
+ * (with the API) only when metrics are on and `telemetry.metrics.application` is not `false` — a
+ * mesh with logs alone, or with `application: false`, never loads the API without tracing.
  */
 import {
   type EventNext,
@@ -17,6 +19,8 @@ import {
 } from '@sidecarless/core';
 import { type FeatureContext, invocationOf, lineWriter } from '@sidecarless/core/feature';
 import { type AccessLogger, createAccessLogger } from './access-log.js';
+import type { ApplicationMetrics } from './app-metrics.js';
+import type { ApplicationEmf, takeApplicationEmf } from './app-metrics-exposition.js';
 import {
   createEmfRenderer,
   createEmfTallyRenderer,
@@ -24,8 +28,6 @@ import {
   type InvocationSeries,
   MetricsRegistry,
 } from './metrics.js';
-import type { ApplicationMetrics } from './app-metrics.js';
-import type { ApplicationEmf, takeApplicationEmf } from './app-metrics-exposition.js';
 import type { NormalizedTelemetry } from './options.js';
 import type { InvocationSpan, SpanSupport } from './tracing.js';
 import { UntracedTelemetry } from './untraced-telemetry.js';
@@ -67,7 +69,7 @@ async function startApplicationMetrics(
   if (handle === undefined) {
     host.log.info(
       {},
-      'an OpenTelemetry MeterProvider is already registered: the application\'s instruments go to it, not to the mesh\'s metrics',
+      "an OpenTelemetry MeterProvider is already registered: the application's instruments go to it, not to the mesh's metrics",
     );
     return undefined;
   }

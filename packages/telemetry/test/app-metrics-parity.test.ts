@@ -96,7 +96,11 @@ describe('the mesh MeterProvider against sdk-metrics + exporter-prometheus', () 
       whole.add(1.2);
       provider.getMeter('other').createCounter('3rd.party').add(1, { ok: true });
     });
-    expect(ours.series.get('orders_placed_total{otel_scope_name="checkout",otel_scope_version="1.2.0",tier="gold"}')).toBe('3');
+    expect(
+      ours.series.get(
+        'orders_placed_total{otel_scope_name="checkout",otel_scope_version="1.2.0",tier="gold"}',
+      ),
+    ).toBe('3');
     expect(ours.series.get('items_total{otel_scope_name="checkout",otel_scope_version="1.2.0"}')).toBe('3');
   });
 
@@ -121,9 +125,7 @@ describe('the mesh MeterProvider against sdk-metrics + exporter-prometheus', () 
       meter
         .createObservableGauge('heap.used', { unit: 'By' })
         .addCallback((result) => result.observe(1024, { space: 'old' }));
-      meter
-        .createObservableCounter('gc.runs')
-        .addCallback((result) => result.observe(7, { kind: 'minor' }));
+      meter.createObservableCounter('gc.runs').addCallback((result) => result.observe(7, { kind: 'minor' }));
       const open = meter.createObservableUpDownCounter('connections.open');
       const ready = meter.createObservableGauge('ready');
       meter.addBatchObservableCallback(

@@ -99,9 +99,9 @@ describe('a real Prometheus scraping the application metrics', () => {
   async function query(expression: string): Promise<Result> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expression)}`).catch(
-        () => undefined,
-      );
+      const response = await fetch(
+        `${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expression)}`,
+      ).catch(() => undefined);
       if (response?.ok) {
         const body = (await response.json()) as { data: { result: Result } };
         if (body.data.result.length > 0) return body.data.result;
@@ -153,9 +153,10 @@ describe('the provider the mesh registers', () => {
   });
 
   const start = async (section: MeshOptions['telemetry'], logs = captureLogs()) => {
-    mesh = createMesh({ service: 'checkout', logging: { destination: logs.destination }, telemetry: section }, [
-      telemetry,
-    ]);
+    mesh = createMesh(
+      { service: 'checkout', logging: { destination: logs.destination }, telemetry: section },
+      [telemetry],
+    );
     await mesh.ready();
     return logs;
   };
@@ -202,15 +203,17 @@ describe('the provider the mesh registers', () => {
     const port = await freePort();
     const logs = await start({ metrics: { exporter: 'prometheus', port } });
     expect(metrics.getMeterProvider()).toBe(own);
-    expect(logs.lines().some((line) => String(line.msg).includes('MeterProvider is already registered'))).toBe(
-      true,
-    );
+    expect(
+      logs.lines().some((line) => String(line.msg).includes('MeterProvider is already registered')),
+    ).toBe(true);
     metrics.getMeter('checkout').createCounter('orders').add(1);
     const meshText = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(meshText).toContain('serverless_function_invocations_total');
     expect(meshText).not.toContain('orders_total');
     const { resourceMetrics } = await exporter.collect();
-    expect(new PrometheusSerializer().serialize(resourceMetrics)).toContain('orders_total{otel_scope_name="checkout"} 1');
+    expect(new PrometheusSerializer().serialize(resourceMetrics)).toContain(
+      'orders_total{otel_scope_name="checkout"} 1',
+    );
     await own.shutdown();
   });
 

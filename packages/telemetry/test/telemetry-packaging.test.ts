@@ -39,11 +39,28 @@ describe('the built telemetry feature', () => {
     }
   });
 
-  it('loads nothing of OpenTelemetry for metrics and logs without tracing', async () => {
+  it('loads only @opentelemetry/api for metrics without tracing: the application MeterProvider', async () => {
     const { stdout } = await run(process.execPath, [
       '--no-experimental-require-module',
       fixture,
       'metrics-only',
+    ]);
+    const all = JSON.parse(stdout) as { after: number };
+    expect(all.after).toBeGreaterThan(0);
+    const { stdout: withoutApi } = await run(process.execPath, [
+      '--no-experimental-require-module',
+      fixture,
+      'metrics-only',
+      'api-only',
+    ]);
+    expect(JSON.parse(withoutApi)).toEqual({ status: 200, before: 0, after: 0 });
+  });
+
+  it('loads nothing of OpenTelemetry for metrics without tracing and application: false', async () => {
+    const { stdout } = await run(process.execPath, [
+      '--no-experimental-require-module',
+      fixture,
+      'metrics-without-application',
     ]);
     expect(JSON.parse(stdout)).toEqual({ status: 200, before: 0, after: 0 });
   });
