@@ -155,16 +155,22 @@ class EmfLine {
     return true;
   }
 
-  add(metric: string, unit: string, value: string, dimensions: readonly (readonly [string, string])[]): void {
+  add(
+    metric: string,
+    /** The directive's metric entry (`{"Name":…,"Unit":…}`). */
+    entry: string,
+    value: string,
+    dimensions: readonly (readonly [string, string])[],
+    keys: string,
+  ): void {
     this.members.set(metric, value);
     for (const [key, text] of dimensions) this.members.set(key, text);
-    const keys = JSON.stringify(dimensions.map(([key]) => key));
     let directive = this.directives.get(keys);
     if (directive === undefined) {
       directive = { dimensions: keys, metrics: [] };
       this.directives.set(keys, directive);
     }
-    directive.metrics.push(`{"Name":${JSON.stringify(metric)},"Unit":"${unit}"}`);
+    directive.metrics.push(entry);
   }
 
   directivesText(namespace: string): string {
@@ -214,15 +220,23 @@ export function takeApplicationEmf(
     series.pendingDelta = 0;
     series.pendingValues = undefined;
     if (value === undefined) continue;
-    const keys = Object.keys(series.attributes).sort();
-    const dimensions = keys.map(
-      (key) => [key, JSON.stringify(attributeText(series.attributes[key]))] as const,
-    );
-    const unit = cloudWatchUnit(storage);
+    // A series' attributes never change: its dimensions are serialised once.
+    if (series.emfDimensions === undefined) {
+      const sorted = Object.keys(series.attributes).sort();
+      series.emfDimensions = sorted.map(
+        (key) => [key, JSON.stringify(attributeText(series.attributes[key]))] as const,
+      );
+      series.emfDimensionKeys = JSON.stringify(sorted);
+    }
+    const dimensions = series.emfDimensions;
+    const keys = series.emfDimensionKeys!;
+    // The directive's metric entry, `{"Name":…,"Unit":…}`, also made once per instrument.
+    storage.emfMetric ??= `{"Name":${JSON.stringify(storage.name)},"Unit":"${cloudWatchUnit(storage)}"}`;
+    const unit = storage.emfMetric;
     if (main.fits(storage.name, dimensions)) {
       for (const [key, text] of dimensions) if (!main.members.has(key)) mainOwn.set(key, text);
       mainOwn.set(storage.name, value);
-      main.add(storage.name, unit, value, dimensions);
+      main.add(storage.name, unit, value, dimensions, keys);
       continue;
     }
     let line = extra.find((candidate) => candidate.fits(storage.name, dimensions));
@@ -230,7 +244,7 @@ export function takeApplicationEmf(
       line = new EmfLine(new Map());
       extra.push(line);
     }
-    line.add(storage.name, unit, value, dimensions);
+    line.add(storage.name, unit, value, dimensions, keys);
   }
   touched.length = 0;
   let members = '';

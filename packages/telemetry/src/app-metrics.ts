@@ -86,6 +86,9 @@ export class Series {
   pendingDelta = 0;
   pendingValues: number[] | undefined;
   touched = false;
+  /** EMF: the dimensions (sorted keys, JSON values) and their key list, made on first use. */
+  emfDimensions: readonly (readonly [string, string])[] | undefined;
+  emfDimensionKeys: string | undefined;
 
   constructor(attributes: Attributes, bucketCount: number | undefined) {
     this.attributes = attributes;
@@ -127,6 +130,8 @@ export class InstrumentStorage {
   #overflow: Series | undefined;
   #noAttributes: Series | undefined;
   #warned = false;
+  /** EMF: this instrument's entry in a directive's `Metrics`, made on first use. */
+  emfMetric: string | undefined;
   /** Observable instruments: their callbacks. */
   readonly callbacks: ObservableCallback[] = [];
 
