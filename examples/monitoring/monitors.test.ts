@@ -23,7 +23,11 @@ import { parse, parseAllDocuments } from 'yaml';
 
 const here = import.meta.dirname;
 const deploy = join(here, '..', 'order-processing', 'deploy');
-type Doc = { kind: string; apiVersion: string; metadata: { name: string; namespace?: string } } & Record<
+type Doc = {
+  kind: string;
+  apiVersion: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+} & Record<
   string,
   // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, read field by field below
   any

@@ -41,9 +41,7 @@ export function telemetryFromEnv(env: NodeJS.ProcessEnv = process.env) {
   const host = env.METRICS_HOST;
   return {
     tracing: { exporter: 'otlp' as const, endpoint: required('OTLP_TRACES_ENDPOINT', env) },
-    metrics: port
-      ? { exporter: 'prometheus' as const, port: Number(port), ...(host ? { host } : {}) }
-      : true,
+    metrics: port ? { exporter: 'prometheus' as const, port: Number(port), ...(host ? { host } : {}) } : true,
   };
 }
 
