@@ -43,11 +43,26 @@ function prometheusType(storage: InstrumentStorage): string {
   return 'gauge';
 }
 
-/** The series' labels then the scope's, as exporter-prometheus orders them. */
+const overflowFamily = 'serverless_metric_overflow_total';
+
+/**
+ * The series' labels then the scope's, as exporter-prometheus orders them. Two attribute keys
+ * that sanitise to one label name (`a.b`, `a_b`) keep the first: a repeated label name fails the
+ * whole scrape (exporter-prometheus writes both).
+ */
 function labels(series: Series, scope: string): string {
   let text = '';
-  for (const key of Object.keys(series.attributes))
-    text += `${text === '' ? '' : ','}${sanitize(key)}="${escapeLabel(attributeText(series.attributes[key]))}"`;
+  let seen: Set<string> | undefined;
+  const keys = Object.keys(series.attributes);
+  for (const key of keys) {
+    const name = sanitize(key);
+    if (keys.length > 1) {
+      seen ??= new Set();
+      if (seen.has(name)) continue;
+      seen.add(name);
+    }
+    text += `${text === '' ? '' : ','}${name}="${escapeLabel(attributeText(series.attributes[key]))}"`;
+  }
   return text === '' ? scope : `${text},${scope}`;
 }
 
@@ -65,13 +80,25 @@ function scopeLabels(storage: InstrumentStorage): string {
  * Prometheus name (in two meters) are one family, as a scrape allows one `# TYPE` per name; one
  * of another type under that name is left out, with one warning.
  */
-export function renderApplicationPrometheus(app: ApplicationMetrics, functionLabel: string): string {
+export function renderApplicationPrometheus(
+  app: ApplicationMetrics,
+  functionLabel: string,
+  meshFamilies: ReadonlySet<string> = new Set(),
+): string {
   app.observe();
   const families = new Map<string, { type: string; storages: InstrumentStorage[] }>();
   for (const storage of app.instruments) {
     if (storage.series.size === 0) continue;
     const name = prometheusName(storage);
     const type = prometheusType(storage);
+    if (meshFamilies.has(name) || name === overflowFamily) {
+      app.warnOnce(
+        storage,
+        'mesh-name',
+        `${storage.name} takes the name of one of the mesh's own metrics (${name}); left out of the exposition, rename it`,
+      );
+      continue;
+    }
     const family = families.get(name);
     if (family === undefined) families.set(name, { type, storages: [storage] });
     else if (family.type === type) family.storages.push(storage);

@@ -88,7 +88,9 @@ export class MetricsRegistry {
    * The application's instruments (`metrics.getMeter(...)`), when the mesh's MeterProvider is
    * registered: rendered after the mesh's families.
    */
-  application: { renderPrometheus(functionLabel: string): string } | undefined;
+  application:
+    | { renderPrometheus(functionLabel: string, meshFamilies: ReadonlySet<string>): string }
+    | undefined;
 
   constructor(functionName: string) {
     this.functionName = functionName;
@@ -254,7 +256,12 @@ export function renderPrometheus(registry: MetricsRegistry): string {
     registry.authDenied,
   );
   const own = `${lines.join('\n')}\n`;
-  return registry.application === undefined ? own : own + registry.application.renderPrometheus(fn);
+  if (registry.application === undefined) return own;
+  // The application's families must not repeat one of these names: a scrape with two `# TYPE`
+  // lines for one name fails whole.
+  const families = new Set<string>();
+  for (const line of lines) if (line.startsWith('# TYPE ')) families.add(line.split(' ')[2]!);
+  return own + registry.application.renderPrometheus(fn, families);
 }
 
 /** What one invocation contributes to an EMF line. */

@@ -75,7 +75,9 @@ async function startApplicationMetrics(
   }
   host.onClose(() => handle.unregister());
   const application = handle.metrics;
-  registry.application = { renderPrometheus: (fn) => renderApplicationPrometheus(application, fn) };
+  registry.application = {
+    renderPrometheus: (fn, meshFamilies) => renderApplicationPrometheus(application, fn, meshFamilies),
+  };
   return { metrics: application, takeEmf: takeApplicationEmf };
 }
 

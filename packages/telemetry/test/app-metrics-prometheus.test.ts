@@ -6,7 +6,7 @@
  * mesh, and when no provider is registered (metrics off, `application: false`, the application's
  * own provider first).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +175,33 @@ describe('the provider the mesh registers', () => {
     const warnings = logs.lines().filter((line) => String(line.msg).includes('cardinality limit'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ level: 'warn', instrument: 'orders', cardinalityLimit: 3 });
+  });
+
+  it('serves text promtool accepts whatever the application names, never repeating a family or a label', async () => {
+    const port = await freePort();
+    const logs = await start({ metrics: { exporter: 'prometheus', port } });
+    await invoke(mesh!, () => new Response('ok'), 'http://localhost/');
+    const meter = metrics.getMeter('checkout');
+    // The name of one of the mesh's own metrics: left out, with one warning.
+    meter.createCounter('serverless_function_invocations_total').add(5);
+    // Two keys that sanitise to one label name: the first is kept.
+    meter.createCounter('orders').add(1, { 'card.brand': 'visa', card_brand: 'amex' });
+    // The same Prometheus name from two meters: one family.
+    metrics.getMeter('other').createCounter('orders').add(2);
+    meter.createHistogram('http.server.duration', { unit: 's' }).record(0.2, { 'http.route': '/a"b' });
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(promtool.error, "promtool from Debian's prometheus package").toBeUndefined();
+    expect(promtool.stdout + promtool.stderr).toBe('');
+    expect(promtool.status).toBe(0);
+    expect(text.match(/^# TYPE serverless_function_invocations_total /gm)).toHaveLength(1);
+    expect(text).toContain(
+      'serverless_function_invocations_total{function="checkout",platform="local",trigger="http"} 1',
+    );
+    expect(text).toContain('orders_total{card_brand="visa",otel_scope_name="checkout"} 1');
+    expect(text).toContain('orders_total{otel_scope_name="other"} 2');
+    expect(text.match(/^# TYPE orders_total /gm)).toHaveLength(1);
+    expect(logs.lines().filter((line) => String(line.msg).includes("mesh's own metrics"))).toHaveLength(1);
   });
 
   it('registers nothing when metrics are off or application metrics are turned off', async () => {
