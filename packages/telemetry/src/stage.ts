@@ -60,7 +60,17 @@ async function startApplicationMetrics(
   setup: Promise<typeof import('./app-metrics-setup.js')>,
 ): Promise<ApplicationRuntime | undefined> {
   const options = host.section!.metrics;
-  const { registerApplicationMetrics, renderApplicationPrometheus, takeApplicationEmf } = await setup;
+  let loaded: typeof import('./app-metrics-setup.js');
+  try {
+    loaded = await setup;
+  } catch (error) {
+    // `@opentelemetry/api` not installed: then nothing in the application records through it.
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
+    host.log.debug({}, '@opentelemetry/api is not installed: no MeterProvider for application metrics');
+    return undefined;
+  }
+  const { registerApplicationMetrics, renderApplicationPrometheus, takeApplicationEmf } = loaded;
   const handle = registerApplicationMetrics({
     cardinalityLimit: options.cardinalityLimit,
     perInvocation: options.exporter === 'emf',
@@ -92,6 +102,8 @@ export async function loadTelemetry(host: FeatureHost<NormalizedTelemetry>): Pro
     registry && options.metrics.application
       ? startApplicationMetrics(host, registry, import('./app-metrics-setup.js'))
       : undefined;
+  // Awaited below, after the tracer's import: handled now, so a failure is not reported unhandled.
+  application?.catch(() => {});
 
   let spans: SpanSupport | undefined;
   if (options.tracing) {

@@ -204,7 +204,10 @@ describe('the provider the mesh registers', () => {
     expect(logs.lines().filter((line) => String(line.msg).includes("mesh's own metrics"))).toHaveLength(1);
   });
 
-  it('registers nothing when metrics are off or application metrics are turned off', async () => {
+  it('registers nothing without telemetry, with metrics off, or with application metrics turned off', async () => {
+    await start(undefined);
+    expect(metrics.getMeterProvider()).not.toBeInstanceOf(ApplicationMetrics);
+    await mesh!.close();
     await start({ logging: { accessLog: false } });
     expect(metrics.getMeterProvider()).not.toBeInstanceOf(ApplicationMetrics);
     await mesh!.close();
