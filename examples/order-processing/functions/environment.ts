@@ -32,14 +32,16 @@ export function required(name: string, env: NodeJS.ProcessEnv = process.env): st
 
 /**
  * The telemetry section every function shares: traces to the OTLP endpoint; Prometheus metrics
- * on `METRICS_PORT` when it is set, else the platform's default (EMF on Lambda, Prometheus on
- * :9464 elsewhere).
+ * on `METRICS_PORT` when it is set (bound to `METRICS_HOST`, default 127.0.0.1; the cluster
+ * manifests set 0.0.0.0 so Prometheus can scrape the pod), else the platform's default (EMF on
+ * Lambda, Prometheus on :9464 elsewhere).
  */
 export function telemetryFromEnv(env: NodeJS.ProcessEnv = process.env) {
   const port = env.METRICS_PORT;
+  const host = env.METRICS_HOST;
   return {
     tracing: { exporter: 'otlp' as const, endpoint: required('OTLP_TRACES_ENDPOINT', env) },
-    metrics: port ? { exporter: 'prometheus' as const, port: Number(port) } : true,
+    metrics: port ? { exporter: 'prometheus' as const, port: Number(port), ...(host ? { host } : {}) } : true,
   };
 }
 

@@ -84,6 +84,14 @@ export class MetricsRegistry {
   /** Shared checks the store could not answer: {@link storeFailureLabels}. */
   readonly storeFailures = new LabelledCounter();
 
+  /**
+   * The application's instruments (`metrics.getMeter(...)`), when the mesh's MeterProvider is
+   * registered: rendered after the mesh's families.
+   */
+  application:
+    | { renderPrometheus(functionLabel: string, meshFamilies: ReadonlySet<string>): string }
+    | undefined;
+
   constructor(functionName: string) {
     this.functionName = functionName;
   }
@@ -247,7 +255,13 @@ export function renderPrometheus(registry: MetricsRegistry): string {
     'reason',
     registry.authDenied,
   );
-  return `${lines.join('\n')}\n`;
+  const own = `${lines.join('\n')}\n`;
+  if (registry.application === undefined) return own;
+  // The application's families must not repeat one of these names: a scrape with two `# TYPE`
+  // lines for one name fails whole.
+  const families = new Set<string>();
+  for (const line of lines) if (line.startsWith('# TYPE ')) families.add(line.split(' ')[2]!);
+  return own + registry.application.renderPrometheus(fn, families);
 }
 
 /** What one invocation contributes to an EMF line. */
@@ -270,7 +284,7 @@ export interface EmfInvocation {
 export function createEmfRenderer(
   namespace: string,
   functionName: string,
-): (invocation: EmfInvocation) => string {
+): (invocation: EmfInvocation, extra?: EmfExtra) => string {
   const metricNames = [
     ['serverless_function_invocations_total', 'Count'],
     ['serverless_function_errors_total', 'Count'],
@@ -278,23 +292,44 @@ export function createEmfRenderer(
     ['serverless_function_timeouts_total', 'Count'],
     ['serverless_function_duration_seconds', 'Seconds'],
   ] as const;
-  const directive = JSON.stringify([
-    {
-      Namespace: namespace,
-      Dimensions: [['function', 'platform', 'trigger']],
-      Metrics: metricNames.map(([Name, Unit]) => ({ Name, Unit })),
-    },
-  ]);
+  const directive = JSON.stringify({
+    Namespace: namespace,
+    Dimensions: [['function', 'platform', 'trigger']],
+    Metrics: metricNames.map(([Name, Unit]) => ({ Name, Unit })),
+  });
   const fn = JSON.stringify(functionName);
-  return (invocation) => {
-    let line = `{"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":${directive}},"function":${fn}`;
+  return (invocation, extra) => {
+    let line = `{"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":[${directive}${extra?.directives ?? ''}]},"function":${fn}`;
     line += `,"platform":${JSON.stringify(invocation.platform)},"trigger":${JSON.stringify(invocation.trigger)}`;
     line += `,"serverless_function_invocations_total":1,"serverless_function_errors_total":${invocation.failed ? 1 : 0}`;
     line += `,"serverless_function_cold_starts_total":${invocation.coldStart ? 1 : 0},"serverless_function_timeouts_total":${invocation.timedOut ? 1 : 0}`;
     line += `,"serverless_function_duration_seconds":${invocation.durationMs / 1000},"invocation_id":${JSON.stringify(invocation.invocationId)}`;
     if (invocation.traceId !== undefined) line += `,"trace_id":"${invocation.traceId}"`;
+    if (extra !== undefined) line += extra.members;
     return `${line}}\n`;
   };
+}
+
+/** The names of the properties the invocation line always carries (dimensions, metrics, ids). */
+export const emfInvocationProperties: readonly string[] = [
+  'function',
+  'platform',
+  'trigger',
+  'serverless_function_invocations_total',
+  'serverless_function_errors_total',
+  'serverless_function_cold_starts_total',
+  'serverless_function_timeouts_total',
+  'serverless_function_duration_seconds',
+  'invocation_id',
+  'trace_id',
+];
+
+/** What the application's metrics add to the invocation line (see `takeApplicationEmf`). */
+export interface EmfExtra {
+  /** `,{directive}…` inside `CloudWatchMetrics`. */
+  readonly directives: string;
+  /** `,"key":value…` after the mesh's properties. */
+  readonly members: string;
 }
 
 /** The outbound and auth counts of one invocation (see `InvocationTally`). */

@@ -20,7 +20,14 @@ describe('the telemetry options section', () => {
   it('applies defaults: no tracing, metrics off, trace ids and access log on', () => {
     expect(normalizeOptions({ service: 's', telemetry: {} }, [telemetry], {}).section(telemetry)).toEqual({
       tracing: undefined,
-      metrics: { exporter: 'off', port: 9464, host: '127.0.0.1', namespace: 'Sidecarless' },
+      metrics: {
+        exporter: 'off',
+        port: 9464,
+        host: '127.0.0.1',
+        namespace: 'Sidecarless',
+        application: true,
+        cardinalityLimit: 2000,
+      },
       logging: { traceContext: true, accessLog: true },
       timeoutMarginMs: 100,
     });

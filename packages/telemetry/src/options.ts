@@ -65,6 +65,34 @@ export interface MetricsOptions {
   host?: string;
   /** CloudWatch namespace for EMF. Default `"Sidecarless"`. */
   namespace?: string;
+  /**
+   * Export the application's own metrics: while metrics are on, the mesh registers a global
+   * OpenTelemetry `MeterProvider`, so instruments made with `metrics.getMeter(...)` from
+   * `@opentelemetry/api` are exported with the mesh's metrics (Prometheus endpoint, or the
+   * invocation's EMF line). An application that registered its own provider first keeps it.
+   * `false`: no provider is registered and `@opentelemetry/api` is not loaded for metrics.
+   * Default `true`.
+   *
+   * @example
+   * ```ts
+   * import { metrics } from '@opentelemetry/api';
+   * import { createMesh } from '@sidecarless/core';
+   * import { telemetry } from '@sidecarless/telemetry';
+   *
+   * const mesh = createMesh({ service: 'checkout', telemetry: { metrics: { exporter: 'prometheus' } } }, [telemetry]);
+   * await mesh.ready();
+   * const orders = metrics.getMeter('checkout').createCounter('orders_placed_total');
+   * orders.add(1, { tier: 'gold' });
+   * ```
+   */
+  application?: boolean;
+  /**
+   * The most attribute sets one application instrument keeps, the overflow series included (the
+   * OpenTelemetry SDK's cardinality limit); recordings with new sets past it go to the series
+   * with `otel.metric.overflow="true"` and are counted in `serverless_metric_overflow_total`.
+   * Default `2000`, the SDK's.
+   */
+  cardinalityLimit?: number;
 }
 
 /** Telemetry additions to the logs. */
@@ -112,6 +140,9 @@ export interface NormalizedMetrics {
   readonly port: number;
   readonly host: string;
   readonly namespace: string;
+  /** Register the mesh's MeterProvider for the application's instruments. */
+  readonly application: boolean;
+  readonly cardinalityLimit: number;
 }
 
 export interface NormalizedTelemetry {
@@ -330,15 +361,30 @@ function checkMetrics(value: unknown, issues: IssueList, env: NodeJS.ProcessEnv)
     port: 9464,
     host: '127.0.0.1',
     namespace: 'Sidecarless',
+    application: true,
+    cardinalityLimit: 2000,
   };
   if (value === undefined || value === false) return defaults;
   if (value === true) return { ...defaults, exporter: env.AWS_LAMBDA_FUNCTION_NAME ? 'emf' : 'prometheus' };
   const path = 'telemetry.metrics';
-  const input = checkObject(value, path, issues, ['exporter', 'port', 'host', 'namespace']);
+  const input = checkObject(value, path, issues, [
+    'exporter',
+    'port',
+    'host',
+    'namespace',
+    'application',
+    'cardinalityLimit',
+  ]);
   if (!input) return defaults;
   const exporter = optional(input, 'exporter', path, issues, oneOf(metricExporters)) ?? 'off';
   if (exporter !== 'prometheus' && (input.port !== undefined || input.host !== undefined)) {
     issues.add(`${path}.port`, 'port and host apply to the Prometheus endpoint; add exporter: "prometheus"');
+  }
+  if (exporter === 'off' && (input.application !== undefined || input.cardinalityLimit !== undefined)) {
+    issues.add(
+      `${path}.exporter`,
+      'application and cardinalityLimit apply while metrics are exported; add exporter: "prometheus" or "emf"',
+    );
   }
   return {
     exporter,
@@ -349,6 +395,9 @@ function checkMetrics(value: unknown, issues: IssueList, env: NodeJS.ProcessEnv)
     namespace:
       optional(input, 'namespace', path, issues, string('use a CloudWatch namespace such as "Orders"')) ??
       defaults.namespace,
+    application: optional(input, 'application', path, issues, boolean) ?? defaults.application,
+    cardinalityLimit:
+      optional(input, 'cardinalityLimit', path, issues, integer(1, 1_000_000)) ?? defaults.cardinalityLimit,
   };
 }
 

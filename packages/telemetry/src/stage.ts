@@ -5,8 +5,10 @@
  * access-log line, and — if the invocation is still running shortly before its deadline — ends
  * the span as timed out and flushes, so the platform's kill does not lose it.
  *
- * This module does not import `@opentelemetry/api`: a mesh with metrics and logs but no tracing
- * never loads it. The span side lives in `tracing.ts`, imported only when tracing is on.
+ * This module does not import `@opentelemetry/api`. The span side lives in `tracing.ts`, imported
+ * only when tracing is on; the application's MeterProvider in `app-metrics-setup.ts`, imported
+ * (with the API) only when metrics are on and `telemetry.metrics.application` is not `false` — a
+ * mesh with logs alone, or with `application: false`, never loads the API without tracing.
  */
 import {
   type EventNext,
@@ -17,9 +19,12 @@ import {
 } from '@sidecarless/core';
 import { type FeatureContext, invocationOf, lineWriter } from '@sidecarless/core/feature';
 import { type AccessLogger, createAccessLogger } from './access-log.js';
+import type { ApplicationMetrics } from './app-metrics.js';
+import type { ApplicationEmf, takeApplicationEmf } from './app-metrics-exposition.js';
 import {
   createEmfRenderer,
   createEmfTallyRenderer,
+  emfInvocationProperties,
   type InvocationSeries,
   MetricsRegistry,
 } from './metrics.js';
@@ -36,6 +41,54 @@ interface TelemetryRuntime {
   readonly emf: ((line: string) => void) | undefined;
   readonly accessLog: AccessLogger | undefined;
   readonly host: FeatureHost;
+  /** The application's instruments, when the mesh's MeterProvider is the registered one. */
+  readonly application: ApplicationRuntime | undefined;
+}
+
+interface ApplicationRuntime {
+  readonly metrics: ApplicationMetrics;
+  readonly takeEmf: typeof takeApplicationEmf;
+}
+
+/**
+ * Registers the mesh's MeterProvider for the application's instruments (after importing
+ * `@opentelemetry/api`, which only this path loads when tracing is off).
+ */
+async function startApplicationMetrics(
+  host: FeatureHost<NormalizedTelemetry>,
+  registry: MetricsRegistry,
+  setup: Promise<typeof import('./app-metrics-setup.js')>,
+): Promise<ApplicationRuntime | undefined> {
+  const options = host.section!.metrics;
+  let loaded: typeof import('./app-metrics-setup.js');
+  try {
+    loaded = await setup;
+  } catch (error) {
+    // `@opentelemetry/api` not installed: then nothing in the application records through it.
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
+    host.log.debug({}, '@opentelemetry/api is not installed: no MeterProvider for application metrics');
+    return undefined;
+  }
+  const { registerApplicationMetrics, renderApplicationPrometheus, takeApplicationEmf } = loaded;
+  const handle = registerApplicationMetrics({
+    cardinalityLimit: options.cardinalityLimit,
+    perInvocation: options.exporter === 'emf',
+    warn: (fields, message) => host.log.warn(fields, message),
+  });
+  if (handle === undefined) {
+    host.log.info(
+      {},
+      "an OpenTelemetry MeterProvider is already registered: the application's instruments go to it, not to the mesh's metrics",
+    );
+    return undefined;
+  }
+  host.onClose(() => handle.unregister());
+  const application = handle.metrics;
+  registry.application = {
+    renderPrometheus: (fn, meshFamilies) => renderApplicationPrometheus(application, fn, meshFamilies),
+  };
+  return { metrics: application, takeEmf: takeApplicationEmf };
 }
 
 /** Loads the feature: tracer, metrics endpoint, flush hooks; returns the stage. */
@@ -43,6 +96,14 @@ export async function loadTelemetry(host: FeatureHost<NormalizedTelemetry>): Pro
   const options = host.section!;
   const service = host.service;
   const registry = options.metrics.exporter === 'off' ? undefined : new MetricsRegistry(service);
+  // Started first, at createMesh: the API's import overlaps the tracer's, and the provider is
+  // registered before `mesh.ready()` resolves.
+  const application =
+    registry && options.metrics.application
+      ? startApplicationMetrics(host, registry, import('./app-metrics-setup.js'))
+      : undefined;
+  // Awaited below, after the tracer's import: handled now, so a failure is not reported unhandled.
+  application?.catch(() => {});
 
   let spans: SpanSupport | undefined;
   if (options.tracing) {
@@ -69,7 +130,16 @@ export async function loadTelemetry(host: FeatureHost<NormalizedTelemetry>): Pro
     emf = lineWriter(host.logging.destination);
   }
   const accessLog = options.logging.accessLog ? createAccessLogger(host, host.log) : undefined;
-  return createTelemetryStage({ options, service, spans, registry, emf, accessLog, host });
+  return createTelemetryStage({
+    options,
+    service,
+    spans,
+    registry,
+    emf,
+    accessLog,
+    host,
+    application: await application,
+  });
 }
 
 /** Per-invocation state shared by the stage's success, failure and timeout paths. */
@@ -103,6 +173,28 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
   // unless EMF reports each invocation's outbound and auth counts: then each gets its own.
   const untraced = new UntracedTelemetry(registry);
   const tallied = runtime.emf !== undefined;
+  const { application } = runtime;
+  const namespace = options.metrics.namespace;
+  /** What the application recorded during this invocation, for its EMF line (nothing: no work). */
+  const applicationEmf = (
+    app: ApplicationRuntime,
+    ctx: FeatureContext,
+    traceId: string | undefined,
+  ): ApplicationEmf | undefined => {
+    if (app.metrics.touched.length === 0 && !app.metrics.observing) return undefined;
+    // The invocation line's own properties: an application series whose attributes disagree
+    // with them goes to a line of its own.
+    const reserved = new Map<string, string>();
+    // A metric's value: no JSON text equals it, so no dimension of the same name fits beside it.
+    const reservedProperty = '\u0000';
+    for (const name of emfInvocationProperties) reserved.set(name, reservedProperty);
+    reserved.set('function', JSON.stringify(runtime.service));
+    reserved.set('platform', JSON.stringify(ctx.platform));
+    reserved.set('trigger', JSON.stringify(ctx.trigger));
+    reserved.set('invocation_id', JSON.stringify(ctx.invocationId));
+    if (traceId !== undefined) reserved.set('trace_id', JSON.stringify(traceId));
+    return app.takeEmf(app.metrics, namespace, reserved, ctx.invocationId);
+  };
   // Series are cached per (platform, trigger); most functions see exactly one pair, so keep the
   // last one at hand and skip even the map lookups.
   let lastSeries: InvocationSeries | undefined;
@@ -170,18 +262,24 @@ function createTelemetryStage(runtime: TelemetryRuntime): Stage {
     seriesFor(ctx)?.record(durationMs / 1000, failed, ctx.coldStart, timedOut);
     if (runtime.emf) {
       const tally = (ctx.telemetry as UntracedTelemetry | undefined)?.tally;
+      const traceId = ctx.traceLogFields?.trace_id;
+      const own = application === undefined ? undefined : applicationEmf(application, ctx, traceId);
       runtime.emf(
         (tally === undefined ? '' : renderEmfTally(tally, ctx.invocationId)) +
-          renderEmf({
-            platform: ctx.platform,
-            trigger: ctx.trigger,
-            durationMs,
-            failed,
-            coldStart: ctx.coldStart,
-            timedOut,
-            invocationId: ctx.invocationId,
-            traceId: ctx.traceLogFields?.trace_id,
-          }),
+          renderEmf(
+            {
+              platform: ctx.platform,
+              trigger: ctx.trigger,
+              durationMs,
+              failed,
+              coldStart: ctx.coldStart,
+              timedOut,
+              invocationId: ctx.invocationId,
+              traceId,
+            },
+            own,
+          ) +
+          (own?.lines ?? ''),
       );
     }
     runtime.accessLog?.(ctx, {

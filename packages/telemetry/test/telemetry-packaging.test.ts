@@ -39,13 +39,44 @@ describe('the built telemetry feature', () => {
     }
   });
 
-  it('loads nothing of OpenTelemetry for metrics and logs without tracing', async () => {
+  it('loads only @opentelemetry/api for metrics without tracing: the application MeterProvider', async () => {
     const { stdout } = await run(process.execPath, [
       '--no-experimental-require-module',
       fixture,
       'metrics-only',
     ]);
+    const all = JSON.parse(stdout) as { after: number };
+    expect(all.after).toBeGreaterThan(0);
+    const { stdout: withoutApi } = await run(process.execPath, [
+      '--no-experimental-require-module',
+      fixture,
+      'metrics-only',
+      'api-only',
+    ]);
+    expect(JSON.parse(withoutApi)).toEqual({ status: 200, before: 0, after: 0 });
+  });
+
+  it('loads nothing of OpenTelemetry for metrics without tracing and application: false', async () => {
+    const { stdout } = await run(process.execPath, [
+      '--no-experimental-require-module',
+      fixture,
+      'metrics-without-application',
+    ]);
     expect(JSON.parse(stdout)).toEqual({ status: 200, before: 0, after: 0 });
+  });
+
+  it("registers the application's MeterProvider from CommonJS with require(esm) off", async () => {
+    const { stdout } = await run(process.execPath, [
+      '--no-experimental-require-module',
+      fileURLToPath(new URL('./fixtures/cjs-app-metrics.cjs', import.meta.url)),
+    ]);
+    const [line, ...more] = stdout
+      .trim()
+      .split('\n')
+      .map((text) => JSON.parse(text) as Record<string, unknown>);
+    expect(more).toEqual([]);
+    expect(line).toMatchObject({ function: 'cjs-metrics', tier: 'gold', orders_placed_total: 1 });
+    expect(JSON.stringify(line)).toContain('{"Namespace":"Test","Dimensions":[["tier"]]');
   });
 
   it('loads nothing of OpenTelemetry when telemetry is not configured', async () => {
