@@ -19,7 +19,7 @@ import { type Paint, painter, UsageError } from './terminal.js';
 
 export const invokeUsage = `Usage: sidecarless invoke HANDLER_FILE [--event NAME|FILE.json] [--platform lambda|openfaas|knative]
                           [--export NAME] [--method M] [--path /p?q] [--header 'name: value']…
-                          [--body TEXT|@FILE] [--timeout SECONDS] [--logs pretty|raw] [--json]
+                          [--body TEXT|@FILE] [--timeout SECONDS] [--sampled] [--logs pretty|raw] [--json]
 
 Runs the handler once, in a fresh Node process, through its adapter: a Lambda export is called
 with a realistic event and context; an OpenFaaS or Knative module is started on 127.0.0.1 and
@@ -32,6 +32,8 @@ handler failed (threw, answered 5xx, reported failed batch items, timed out).
   --method, --path, --header, --body
                       change the HTTP event's request (--body @order.json reads a file)
   --timeout SECONDS   the function's timeout, the invocation's deadline (default 3, Lambda's)
+  --sampled           Lambda's trace header says Sampled=1, as with active tracing on (default
+                      Sampled=0, as with it off: a mesh that follows it records no spans)
   --logs raw          the log lines as written (default pretty: time, level, message, fields)
   --json              one JSON document (response, logs, timings) instead of text
 
@@ -53,6 +55,7 @@ const options = {
   header: { type: 'string', multiple: true },
   body: { type: 'string' },
   timeout: { type: 'string' },
+  sampled: { type: 'boolean' },
   logs: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
@@ -227,6 +230,7 @@ export async function invoke(argv: readonly string[]): Promise<number> {
     loadWith: 'import',
     functionName,
     timeoutMs,
+    sampled: values.sampled === true,
     ...(platform === 'lambda' ? { event } : {}),
   };
   const env: NodeJS.ProcessEnv = { ...process.env };

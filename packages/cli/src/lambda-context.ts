@@ -26,6 +26,8 @@ export interface FunctionFacts {
   /** The function's timeout in ms; the deadline of each invocation. Default 3000 (Lambda's). */
   readonly timeoutMs?: number;
   readonly region?: string;
+  /** Whether the invocation's X-Ray trace header says sampled (active tracing on). Default false. */
+  readonly sampled?: boolean;
 }
 
 const account = '123456789012';
@@ -36,10 +38,13 @@ function logStreamName(): string {
   return `${day}/[$LATEST]${randomBytes(16).toString('hex')}`;
 }
 
-/** An X-Ray trace header for one invocation (not sampled: nothing is sent anywhere). */
-export function xrayTraceHeader(): string {
+/**
+ * An X-Ray trace header for one invocation: `Sampled=0` as Lambda sets it when active tracing is
+ * off (the default), `Sampled=1` as with active tracing on.
+ */
+export function xrayTraceHeader(sampled = false): string {
   const epoch = Math.floor(Date.now() / 1000).toString(16);
-  return `Root=1-${epoch}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=0;Lineage=1:${randomBytes(4).toString('hex')}:0`;
+  return `Root=1-${epoch}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=${sampled ? 1 : 0};Lineage=1:${randomBytes(4).toString('hex')}:0`;
 }
 
 /**
@@ -65,7 +70,7 @@ export function lambdaContext(facts: FunctionFacts): InvokeLambdaContext {
     memoryLimitInMB: String(facts.memoryMb ?? 128),
     logGroupName: `/aws/lambda/${facts.functionName}`,
     logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? logStreamName(),
-    xRayTraceId: xrayTraceHeader(),
+    xRayTraceId: xrayTraceHeader(facts.sampled),
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   };

@@ -36,6 +36,8 @@ export function parseLine(line: string): Record<string, unknown> | undefined {
   }
 }
 
+const traceKeys = new Set(['trace_id', 'span_id', 'trace_flags']);
+
 // Every line of an invocation carries these; they are shown once, when the invocation changes.
 const invocationKeys = new Set(['service', 'version', 'platform', 'cold_start', 'invocation_id']);
 
@@ -83,6 +85,18 @@ export function prettyLine(line: string, paint: Paint, hide?: ReadonlySet<string
         : '';
   const colour = levelColour[label as keyof typeof levelColour] ?? 'bold';
   const message = typeof msg === 'string' ? msg : msg === undefined ? '' : value(msg);
-  const extra = Object.entries(rest).filter(([key]) => !hide?.has(key));
-  return `${paint('dim', clock.padEnd(12))} ${paint(colour, label.toUpperCase().padEnd(5))} ${message}${extra.length > 0 ? `  ${paint('dim', fields(extra))}` : ''}`;
+  // The line's own fields first; the trace ids last; an error's stack on the lines below.
+  const { err, ...others } = rest as Record<string, unknown>;
+  const entries = Object.entries(others).filter(([key]) => !hide?.has(key));
+  const trace = entries.filter(([key]) => traceKeys.has(key));
+  const own = entries.filter(([key]) => !traceKeys.has(key));
+  const error = err as { type?: unknown; message?: unknown; stack?: unknown } | undefined;
+  if (error !== undefined && typeof error?.stack !== 'string') own.push(['err', err]);
+  const extra = [...own, ...trace];
+  const head = `${paint('dim', clock.padEnd(12))} ${paint(colour, label.toUpperCase().padEnd(5))} ${message}${extra.length > 0 ? `  ${paint('dim', fields(extra))}` : ''}`;
+  if (typeof error?.stack !== 'string') return head;
+  return `${head}\n${error.stack
+    .split('\n')
+    .map((stackLine) => paint('dim', `             ${stackLine}`))
+    .join('\n')}`;
 }

@@ -28,6 +28,8 @@ export interface RunSpec {
   readonly port?: number;
   readonly functionName: string;
   readonly timeoutMs: number;
+  /** The X-Ray header says Sampled=1 (active tracing on). */
+  readonly sampled?: boolean;
 }
 
 /** What happened (one JSON line on fd 3). */
@@ -76,7 +78,11 @@ type LambdaFunction = (
 ) => unknown;
 
 async function invokeLambda(spec: RunSpec, fn: LambdaFunction, loadedMs: number): Promise<never> {
-  const context = lambdaContext({ functionName: spec.functionName, timeoutMs: spec.timeoutMs });
+  const context = lambdaContext({
+    functionName: spec.functionName,
+    timeoutMs: spec.timeoutMs,
+    sampled: spec.sampled === true,
+  });
   // The runtime sets the trace header in the environment for each invocation.
   process.env._X_AMZN_TRACE_ID = context.xRayTraceId;
   const started = performance.now();
