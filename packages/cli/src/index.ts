@@ -13,7 +13,7 @@
  *   Response.json({ method: request.method, path: new URL(request.url).pathname }),
  * );
  * const result = await handler(readEvent('api-gw-v2') as never, lambdaContext({ functionName: 'orders' }));
- * console.log(result); // { statusCode: 200, body: '{"method":"POST","path":"/orders"}', … }
+ * console.log(result.statusCode, result.body); // 200 {"method":"POST","path":"/orders"}
  * ```
  *
  * @packageDocumentation

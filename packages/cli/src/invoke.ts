@@ -194,8 +194,11 @@ function lambdaResultText(result: unknown, paint: Paint): string {
 
 /** Why the invocation counts as failed, or `undefined` when it did not fail. */
 function failure(result: RunResult): string | undefined {
-  if (result.outcome === 'failed' || result.outcome === 'init-failed')
-    return `${result.error?.type ?? 'Error'}: ${result.error?.message ?? 'unknown error'}`;
+  if (result.outcome === 'failed' || result.outcome === 'init-failed') {
+    const missing = /^Cannot find package '([^']+)'/.exec(result.error?.message ?? '');
+    const fix = missing ? `; install it (npm install ${missing[1]})` : '';
+    return `${result.error?.type ?? 'Error'}: ${result.error?.message ?? 'unknown error'}${fix}`;
+  }
   const status = isProxyResult(result.result) ? result.result.statusCode : result.response?.status;
   if (status !== undefined && status >= 500) return `answered HTTP ${status}`;
   const failed = failedItems(result.result);

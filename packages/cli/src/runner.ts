@@ -179,7 +179,7 @@ async function main(spec: RunSpec): Promise<never> {
         ? (createRequire(pathToFileURL(spec.file))(spec.file) as Record<string, unknown>)
         : ((await import(pathToFileURL(spec.file).href)) as Record<string, unknown>);
   } catch (error) {
-    report({ outcome: 'init-failed', loadedMs: performance.now(), error: describe(error) });
+    report({ outcome: 'init-failed', error: describe(error) });
   }
   const loadedMs = performance.now();
   if (spec.loadOnly) report({ outcome: 'ok', loadedMs });

@@ -9,8 +9,18 @@ import { UsageError } from './terminal.js';
 
 const runnerPath = fileURLToPath(new URL('./runner.js', import.meta.url));
 
-/** The Node flags a handler file needs: type stripping for `.ts` on a Node that does not do it by default. */
-export function loaderFlags(file: string): string[] {
+/**
+ * The Node flags a handler needs: on Node 22, a Lambda function runs with `require(esm)` off, as
+ * AWS's nodejs22.x runtime does; a `.ts` file needs type stripping on a Node that does not strip by
+ * default.
+ */
+export function loaderFlags(file: string, platform: RunSpec['platform']): string[] {
+  const major = Number(process.versions.node.split('.')[0]);
+  const runtime = platform === 'lambda' && major === 22 ? ['--no-experimental-require-module'] : [];
+  return [...runtime, ...typeScriptFlags(file)];
+}
+
+function typeScriptFlags(file: string): string[] {
   if (!/^\.[cm]?ts$/.test(extname(file))) return [];
   // On by default from Node 22.18 and 23.6 (process.features.typescript is then "strip").
   const features = process.features as { typescript?: string | false };
@@ -59,10 +69,14 @@ export function runInChild(
 ): Promise<RunOutcome> {
   if (!existsSync(runnerPath))
     throw new Error(`the runner is missing at ${runnerPath}; rebuild @sidecarless/cli`);
-  const child = spawn(process.execPath, [...loaderFlags(spec.file), runnerPath, JSON.stringify(spec)], {
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    env: options.env,
-  });
+  const child = spawn(
+    process.execPath,
+    [...loaderFlags(spec.file, spec.platform), runnerPath, JSON.stringify(spec)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: options.env,
+    },
+  );
   const lines: RunOutcome['lines'] = [];
   const collect = (stream: 'stdout' | 'stderr') => {
     let pending = '';

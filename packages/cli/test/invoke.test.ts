@@ -312,3 +312,52 @@ describe('sidecarless invoke, user mistakes', () => {
     expect(stdout).toContain('Examples:\n  sidecarless invoke src/orders.ts --export api\n');
   });
 });
+
+describe('sidecarless invoke, failures', () => {
+  const failing = handlerPath('failing-lambda.mjs');
+
+  it('stops a handler at its timeout, as Lambda does, and exits 1', async () => {
+    const started = Date.now();
+    const { code, stderr } = await sidecarless(['invoke', failing, '--export', 'slow', '--timeout', '1']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /✗ lambda "slow" in failing-lambda\.mjs failed: Timeout: Task timed out after 1\.00 seconds\n$/,
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('reports an error thrown at init with its stack, and a missing package in one line', async () => {
+    const init = await sidecarless(['invoke', failing, '--export', 'slow'], { FAIL_AT_INIT: '1' });
+    expect(init.code).toBe(1);
+    expect(init.stderr).toMatch(
+      /✗ lambda "slow" in failing-lambda\.mjs failed at init: Error: DATABASE_URL is not set/,
+    );
+    expect(init.stderr).toMatch(/at .*failing-lambda\.mjs:2/);
+    const missing = await sidecarless(['invoke', failing, '--export', 'slow'], { FAIL_AT_INIT: 'import' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(
+      /failed at init: Error: Cannot find package 'a-package-that-is-not-installed' imported from .*failing-lambda\.mjs; install it \(npm install a-package-that-is-not-installed\)\n$/,
+    );
+  });
+
+  it('keeps a plain console.log line as it is, and names the error type of a rejected invocation', async () => {
+    const { code, stdout, stderr } = await sidecarless(['invoke', failing, '--export', 'logsThenThrows']);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^starting [0-9a-f-]{36}$/m);
+    expect(stderr).toMatch(/failed: PaymentError: payment declined/);
+  });
+
+  it('calls a callback-style handler with a callback', async () => {
+    const { code, stdout } = await sidecarless([
+      'invoke',
+      failing,
+      '--export',
+      'callback',
+      '--event',
+      'kinesis',
+    ]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ records: 2 });
+  });
+});
