@@ -7,11 +7,11 @@ export const slow = async () => {
   return { statusCode: 200 };
 };
 
-export const logsThenThrows = async (event, context) => {
+export const logsThenThrows = async (_event, context) => {
   console.log('starting', context.awsRequestId);
   throw Object.assign(new Error('payment declined'), { name: 'PaymentError' });
 };
 
-export const callback = (event, context, done) => {
+export const callback = (event, _context, done) => {
   setTimeout(() => done(null, { records: event.Records.length }), 5);
 };
