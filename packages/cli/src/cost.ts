@@ -90,7 +90,10 @@ interface PackageRow {
   bytes: number;
   /** For a dependency: the @sidecarless packages (or the handler) whose imports bring it in. */
   pulledInBy: string[];
-  /** For a @sidecarless package: its probe's import ms over the bare handler's (median). */
+  /**
+   * For a @sidecarless package: the ms a bundle of only what the handler imports from it takes to
+   * load (its `require()`), over the bare handler's (median of per-round differences).
+   */
   importMs?: number;
 }
 
@@ -200,13 +203,35 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
 
+/** One bundle measured: its samples, one per round (index = round, so rounds pair up). */
 interface Variant {
   readonly name: string;
   readonly file: string;
   readonly loadOnly: boolean;
+  /** Process start to module loaded. */
   readonly importMs: number[];
+  /** The `require()` of the bundle alone. */
+  readonly loadMs: number[];
   readonly invokeMs: number[];
   failure?: string;
+}
+
+/** Median of the per-round differences `a − b`: pairs cancel what a busy machine adds to both. */
+const pairedMedian = (a: readonly number[], b: readonly number[]) =>
+  median(a.map((value, round) => value - (b[round] ?? Number.NaN)).filter(Number.isFinite));
+
+/** Half the interquartile range: how far a sample typically strays from the median. */
+function spread(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))]!;
+  return (at(0.75) - at(0.25)) / 2;
+}
+
+interface Figures {
+  bytes: number;
+  importMs: number;
+  loadMs: number;
+  invokeMs: number;
 }
 
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
@@ -238,10 +263,9 @@ function ordered(rows: readonly PackageRow[]): { row: PackageRow; depth: number;
 
 function printTables(
   paint: Paint,
-  facts: { file: string; exportName: string; event: string; runs: number },
+  facts: { file: string; exportName: string; event: string; runs: number; noiseMs: number },
   attributed: { rows: PackageRow[]; total: number },
-  bare: { bytes: number; importMs: number; invokeMs: number },
-  handler: { bytes: number; importMs: number; invokeMs: number },
+  whole: { bare: Figures; handler: Figures; added: Figures },
   failure: string | undefined,
 ): void {
   const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -251,7 +275,7 @@ function printTables(
   out(
     paint(
       'dim',
-      `bundled as SAM's esbuild builder does: one minified CommonJS file, platform node, target node22, @aws-sdk/* external; medians of ${facts.runs} fresh Node ${process.versions.node} processes`,
+      `bundled as SAM's esbuild builder does (one minified CommonJS file, platform node, target node22, @aws-sdk/* external); medians of ${facts.runs} fresh Node ${process.versions.node} processes`,
     ),
   );
   out();
@@ -264,36 +288,32 @@ function printTables(
     kb(row.bytes),
     row.importMs === undefined ? '' : signed(row.importMs),
   ]);
-  for (const line of table(
-    [[paint('dim', 'package'), paint('dim', 'bundle KB'), paint('dim', 'import ms, alone')], ...packageRows],
-    visible,
-  ))
+  const heading = (...cells: string[]) => cells.map((cell) => paint('dim', cell));
+  for (const line of table([heading('package', 'bundle KB', 'import ms, alone'), ...packageRows], visible))
     out(line);
   out();
-  const whole = [
+  const { bare, handler, added } = whole;
+  const rows = [
+    heading('whole handler', 'bundle KB', 'import ms', 'of which the module', 'first invocation ms'),
+    ['bare handler', kb(bare.bytes), ms(bare.importMs), ms(bare.loadMs), ms(bare.invokeMs)],
+    ['this handler', kb(handler.bytes), ms(handler.importMs), ms(handler.loadMs), ms(handler.invokeMs)],
     [
-      paint('dim', 'whole handler'),
-      paint('dim', 'bundle KB'),
-      paint('dim', 'import ms'),
-      paint('dim', 'first invocation ms'),
-    ],
-    ['bare handler', kb(bare.bytes), ms(bare.importMs), ms(bare.invokeMs)],
-    ['this handler', kb(handler.bytes), ms(handler.importMs), ms(handler.invokeMs)],
-    [
-      paint('bold', 'added'),
-      paint('bold', signed(handler.bytes / 1024 - bare.bytes / 1024)),
-      paint('bold', signed(handler.importMs - bare.importMs)),
-      paint('bold', signed(handler.invokeMs - bare.invokeMs)),
-    ],
+      'added',
+      signed(added.bytes / 1024),
+      signed(added.importMs),
+      signed(added.loadMs),
+      signed(added.invokeMs),
+    ].map((cell) => paint('bold', cell)),
   ];
-  for (const line of table(whole, visible)) out(line);
+  for (const line of table(rows, visible)) out(line);
   out();
-  out(
-    paint(
-      'dim',
-      'import ms: from process start to the module loaded. alone: a bundle of only what the handler imports from that package (with the @sidecarless/core it needs), over the bare handler. first invocation: the call with the event, as the runtime makes it.',
-    ),
-  );
+  for (const note of [
+    'import ms: process start to the handler module loaded; of which the module: its require() alone.',
+    'alone: the require() of a bundle of only what the handler imports from that package (with the',
+    '  @sidecarless/core it needs), over the bare handler. first invocation: the call with the event.',
+    `added: medians of per-run differences. A bare process varies by ±${facts.noiseMs.toFixed(1)} ms here (half the interquartile range).`,
+  ])
+    out(paint('dim', note));
   if (failure !== undefined)
     out(paint('red', `the handler's first invocation failed (${failure}): its figures are for that path`));
 }
@@ -350,16 +370,18 @@ export async function cost(argv: readonly string[]): Promise<number> {
         },
         `a probe of ${name}`,
       );
-      probes.push({ name, file: probeOut, loadOnly: true, importMs: [], invokeMs: [] });
+      probes.push({ name, file: probeOut, loadOnly: true, importMs: [], loadMs: [], invokeMs: [] });
     }
-    const bare: Variant = { name: 'bare', file: bareOut, loadOnly: false, importMs: [], invokeMs: [] };
-    const handler: Variant = {
-      name: 'handler',
-      file: handlerOut,
+    const sampled = (name: string, file: string): Variant => ({
+      name,
+      file,
       loadOnly: false,
       importMs: [],
+      loadMs: [],
       invokeMs: [],
-    };
+    });
+    const bare = sampled('bare', bareOut);
+    const handler = sampled('handler', handlerOut);
     const variants = [bare, handler, ...probes];
     const functionName = functionNameOf(file);
     const env = { ...lambdaEnvironment({ functionName, timeoutMs }), ...process.env };
@@ -390,39 +412,48 @@ export async function cost(argv: readonly string[]): Promise<number> {
           throw new UsageError(
             `${relative(workingDir, file)} failed at init when bundled: ${result.error?.type}: ${result.error?.message}`,
           );
-        variant.importMs.push(result.loadedMs);
-        if (result.invokeMs !== undefined) variant.invokeMs.push(result.invokeMs);
+        variant.importMs[round] = result.loadedMs;
+        variant.loadMs[round] = result.loadMs ?? Number.NaN;
+        if (result.invokeMs !== undefined) variant.invokeMs[round] = result.invokeMs;
         if (result.outcome === 'failed') variant.failure = `${result.error?.type}: ${result.error?.message}`;
         const status = (result.result as { statusCode?: unknown } | undefined)?.statusCode;
         if (typeof status === 'number' && status >= 500) variant.failure = `answered HTTP ${status}`;
       }
     }
-    const bareImport = median(bare.importMs);
     for (const probe of probes) {
       const row = attributed.rows.find((candidate) => candidate.name === probe.name);
-      if (row) row.importMs = median(probe.importMs) - bareImport;
+      if (row) row.importMs = pairedMedian(probe.loadMs, bare.loadMs);
     }
-    const bareFigures = {
-      bytes: Object.values(bareMeta.outputs)[0]!.bytes,
-      importMs: bareImport,
-      invokeMs: median(bare.invokeMs),
+    const figures = (variant: Variant, bytes: number): Figures => ({
+      bytes,
+      importMs: median(variant.importMs),
+      loadMs: median(variant.loadMs),
+      invokeMs: median(variant.invokeMs),
+    });
+    const bareFigures = figures(bare, Object.values(bareMeta.outputs)[0]!.bytes);
+    const handlerFigures = figures(handler, attributed.total);
+    const added: Figures = {
+      bytes: handlerFigures.bytes - bareFigures.bytes,
+      importMs: pairedMedian(handler.importMs, bare.importMs),
+      loadMs: pairedMedian(handler.loadMs, bare.loadMs),
+      invokeMs: pairedMedian(handler.invokeMs, bare.invokeMs),
     };
-    const handlerFigures = {
-      bytes: attributed.total,
-      importMs: median(handler.importMs),
-      invokeMs: median(handler.invokeMs),
-    };
+    const noiseMs = spread(bare.importMs);
     if (values.json) {
-      const added = {
-        bytes: handlerFigures.bytes - bareFigures.bytes,
-        importMs: handlerFigures.importMs - bareFigures.importMs,
-        firstInvocationMs: handlerFigures.invokeMs - bareFigures.invokeMs,
-      };
-      const figures = (figures: typeof bareFigures, variant: Variant) => ({
+      const described = (figures: Figures, variant?: Variant) => ({
         bytes: figures.bytes,
         importMs: figures.importMs,
+        loadMs: figures.loadMs,
         firstInvocationMs: figures.invokeMs,
-        samples: { importMs: variant.importMs, firstInvocationMs: variant.invokeMs },
+        ...(variant
+          ? {
+              samples: {
+                importMs: variant.importMs,
+                loadMs: variant.loadMs,
+                firstInvocationMs: variant.invokeMs,
+              },
+            }
+          : {}),
       });
       process.stdout.write(
         `${JSON.stringify(
@@ -441,12 +472,13 @@ export async function cost(argv: readonly string[]): Promise<number> {
               external: ['@aws-sdk/*'],
             },
             packages: ordered(attributed.rows).map(({ row }) => row),
-            bare: figures(bareFigures, bare),
+            bare: described(bareFigures, bare),
             handler: {
-              ...figures(handlerFigures, handler),
+              ...described(handlerFigures, handler),
               ...(handler.failure ? { failure: handler.failure } : {}),
             },
-            added,
+            added: described(added),
+            noiseMs,
           },
           null,
           2,
@@ -455,10 +487,9 @@ export async function cost(argv: readonly string[]): Promise<number> {
     } else
       printTables(
         painter(process.stdout),
-        { file: relative(workingDir, file), exportName, event: eventName, runs },
+        { file: relative(workingDir, file), exportName, event: eventName, runs, noiseMs },
         attributed,
-        bareFigures,
-        handlerFigures,
+        { bare: bareFigures, handler: handlerFigures, added },
         handler.failure,
       );
     return handler.failure === undefined ? 0 : 1;

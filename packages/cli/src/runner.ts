@@ -36,6 +36,8 @@ export interface RunSpec {
 export interface RunResult {
   /** `performance.now()` once the module is loaded: ms since the process started. */
   readonly loadedMs?: number;
+  /** The module's own load: the `require()` or `import()` call alone, in ms. */
+  readonly loadMs?: number;
   /** The invocation, from the call to its result (HTTP: request sent to body received). */
   readonly invokeMs?: number;
   readonly outcome: 'ok' | 'failed' | 'init-failed' | 'usage';
@@ -44,8 +46,11 @@ export interface RunResult {
   readonly error?: { type: string; message: string; stack?: string | undefined; code?: string | undefined };
 }
 
+// Set once the module is loaded; every report carries it.
+let loadMs: number | undefined;
+
 function report(result: RunResult): never {
-  writeSync(3, `${JSON.stringify(result)}\n`);
+  writeSync(3, `${JSON.stringify(loadMs === undefined ? result : { ...result, loadMs })}\n`);
   process.exit(0);
 }
 
@@ -173,6 +178,7 @@ async function invokeHttp(spec: RunSpec, exported: unknown, loadedMs: number): P
 
 async function main(spec: RunSpec): Promise<never> {
   let module: Record<string, unknown>;
+  const loadStarted = performance.now();
   try {
     module =
       spec.loadWith === 'require'
@@ -182,6 +188,7 @@ async function main(spec: RunSpec): Promise<never> {
     report({ outcome: 'init-failed', error: describe(error) });
   }
   const loadedMs = performance.now();
+  loadMs = loadedMs - loadStarted;
   if (spec.loadOnly) report({ outcome: 'ok', loadedMs });
   const name = basename(spec.file);
   const exported = module[spec.exportName];
