@@ -317,6 +317,7 @@ export async function invoke(argv: readonly string[]): Promise<number> {
       ...(result.error !== undefined ? { error: result.error } : {}),
       ...(why !== undefined ? { failure: why } : {}),
       loadedMs: result.loadedMs,
+      loadMs: result.loadMs,
       invokeMs: result.invokeMs,
       logs: outcome.lines.map((line) => parseLine(line.text) ?? line.text),
     };
