@@ -49,8 +49,17 @@ export interface RunResult {
 // Set once the module is loaded; every report carries it.
 let loadMs: number | undefined;
 
+// Microseconds are as fine as a fresh process's timings mean anything.
+const rounded = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 1000) / 1000);
+
 function report(result: RunResult): never {
-  writeSync(3, `${JSON.stringify(loadMs === undefined ? result : { ...result, loadMs })}\n`);
+  const timed = {
+    ...result,
+    loadedMs: rounded(result.loadedMs),
+    loadMs: rounded(loadMs),
+    invokeMs: rounded(result.invokeMs),
+  };
+  writeSync(3, `${JSON.stringify(timed)}\n`);
   process.exit(0);
 }
 
