@@ -122,7 +122,10 @@ function packageResolver(): (file: string) => string | undefined {
 
 const handlerLabel = 'the handler';
 
-/** Bytes per package, and who pulls each dependency in; plus the specifiers to probe per @sidecarless package. */
+/**
+ * Bytes per package, and who pulls each dependency in; plus what to probe per @sidecarless package:
+ * `import <specifier>` or `require <specifier>`, as the bundle's other packages reach it.
+ */
 function attribute(
   metafile: Metafile,
   workingDir: string,
@@ -159,8 +162,9 @@ function attribute(
         imported.original !== undefined &&
         imported.kind !== 'dynamic-import'
       ) {
+        // The way it was imported picks the build (the `import` or the `require` condition).
         const wanted = specifiers.get(to) ?? new Set();
-        wanted.add(imported.original);
+        wanted.add(`${imported.kind === 'require-call' ? 'require' : 'import'} ${imported.original}`);
         specifiers.set(to, wanted);
       }
     }
@@ -353,9 +357,12 @@ export async function cost(argv: readonly string[]): Promise<number> {
     const probes: Variant[] = [];
     for (const [name, wanted] of [...attributed.specifiers].sort(([a], [b]) => a.localeCompare(b))) {
       const probeOut = join(work, `probe-${probes.length}.cjs`);
-      const imports = [...wanted].map(
-        (specifier, index) => `import * as p${index} from ${JSON.stringify(specifier)};`,
-      );
+      const imports = [...wanted].map((entry, index) => {
+        const [how, specifier] = [entry.slice(0, entry.indexOf(' ')), entry.slice(entry.indexOf(' ') + 1)];
+        return how === 'require'
+          ? `const p${index} = require(${JSON.stringify(specifier)});`
+          : `import * as p${index} from ${JSON.stringify(specifier)};`;
+      });
       const keep = `globalThis.__sidecarlessProbe = [${[...wanted].map((_, index) => `p${index}`).join(', ')}];`;
       await bundle(
         esbuild,
