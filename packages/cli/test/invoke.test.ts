@@ -4,6 +4,10 @@
  * metrics; an OpenFaaS function that listens by itself; a Knative CloudEvents sink exported
  * without listening. Each invocation is a fresh Node process started by the built command.
  */
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   createSigningKey,
   type JwksServer,
@@ -19,6 +23,7 @@ const key = createSigningKey('ES256');
 let jwks: JwksServer;
 let collector: OtlpReceiver;
 let env: NodeJS.ProcessEnv;
+const work = mkdtempSync(join(tmpdir(), 'sidecarless-invoke-test-'));
 
 beforeAll(async () => {
   jwks = await startJwksServer([key.jwk]);
@@ -26,6 +31,7 @@ beforeAll(async () => {
   env = { JWKS_URI: jwks.url, OTLP_TRACES_ENDPOINT: collector.url };
 });
 afterAll(async () => {
+  rmSync(work, { recursive: true, force: true });
   await jwks.close();
   await collector.close();
 });
@@ -359,5 +365,63 @@ describe('sidecarless invoke, failures', () => {
     ]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ records: 2 });
+  });
+});
+
+describe('sidecarless invoke and events, your own events', () => {
+  it('prints a shipped event to start from, and invokes with an edited copy of it', async () => {
+    const listed = await sidecarless(['events']);
+    expect(listed.stdout.split('\n').filter(Boolean)).toEqual([
+      'api-gw-v2',
+      'api-gw-v1',
+      'alb',
+      'function-url',
+      'sqs',
+      'sns',
+      'eventbridge',
+      's3',
+      'kinesis',
+      'dynamodb',
+      'cloudevent',
+    ]);
+    const printed = await sidecarless(['events', 'sqs']);
+    const event = JSON.parse(printed.stdout) as { Records: { messageId: string; body: string }[] };
+    // Keep only the record that fails, under a new id.
+    const poison = join(work, 'poison.json');
+    writeFileSync(poison, JSON.stringify({ Records: [{ ...event.Records[1]!, messageId: 'poison-1' }] }));
+    const { code, stdout } = await sidecarless(
+      ['invoke', orders, '--export', 'worker', '--event', poison],
+      env,
+    );
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toEqual({ batchItemFailures: [{ itemIdentifier: 'poison-1' }] });
+    const unknown = await sidecarless(['events', 'kafka']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(
+      /^sidecarless: events: "kafka" is not one event name; use one of api-gw-v2, /,
+    );
+  });
+
+  it('reads --body @file, and refuses an event file that is not JSON', async () => {
+    const body = join(work, 'order.json');
+    writeFileSync(body, '{"sku":"lamp-3","qty":2}');
+    const { code, stdout } = await sidecarless(
+      [
+        'invoke',
+        orders,
+        '--body',
+        `@${body}`,
+        '--header',
+        `authorization: Bearer ${await token('orders:write')}`,
+      ],
+      env,
+    );
+    expect(code).toBe(0);
+    expect(stdout).toContain('"sku": "lamp-3"');
+    const broken = join(work, 'broken.json');
+    writeFileSync(broken, '{ "Records": [');
+    const refused = await sidecarless(['invoke', orders, '--event', broken], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^sidecarless: --event: .*broken\.json is not JSON \(.*\)\n$/);
   });
 });
