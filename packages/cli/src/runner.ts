@@ -203,9 +203,13 @@ async function main(spec: RunSpec): Promise<never> {
   const exported = module[spec.exportName];
   if (exported === undefined && (spec.platform === 'lambda' || spec.exportGiven)) {
     const names = exportList(module);
+    const none =
+      module.default === undefined
+        ? `${name} exports nothing`
+        : `${name} has only a default export, and the runtime calls a named one`;
     usage(
       names.length === 0
-        ? `${name} exports nothing; export the wrapped handler (export const ${spec.exportName} = ${spec.platform}(mesh, fn))`
+        ? `${none}; export the wrapped handler (export const ${spec.exportName} = ${spec.platform}(mesh, fn))`
         : `${name} does not export "${spec.exportName}"; it exports ${names.join(', ')} — use --export ${names[0]}`,
     );
   }
