@@ -1,26 +1,12 @@
 /**
- * The `sidecarless` command as a user runs it: the built bin in a child process, its exit codes
- * and its output, on the seed document's resources and the reference examples.
+ * `sidecarless check` and `explain` as a user runs them: the built bin in a child process, its exit
+ * codes and its output, on the seed document's resources and the reference examples (copied from
+ * packages/istio/test/fixtures).
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { fixture, sidecarless as run } from './run-cli.js';
 
-const bin = fileURLToPath(new URL('../dist/esm/cli.js', import.meta.url));
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-
-async function sidecarless(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], {
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const sidecarless = (...args: string[]) => run(args);
 
 describe('sidecarless check', () => {
   it('says per resource what the seed document’s Istio resources become, and exits 1 for what is not honoured', async () => {
@@ -92,7 +78,7 @@ describe('usage', () => {
     const unknown = await sidecarless('deploy');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'sidecarless: unknown command "deploy"; use check or explain (sidecarless --help)\n',
+      'sidecarless: unknown command "deploy"; use check, explain, invoke, cost or events (sidecarless --help)\n',
     );
     const labels = await sidecarless('check', fixture('seed.yaml'), '--labels', 'app');
     expect(labels.stderr).toBe(
@@ -100,5 +86,22 @@ describe('usage', () => {
     );
     const missing = await sidecarless('check', 'no-such.yaml');
     expect(missing.stderr).toBe('sidecarless: no-such.yaml: no such file or directory\n');
+  });
+});
+
+describe('terminal output', () => {
+  it('is plain when piped, even without NO_COLOR, and coloured when FORCE_COLOR asks', async () => {
+    const piped = await run(['check', fixture('virtual-service-04.yaml')], { NO_COLOR: undefined });
+    expect(piped.stdout).not.toContain('\x1b[');
+    const forced = await run(['check', fixture('virtual-service-04.yaml')], {
+      NO_COLOR: undefined,
+      FORCE_COLOR: '1',
+    });
+    expect(forced.stdout).toContain('\x1b[32m✓\x1b[0m DestinationRule foo/reviews-destination');
+    const refused = await run(['check', fixture('virtual-service-04.yaml')], {
+      NO_COLOR: '1',
+      FORCE_COLOR: '1',
+    });
+    expect(refused.stdout).not.toContain('\x1b[');
   });
 });
