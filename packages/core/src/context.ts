@@ -35,14 +35,17 @@ export interface ContextHost {
 const noAttributes: Readonly<Record<string, string>> = Object.freeze({});
 
 // Cold start is a fact about the process, not about one mesh: two meshes (or the ESM and CJS
-// copies of this package) must agree that only the very first invocation was cold.
+// copies of this package) must agree that only the very first invocation was cold. The first
+// invocation's id is kept, so every context of that invocation — a batch's records each have
+// one, after the batch's own — is cold too.
 const coldStartKey = Symbol.for('sidecarless.process-has-invoked');
-type ProcessFlags = { [coldStartKey]?: boolean };
+type ProcessFlags = { [coldStartKey]?: string | true };
 
-function takeColdStart(): boolean {
+function takeColdStart(invocationId: string | undefined): boolean {
   const flags = globalThis as ProcessFlags;
-  if (flags[coldStartKey]) return false;
-  flags[coldStartKey] = true;
+  const first = flags[coldStartKey];
+  if (first !== undefined) return invocationId !== undefined && first === invocationId;
+  flags[coldStartKey] = invocationId ?? true;
   return true;
 }
 
@@ -112,7 +115,7 @@ export class InvocationContext<Raw = unknown> implements FeatureContext, MeshCon
 
   constructor(facts: InvocationFacts<Raw>, host: ContextHost) {
     this.#invocationId = facts.invocationId || undefined;
-    this.coldStart = takeColdStart();
+    this.coldStart = takeColdStart(this.#invocationId);
     this.deadline = facts.deadline ?? Date.now() + host.timeoutMs;
     this.#signalAt = this.deadline - (facts.safetyMarginMs ?? host.safetyMarginMs);
     this.platform = facts.platform;

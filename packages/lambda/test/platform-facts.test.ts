@@ -33,6 +33,24 @@ describe('platform facts', () => {
     expect(facts[0]!.remaining).toBeGreaterThan(4_800);
   });
 
+  it('marks every record of the first batch cold, and none of the next', async () => {
+    const mesh = createMesh({ service: 'facts', logging: silent });
+    const colds: boolean[][] = [[], []];
+    let round = 0;
+    const handler = lambda.sqs(mesh, async (_record, ctx) => {
+      colds[round]!.push(ctx.coldStart);
+    });
+    const [record] = lambdaEvent<{ Records: Record<string, unknown>[] }>('sqs.json').Records;
+    const batch = { Records: ['m1', 'm2', 'm3'].map((messageId) => ({ ...record, messageId })) };
+    await handler(batch, lambdaContext({ requestId: 'first' }));
+    round = 1;
+    await handler(batch, lambdaContext({ requestId: 'second' }));
+    expect(colds).toEqual([
+      [true, true, true],
+      [false, false, false],
+    ]);
+  });
+
   it('fires ctx.signal the safety margin before the deadline', async () => {
     const mesh = createMesh({ service: 'facts', logging: silent });
     const handler = lambda.event(
