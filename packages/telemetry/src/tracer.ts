@@ -1,8 +1,9 @@
 /**
- * Choosing the tracer: ours (the light tracer, loaded lazily) when an exporter or a span
- * processor is configured and the application registered no provider; the application's
- * registered provider otherwise — and that one is flushed too, because a frozen Lambda loses
- * whatever it still buffers.
+ * Choosing the tracer (`telemetry.tracing.provider`): the provider the application registered
+ * (NodeTracerProvider, NodeSDK, the OpenTelemetry Lambda layer) when there is one; else ours (the
+ * light tracer, loaded lazily) when an exporter or a span processor is configured; else the api's
+ * proxy. `"global"` always takes the api's provider, `"light"` always ours. The application's
+ * provider is flushed with the mesh too, because a frozen Lambda loses whatever it still buffers.
  */
 import { type TracerProvider, trace } from '@opentelemetry/api';
 import type { NormalizedTracing } from './options.js';
@@ -23,7 +24,7 @@ export async function resolveTracer(
   resource: Record<string, string>,
   onExportFailure: (reason: unknown) => void,
 ): Promise<TracerHandle> {
-  const application = applicationProvider();
+  const application = tracing.provider === 'light' ? undefined : applicationProvider();
   if (application) {
     return {
       tracer: application.getTracer(tracerName),
@@ -33,7 +34,10 @@ export async function resolveTracer(
       source: 'application',
     };
   }
-  if (tracing.exporter === undefined && tracing.spanProcessor === undefined) {
+  if (
+    tracing.provider === 'global' ||
+    (tracing.exporter === undefined && tracing.spanProcessor === undefined)
+  ) {
     // No exporter and no provider yet: go through the api's proxy, so a provider registered
     // later (after createMesh) still receives the spans.
     const proxy = trace.getTracerProvider();
