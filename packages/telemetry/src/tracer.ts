@@ -5,9 +5,16 @@
  * proxy. `"global"` always takes the api's provider, `"light"` always ours. The application's
  * provider is flushed with the mesh too, because a frozen Lambda loses whatever it still buffers.
  */
-import { type TracerProvider, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  type Span,
+  type SpanOptions,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
 import type { NormalizedTracing } from './options.js';
-import { applicationProvider, type TracerHandle, tracerName } from './tracer-registry.js';
+import { applicationProvider, registeredProvider, type TracerHandle, tracerName } from './tracer-registry.js';
 
 export type { TracerHandle } from './tracer-registry.js';
 
@@ -16,6 +23,33 @@ function flushOf(provider: TracerProvider): () => Promise<void> {
   return async () => {
     if (typeof flushable.forceFlush === 'function') await flushable.forceFlush();
   };
+}
+
+/**
+ * The tracer of whichever provider gets registered, found when a span starts. Not the api's
+ * `ProxyTracer`: that one is bound to the api copy that made it, and an application whose SDK
+ * loads the api's CommonJS build while the mesh loads its ES module build (two module instances,
+ * one global registration) would leave it a no-op forever. `trace.getTracerProvider()` reads the
+ * one global registration, whoever made it. Until a provider is registered, spans are the api's
+ * non-recording ones; after, the provider's tracer is kept.
+ */
+class GlobalTracer implements Tracer {
+  #tracer: Tracer | undefined;
+
+  #current(): Tracer {
+    if (this.#tracer !== undefined) return this.#tracer;
+    const provider = registeredProvider();
+    if (provider === undefined) return trace.getTracer(tracerName);
+    this.#tracer = provider.getTracer(tracerName);
+    return this.#tracer;
+  }
+
+  startSpan(name: string, options?: SpanOptions, context?: Context): Span {
+    return this.#current().startSpan(name, options, context);
+  }
+
+  startActiveSpan: Tracer['startActiveSpan'] = (...args: unknown[]) =>
+    (this.#current().startActiveSpan as (...a: unknown[]) => never)(...args);
 }
 
 /** Resolves the tracer for `tracing`, loading the SDK only when it is ours to set up. */
@@ -38,11 +72,10 @@ export async function resolveTracer(
     tracing.provider === 'global' ||
     (tracing.exporter === undefined && tracing.spanProcessor === undefined)
   ) {
-    // No exporter and no provider yet: go through the api's proxy, so a provider registered
-    // later (after createMesh) still receives the spans.
-    const proxy = trace.getTracerProvider();
+    // No exporter and no provider yet: a provider registered later (after createMesh) still
+    // receives the spans.
     return {
-      tracer: proxy.getTracer(tracerName),
+      tracer: new GlobalTracer(),
       flush: () => flushOf(trace.getTracerProvider())(),
       shutdown: async () => {},
       source: 'none',
