@@ -59,6 +59,14 @@ function nanos(time: HrTime): string {
   return (BigInt(time[0]) * 1_000_000_000n + BigInt(time[1])).toString();
 }
 
+/**
+ * OTLP's `SpanFlags`: the W3C trace flags in the low byte, bit 8 "whether the parent is remote is
+ * known" (always, here), bit 9 "the parent is remote".
+ */
+export function spanFlags(traceFlags: number, remote: boolean | undefined): number {
+  return (traceFlags & 0xff) | 0x100 | (remote ? 0x200 : 0);
+}
+
 /** Encodes finished spans as an OTLP JSON `ExportTraceServiceRequest`. */
 export function encodeSpans(spans: readonly ReadableSpan[]): string {
   // Group by resource, then by instrumentation scope, as OTLP nests them.
@@ -105,20 +113,27 @@ export function encodeSpans(spans: readonly ReadableSpan[]): string {
         timeUnixNano: nanos(event.time),
         name: event.name,
         attributes: keyValues(event.attributes),
+        droppedAttributesCount: event.droppedAttributesCount ?? 0,
       })),
+      droppedEventsCount: span.droppedEventsCount,
       links: span.links.map((link) => ({
         traceId: link.context.traceId,
         spanId: link.context.spanId,
+        ...(link.context.traceState ? { traceState: link.context.traceState.serialize() } : {}),
         attributes: keyValues(link.attributes),
+        droppedAttributesCount: link.droppedAttributesCount ?? 0,
+        flags: spanFlags(link.context.traceFlags, link.context.isRemote),
       })),
+      droppedLinksCount: span.droppedLinksCount,
       status: span.status.message
         ? { code: span.status.code, message: span.status.message }
         : { code: span.status.code },
+      flags: spanFlags(context.traceFlags, parent?.isRemote),
     });
   }
   return JSON.stringify({
     resourceSpans: [...byResource.values()].map((group) => ({
-      resource: { attributes: keyValues(group.resource) },
+      resource: { attributes: keyValues(group.resource), droppedAttributesCount: 0 },
       scopeSpans: [...group.scopes.values()],
     })),
   });

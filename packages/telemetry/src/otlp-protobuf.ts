@@ -15,8 +15,9 @@
  * it ends, are moved up by the size of its tag and length prefix (one `copyWithin`), so lengths
  * stay minimal varints without a sizing pass.
  */
-import type { Attributes, AttributeValue, HrTime, SpanContext } from '@opentelemetry/api';
+import type { Attributes, AttributeValue, HrTime } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { spanFlags } from './otlp-http-exporter.js';
 
 const varintWire = 0;
 const fixed64Wire = 1;
@@ -193,11 +194,6 @@ function attributes(writer: ProtoWriter, field: number, values: Attributes | und
   }
 }
 
-// SpanFlags: the W3C trace flags in the low byte, bit 8 "is_remote is known", bit 9 is_remote.
-function spanFlags(context: SpanContext, remote: boolean | undefined): number {
-  return (context.traceFlags & 0xff) | 0x100 | (remote ? 0x200 : 0);
-}
-
 function encodeSpan(writer: ProtoWriter, span: ReadableSpan): void {
   const context = span.spanContext();
   writer.hex(1, context.traceId);
@@ -232,7 +228,7 @@ function encodeSpan(writer: ProtoWriter, span: ReadableSpan): void {
     if (linkState) writer.string(3, linkState);
     attributes(writer, 4, link.attributes);
     writer.uint(5, link.droppedAttributesCount ?? 0);
-    writer.fixed32(6, spanFlags(link.context, link.context.isRemote));
+    writer.fixed32(6, spanFlags(link.context.traceFlags, link.context.isRemote));
     writer.end(13);
   }
   writer.uint(14, span.droppedLinksCount);
@@ -241,7 +237,7 @@ function encodeSpan(writer: ProtoWriter, span: ReadableSpan): void {
   if (span.status.message) writer.string(2, span.status.message);
   writer.uint(3, span.status.code);
   writer.end(15);
-  writer.fixed32(16, spanFlags(context, parent?.isRemote));
+  writer.fixed32(16, spanFlags(context.traceFlags, parent?.isRemote));
 }
 
 /** Encodes finished spans as an OTLP protobuf `ExportTraceServiceRequest`. */

@@ -92,7 +92,11 @@ export async function createSpanSupport(
 ): Promise<SpanSupport> {
   // The platform's and OTEL_RESOURCE_ATTRIBUTES's attributes; service.name and service.version
   // are the mesh's (OTEL_SERVICE_NAME wins over a service.name in the attributes, as the spec says).
+  // telemetry.sdk.*: the conventions ask an SDK other than OpenTelemetry's own to name itself
+  // (the OpenTelemetry SDK stamps its own name on an application's provider).
   const resource: Record<string, string> = {
+    'telemetry.sdk.language': 'nodejs',
+    'telemetry.sdk.name': '@sidecarless/telemetry',
     ...options.tracing.resource,
     'service.name': options.tracing.serviceName,
   };

@@ -61,7 +61,7 @@ type AnyValue = {
   kvlistValue?: { values?: KeyValue[] };
   bytesValue?: string;
 };
-type KeyValue = { key: string; value?: AnyValue };
+type KeyValue = { key: string; value?: AnyValue | undefined };
 
 function decodeValue(value: AnyValue | undefined): unknown {
   if (value === undefined) return undefined;
@@ -90,25 +90,35 @@ function hexId(id: string | undefined, length: number): string | undefined {
 }
 
 export interface ExportRequest {
-  resourceSpans?: {
-    resource?: { attributes?: KeyValue[] };
-    scopeSpans?: {
-      scope?: { name?: string; version?: string | undefined };
-      spans?: {
-        traceId?: string;
-        spanId?: string;
-        parentSpanId?: string;
-        name?: string;
-        kind?: number;
-        attributes?: KeyValue[];
-        status?: { code?: number; message?: string };
-        links?: { traceId?: string; spanId?: string; attributes?: KeyValue[] }[];
-        events?: { name?: string; attributes?: KeyValue[]; timeUnixNano?: string | number }[];
-        startTimeUnixNano?: string | number;
-        endTimeUnixNano?: string | number;
-      }[];
-    }[];
-  }[];
+  resourceSpans?: ResourceSpansJson[] | undefined;
+}
+
+type Maybe<T> = T | undefined;
+
+interface ResourceSpansJson {
+  resource?: Maybe<{ attributes?: Maybe<KeyValue[]> }>;
+  scopeSpans?: Maybe<ScopeSpansJson[]>;
+}
+
+interface ScopeSpansJson {
+  scope?: Maybe<{ name?: Maybe<string>; version?: Maybe<string> }>;
+  spans?: Maybe<SpanJson[]>;
+}
+
+interface SpanJson {
+  traceId?: Maybe<string>;
+  spanId?: Maybe<string>;
+  parentSpanId?: Maybe<string>;
+  name?: Maybe<string>;
+  kind?: Maybe<number>;
+  attributes?: Maybe<KeyValue[]>;
+  status?: Maybe<{ code?: Maybe<number>; message?: Maybe<string> }>;
+  links?: Maybe<{ traceId?: Maybe<string>; spanId?: Maybe<string>; attributes?: Maybe<KeyValue[]> }[]>;
+  events?: Maybe<
+    { name?: Maybe<string>; attributes?: Maybe<KeyValue[]>; timeUnixNano?: Maybe<string | number> }[]
+  >;
+  startTimeUnixNano?: Maybe<string | number>;
+  endTimeUnixNano?: Maybe<string | number>;
 }
 
 /** One protobuf field as read off the wire: its number and its varint, fixed or bytes value. */
