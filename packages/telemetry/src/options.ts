@@ -18,7 +18,38 @@ import {
   string,
 } from '@sidecarless/core/feature';
 
-/** Where and how spans are exported. */
+/**
+ * Where and how spans are exported: through the mesh's light tracer (`exporter`), or into the
+ * tracer provider the application registered (no `exporter`; see {@link TracingOptions.provider}).
+ *
+ * @example
+ * ```ts
+ * import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+ * import { createMesh } from '@sidecarless/core';
+ * import { telemetry } from '@sidecarless/telemetry';
+ *
+ * // The application's own SDK: the mesh's spans go to it, the application's spans are their children.
+ * new NodeTracerProvider().register();
+ * const withSdk = createMesh({ service: 'orders', telemetry: { tracing: {} } }, [telemetry]);
+ *
+ * // The mesh's light tracer, protobuf and gzip (or OTEL_EXPORTER_OTLP_PROTOCOL / _COMPRESSION).
+ * const light = createMesh(
+ *   {
+ *     service: 'orders',
+ *     telemetry: {
+ *       tracing: {
+ *         exporter: 'otlp',
+ *         endpoint: 'http://otel-collector:4318/v1/traces',
+ *         protocol: 'http/protobuf',
+ *         compression: 'gzip',
+ *         provider: 'light',
+ *       },
+ *     },
+ *   },
+ *   [telemetry],
+ * );
+ * ```
+ */
 export interface TracingOptions {
   /**
    * `"otlp"`: OTLP over HTTP (JSON) to {@link TracingOptions.endpoint} or the standard

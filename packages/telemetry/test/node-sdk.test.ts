@@ -23,7 +23,6 @@ import {
   captureLogs,
   createUpstreamServer,
   type ExportRequest,
-  type OtlpReceiver,
   type ReceivedSpan,
   startOtlpReceiver,
   type UpstreamServer,
@@ -140,7 +139,7 @@ it('sends the mesh’s SERVER span into NodeSDK’s provider with the applicatio
 function shape(spans: ReceivedSpan[]) {
   const label = new Map<string, string>();
   const ordered = [...spans].sort((a, b) => a.name.localeCompare(b.name) || a.kind - b.kind);
-  ordered.forEach((span, index) => label.set(span.spanId, `span ${index}`));
+  for (const [index, span] of ordered.entries()) label.set(span.spanId, `span ${index}`);
   return ordered.map((span) => ({
     ...span,
     // One per invocation, whoever records it.
