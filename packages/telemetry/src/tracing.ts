@@ -130,8 +130,8 @@ export async function createSpanSupport(
       const facts = ctx.telemetryFacts;
       // An instrumentation of the application (instrumentation-http on the Node server,
       // instrumentation-aws-lambda) already made the SERVER span and runs the mesh inside it:
-      // the mesh's span is its child, INTERNAL (one SERVER span per hop), instead of a second
-      // root or a sibling under the same remote parent.
+      // the mesh's span is its child — INTERNAL for HTTP and direct invocations (one SERVER span
+      // per hop) — instead of a second root or a sibling under the same remote parent.
       // Not when the active span is another mesh's invocation (a mesh invoked in-process, as in
       // tests): the request's headers say who its parent is.
       const active = otelContext.active();
@@ -141,12 +141,11 @@ export async function createSpanSupport(
         outer.isRemote !== true &&
         active.getValue(invocationKey) === undefined &&
         isSpanContextValid(outer);
-      const parent = nested ? otelContext.active() : extractParent(headers, facts?.parent);
-      const kind = nested
-        ? SpanKind.INTERNAL
-        : facts?.kind === 'consumer'
-          ? SpanKind.CONSUMER
-          : SpanKind.SERVER;
+      const parent = nested ? active : extractParent(headers, facts?.parent);
+      // A message's processing stays CONSUMER under the instrumentation's span (messaging
+      // conventions); only a second SERVER span for the same hop becomes INTERNAL.
+      const kind =
+        facts?.kind === 'consumer' ? SpanKind.CONSUMER : nested ? SpanKind.INTERNAL : SpanKind.SERVER;
       const known = method === undefined || knownMethods.has(method);
       const name = facts?.spanName ?? spanNameOf(method, known, facts?.route, facts?.faas?.name ?? service);
       const attributes = spanAttributes(service, version, ctx, method, known, path, scheme, headers);
