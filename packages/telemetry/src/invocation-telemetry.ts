@@ -5,6 +5,7 @@
 import {
   type Attributes,
   type Context,
+  context as otelContext,
   propagation,
   type Span,
   SpanKind,
@@ -84,11 +85,18 @@ export class InvocationTelemetryImpl extends UntracedTelemetry {
     if (attempt.subset !== undefined) attributes['sidecarless.subset'] = attempt.subset;
     if (attempt.fault !== undefined) attributes['sidecarless.fault'] = attempt.fault;
     if (attempt.mirror === true) attributes['sidecarless.mirror'] = true;
-    const span = this.#tracer.startSpan(
-      attempt.method,
-      { kind: SpanKind.CLIENT, attributes },
-      trace.setSpan(this.#parent, this.span),
-    );
+    // The child of the span active where the call is made — the application's own span around
+    // it, as an instrumentation's CLIENT span would be — when that span is of this invocation's
+    // trace; else of the invocation's span.
+    const active = otelContext.active();
+    const activeSpan = trace.getSpan(active);
+    const parent =
+      activeSpan !== undefined &&
+      activeSpan.spanContext().traceId === this.span.spanContext().traceId &&
+      activeSpan.isRecording()
+        ? active
+        : trace.setSpan(this.#parent, this.span);
+    const span = this.#tracer.startSpan(attempt.method, { kind: SpanKind.CLIENT, attributes }, parent);
     return new ClientSpanImpl(span, attempt, this.#parent, this);
   }
 }

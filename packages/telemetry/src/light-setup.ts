@@ -12,22 +12,29 @@ import { fanOut, processorPipeline, type SpanPipeline } from './span-pipeline.js
 import { markOwnProvider, registeredProvider, type TracerHandle, tracerName } from './tracer-registry.js';
 
 /** Builds the provider; registers it globally only when no provider is registered yet. */
-export function startLightTracer(
+export async function startLightTracer(
   tracing: NormalizedTracing,
   resource: Record<string, string>,
   onExportFailure: (reason: unknown) => void,
-): TracerHandle {
+): Promise<TracerHandle> {
   const pipelines: SpanPipeline[] = [];
   if (tracing.spanProcessor !== undefined)
     pipelines.push(processorPipeline(tracing.spanProcessor, onExportFailure));
   if (tracing.exporter !== undefined) {
     let exporter = tracing.exporter;
     if (exporter === 'otlp') {
+      // The protobuf encoder is loaded only for `http/protobuf` (JSON needs none).
+      const encodeProtobuf =
+        tracing.protocol === 'http/protobuf'
+          ? (await import('./otlp-protobuf.js')).encodeSpansProtobuf
+          : undefined;
       const otlp = createOtlpHttpExporter({
         // Checked at createMesh: set whenever the exporter is "otlp".
         url: tracing.endpoint!,
         headers: tracing.headers,
         timeoutMs: tracing.exportTimeoutMs,
+        encodeProtobuf,
+        compression: tracing.compression,
       });
       // Connect while the mesh gets ready (Lambda: during init), not inside the first flush.
       void otlp.prepare();

@@ -1,7 +1,9 @@
 import {
   context,
+  createContextKey,
   defaultTextMapGetter,
   defaultTextMapSetter,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -317,5 +319,29 @@ describe('the light tracer', () => {
       traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
       baggage: 'tenant=acme',
     });
+  });
+
+  it("starts no span and injects nothing inside OpenTelemetry's suppressed context", () => {
+    const { provider: light } = provider();
+    const suppressed = ROOT_CONTEXT.setValue(
+      createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING'),
+      true,
+    );
+    const span = light.getTracer('unit').startSpan('export', {}, suppressed);
+    expect(span.isRecording()).toBe(false);
+    expect(isSpanContextValid(span.spanContext())).toBe(false);
+    const carrier: Record<string, string> = {};
+    const parent = trace.setSpanContext(suppressed, {
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: 1,
+    });
+    new W3CPropagator().inject(parent, carrier, defaultTextMapSetter);
+    expect(carrier).toEqual({});
+    // The same parent without the key: a child span and a traceparent.
+    const unsuppressed = trace.setSpanContext(ROOT_CONTEXT, trace.getSpanContext(parent)!);
+    expect(light.getTracer('unit').startSpan('work', {}, unsuppressed).isRecording()).toBe(true);
+    new W3CPropagator().inject(unsuppressed, carrier, defaultTextMapSetter);
+    expect(carrier.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
   });
 });

@@ -12,6 +12,7 @@
 import {
   type Attributes,
   type Context,
+  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   context as otelContext,
   propagation,
@@ -30,6 +31,7 @@ import { AsyncLocalContextManager } from './context-manager.js';
 import { W3CPropagator } from './propagation.js';
 import { type InstrumentationScope, RecordedSpan } from './recorded-span.js';
 import type { SpanPipeline } from './span-pipeline.js';
+import { suppressTracingKey } from './tracer-registry.js';
 
 // Ids are written into one reused buffer and read back as hex: measured about ten times faster
 // than formatting Math.random() numbers with toString(16), which takes V8's slow path for the
@@ -87,6 +89,8 @@ class LightTracer implements Tracer {
   }
 
   startSpan(name: string, options: SpanOptions = {}, context: Context = otelContext.active()): Span {
+    // Inside `suppressTracing` (exporters, instrumented code that asked for it): no span, no ids.
+    if (context.getValue(suppressTracingKey) === true) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const candidate = options.root ? undefined : trace.getSpanContext(context);
     const parent = candidate !== undefined && isSpanContextValid(candidate) ? candidate : undefined;
     const traceId = parent?.traceId ?? randomTraceId();

@@ -205,6 +205,33 @@ describe('the telemetry options section', () => {
     });
   });
 
+  it('checks telemetry.tracing.provider against what it needs', () => {
+    expect(
+      issuesOf({
+        service: 's',
+        telemetry: { tracing: { provider: 'global', exporter: 'otlp', endpoint: 'http://c:4318/v1/traces' } },
+      }),
+    ).toEqual([
+      {
+        path: 'telemetry.tracing.provider',
+        message: expect.stringMatching(/remove exporter and spanProcessor, or use provider: "light"/),
+      },
+    ]);
+    expect(issuesOf({ service: 's', telemetry: { tracing: { provider: 'light' } } })).toEqual([
+      { path: 'telemetry.tracing.provider', message: expect.stringMatching(/add exporter: "otlp"/) },
+    ]);
+    expect(issuesOf({ service: 's', telemetry: { tracing: { provider: 'sdk' } } })).toEqual([
+      { path: 'telemetry.tracing.provider', message: '"sdk" is not allowed; use one of "global", "light"' },
+    ]);
+    expect(
+      normalizeOptions(
+        { service: 's', telemetry: { tracing: { provider: 'global' } } },
+        [telemetry],
+        {},
+      ).section(telemetry)?.tracing?.provider,
+    ).toBe('global');
+  });
+
   it('never echoes an exporter header value in its errors', () => {
     const secret = 'sk_live_0123456789abcdefghijklmnop';
     const issues = issuesOf({

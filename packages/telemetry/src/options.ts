@@ -18,7 +18,38 @@ import {
   string,
 } from '@sidecarless/core/feature';
 
-/** Where and how spans are exported. */
+/**
+ * Where and how spans are exported: through the mesh's light tracer (`exporter`), or into the
+ * tracer provider the application registered (no `exporter`; see {@link TracingOptions.provider}).
+ *
+ * @example
+ * ```ts
+ * import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+ * import { createMesh } from '@sidecarless/core';
+ * import { telemetry } from '@sidecarless/telemetry';
+ *
+ * // The application's own SDK: the mesh's spans go to it, the application's spans are their children.
+ * new NodeTracerProvider().register();
+ * const withSdk = createMesh({ service: 'orders', telemetry: { tracing: {} } }, [telemetry]);
+ *
+ * // The mesh's light tracer, protobuf and gzip (or OTEL_EXPORTER_OTLP_PROTOCOL / _COMPRESSION).
+ * const light = createMesh(
+ *   {
+ *     service: 'orders',
+ *     telemetry: {
+ *       tracing: {
+ *         exporter: 'otlp',
+ *         endpoint: 'http://otel-collector:4318/v1/traces',
+ *         protocol: 'http/protobuf',
+ *         compression: 'gzip',
+ *         provider: 'light',
+ *       },
+ *     },
+ *   },
+ *   [telemetry],
+ * );
+ * ```
+ */
 export interface TracingOptions {
   /**
    * `"otlp"`: OTLP over HTTP (JSON) to {@link TracingOptions.endpoint} or the standard
@@ -47,8 +78,36 @@ export interface TracingOptions {
    * `randomSamplingPercentage` (0–100); a bare number is a ratio. Default: every trace.
    */
   sampling?: number | { ratio?: number; randomSamplingPercentage?: number };
-  /** How long one export may take before it is abandoned. Default `"2s"`. */
+  /**
+   * How long one export may take before it is abandoned. Default: `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`
+   * / `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds), else `"2s"`.
+   */
   exportTimeout?: string | number;
+  /**
+   * The OTLP/HTTP encoding of `exporter: "otlp"`: `"http/json"` or `"http/protobuf"` (what the
+   * Collector and most vendors document). Default: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` /
+   * `OTEL_EXPORTER_OTLP_PROTOCOL`, else `"http/json"`. gRPC is not spoken by the mesh's exporter:
+   * register your own provider with the gRPC exporter for that.
+   */
+  protocol?: 'http/json' | 'http/protobuf';
+  /**
+   * `"gzip"` compresses each export body. Default: `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` /
+   * `OTEL_EXPORTER_OTLP_COMPRESSION`, else `"none"`.
+   */
+  compression?: 'gzip' | 'none';
+  /**
+   * Whose tracer provider records the mesh's spans.
+   * - absent: the provider the application registered with `@opentelemetry/api` before the
+   *   mesh got ready (`NodeTracerProvider.register()`, `NodeSDK.start()`, the OpenTelemetry
+   *   Lambda layer) when there is one; else the mesh's light tracer when `exporter` or
+   *   `spanProcessor` is set; else the api's global proxy (a provider registered later receives
+   *   the spans).
+   * - `"global"`: always the api's global provider, even one registered after `createMesh`;
+   *   the mesh sets up nothing (no `exporter` or `spanProcessor` then).
+   * - `"light"`: always the mesh's light tracer and `exporter`, even beside an application's
+   *   provider (the application's own spans still become children of the mesh's).
+   */
+  provider?: 'global' | 'light';
 }
 
 /** Which metrics exposition to use. */
@@ -128,6 +187,10 @@ export interface NormalizedTracing {
   readonly serviceName: string;
   readonly ratio: number;
   readonly exportTimeoutMs: number;
+  readonly protocol: 'http/json' | 'http/protobuf';
+  readonly compression: 'gzip' | 'none';
+  /** Undefined: decided when the mesh gets ready (see {@link TracingOptions.provider}). */
+  readonly provider: 'global' | 'light' | undefined;
   /**
    * The resource's attributes besides `service.name`/`service.version`: `OTEL_RESOURCE_ATTRIBUTES`,
    * then what the platform says (`cloud.*`, `faas.*` from Lambda's and Knative's variables).
@@ -199,6 +262,9 @@ function checkTracing(
     'serviceName',
     'sampling',
     'exportTimeout',
+    'protocol',
+    'compression',
+    'provider',
   ]);
   if (!input) return undefined;
 
@@ -234,6 +300,17 @@ function checkTracing(
   if (exporter === undefined && spanProcessor === undefined && input.endpoint !== undefined) {
     issues.add(`${path}.exporter`, 'an endpoint is set but no exporter; add exporter: "otlp"');
   }
+  const provider = optional(input, 'provider', path, issues, oneOf(providers));
+  if (provider === 'global' && (exporter !== undefined || spanProcessor !== undefined))
+    issues.add(
+      `${path}.provider`,
+      '"global" sends the spans to the application\'s provider, which exports them itself; remove exporter and spanProcessor, or use provider: "light"',
+    );
+  if (provider === 'light' && exporter === undefined && spanProcessor === undefined)
+    issues.add(
+      `${path}.provider`,
+      '"light" needs somewhere to send spans; add exporter: "otlp" (or an exporter object)',
+    );
 
   const headers: Record<string, string> = parseHeaderList(
     env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ?? env.OTEL_EXPORTER_OTLP_HEADERS,
@@ -262,9 +339,60 @@ function checkTracing(
       input.sampling !== undefined
         ? checkSampling(input.sampling, `${path}.sampling`, issues)
         : (samplerFromEnv(env, issues) ?? 1),
-    exportTimeoutMs: optional(input, 'exportTimeout', path, issues, duration) ?? 2_000,
+    exportTimeoutMs:
+      optional(input, 'exportTimeout', path, issues, duration) ?? timeoutFromEnv(env, issues) ?? 2_000,
+    protocol:
+      optional(input, 'protocol', path, issues, oneOf(protocols)) ??
+      fromEnv(env, issues, 'PROTOCOL', protocols, grpcHint) ??
+      'http/json',
+    compression:
+      optional(input, 'compression', path, issues, oneOf(compressions)) ??
+      fromEnv(env, issues, 'COMPRESSION', compressions, '') ??
+      'none',
+    provider,
     resource: resourceFromEnv(env),
   };
+}
+
+const protocols = ['http/json', 'http/protobuf'] as const;
+const compressions = ['gzip', 'none'] as const;
+const providers = ['global', 'light'] as const;
+const grpcHint =
+  " (the mesh's exporter speaks OTLP over HTTP; for gRPC register your own provider with the gRPC exporter)";
+
+/**
+ * An `OTEL_EXPORTER_OTLP_TRACES_<name>` / `OTEL_EXPORTER_OTLP_<name>` variable (the traces one
+ * wins, as the specification says), checked against `valid`; the issue names the variable.
+ */
+function fromEnv<T extends string>(
+  env: NodeJS.ProcessEnv,
+  issues: IssueList,
+  name: string,
+  valid: readonly T[],
+  hint: string,
+): T | undefined {
+  const tracesVariable = `OTEL_EXPORTER_OTLP_TRACES_${name}`;
+  const variable = env[tracesVariable] ? tracesVariable : `OTEL_EXPORTER_OTLP_${name}`;
+  const raw = env[variable]?.trim();
+  if (!raw) return undefined;
+  const value = raw.toLowerCase();
+  if ((valid as readonly string[]).includes(value)) return value as T;
+  return issues.add(
+    variable,
+    `${describe(raw)} is not a value the mesh's exporter supports; use ${valid.map((v) => `"${v}"`).join(' or ')}${value === 'grpc' ? hint : ''}`,
+  );
+}
+
+/** `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` / `OTEL_EXPORTER_OTLP_TIMEOUT`, in milliseconds. */
+function timeoutFromEnv(env: NodeJS.ProcessEnv, issues: IssueList): number | undefined {
+  const variable = env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT
+    ? 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT'
+    : 'OTEL_EXPORTER_OTLP_TIMEOUT';
+  const raw = env[variable]?.trim();
+  if (!raw) return undefined;
+  const ms = Number(raw);
+  if (Number.isInteger(ms) && ms > 0) return ms;
+  return issues.add(variable, `${describe(raw)} is not a timeout; use whole milliseconds, such as 10000`);
 }
 
 /**

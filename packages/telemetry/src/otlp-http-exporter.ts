@@ -1,6 +1,8 @@
 /**
- * A span exporter speaking OTLP/HTTP with the JSON encoding (`POST /v1/traces`,
- * `application/json`), on `node:http` (or `node:https`) with a keep-alive agent.
+ * A span exporter speaking OTLP/HTTP (`POST /v1/traces`) with the JSON encoding
+ * (`application/json`) or, given the protobuf encoder (otlp-protobuf.ts, loaded only for
+ * `http/protobuf`), `application/x-protobuf`; gzip on request. On `node:http` (or `node:https`)
+ * with a keep-alive agent.
  *
  * Why our own and not `@opentelemetry/exporter-trace-otlp-http`: that package pulls in the
  * OTLP transformer, which loads the metrics and logs SDKs too — measured, it costs as much to
@@ -9,9 +11,16 @@
  */
 
 import type * as Http from 'node:http';
-import type { Attributes, AttributeValue, HrTime } from '@opentelemetry/api';
+import type * as Zlib from 'node:zlib';
+import {
+  type Attributes,
+  type AttributeValue,
+  type HrTime,
+  context as otelContext,
+} from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { nodeBuiltin } from '@sidecarless/core/feature';
+import { suppressTracingKey } from './tracer-registry.js';
 
 /** `ExportResultCode` of the SDK: 0 success, 1 failed. */
 const success = 0;
@@ -48,6 +57,14 @@ function keyValues(attributes: Attributes | undefined): { key: string; value: An
 
 function nanos(time: HrTime): string {
   return (BigInt(time[0]) * 1_000_000_000n + BigInt(time[1])).toString();
+}
+
+/**
+ * OTLP's `SpanFlags`: the W3C trace flags in the low byte, bit 8 "whether the parent is remote is
+ * known" (always, here), bit 9 "the parent is remote".
+ */
+export function spanFlags(traceFlags: number, remote: boolean | undefined): number {
+  return (traceFlags & 0xff) | 0x100 | (remote ? 0x200 : 0);
 }
 
 /** Encodes finished spans as an OTLP JSON `ExportTraceServiceRequest`. */
@@ -96,20 +113,27 @@ export function encodeSpans(spans: readonly ReadableSpan[]): string {
         timeUnixNano: nanos(event.time),
         name: event.name,
         attributes: keyValues(event.attributes),
+        droppedAttributesCount: event.droppedAttributesCount ?? 0,
       })),
+      droppedEventsCount: span.droppedEventsCount,
       links: span.links.map((link) => ({
         traceId: link.context.traceId,
         spanId: link.context.spanId,
+        ...(link.context.traceState ? { traceState: link.context.traceState.serialize() } : {}),
         attributes: keyValues(link.attributes),
+        droppedAttributesCount: link.droppedAttributesCount ?? 0,
+        flags: spanFlags(link.context.traceFlags, link.context.isRemote),
       })),
+      droppedLinksCount: span.droppedLinksCount,
       status: span.status.message
         ? { code: span.status.code, message: span.status.message }
         : { code: span.status.code },
+      flags: spanFlags(context.traceFlags, parent?.isRemote),
     });
   }
   return JSON.stringify({
     resourceSpans: [...byResource.values()].map((group) => ({
-      resource: { attributes: keyValues(group.resource) },
+      resource: { attributes: keyValues(group.resource), droppedAttributesCount: 0 },
       scopeSpans: [...group.scopes.values()],
     })),
   });
@@ -119,6 +143,10 @@ export interface OtlpHttpExporterOptions {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
+  /** Given: the protobuf encoding (`http/protobuf`); absent: JSON. */
+  readonly encodeProtobuf?: ((spans: readonly ReadableSpan[]) => Uint8Array) | undefined;
+  /** `gzip`: compress each body (`content-encoding: gzip`). */
+  readonly compression?: 'gzip' | 'none' | undefined;
 }
 
 /** The exporter, and a way to open its connection before the first spans. */
@@ -146,42 +174,65 @@ export function createOtlpHttpExporter(options: OtlpHttpExporterOptions): OtlpHt
   const agent = new transport.Agent({ keepAlive: true, maxSockets: 4 });
   const send = transport.request;
   const pending = new Set<Promise<void>>();
+  const encodeProtobuf = options.encodeProtobuf;
+  const contentType = encodeProtobuf ? 'application/x-protobuf' : 'application/json';
+  const encode: (spans: readonly ReadableSpan[]) => string | Uint8Array = encodeProtobuf ?? encodeSpans;
+  const zlib: typeof Zlib | undefined =
+    options.compression === 'gzip' ? process.getBuiltinModule('node:zlib') : undefined;
+  const baseHeaders: Record<string, string> = { ...options.headers, 'content-type': contentType };
+  if (zlib) baseHeaders['content-encoding'] = 'gzip';
 
-  const post = (body: string): Promise<boolean> =>
-    new Promise((resolve) => {
-      const request = send(
-        url,
-        {
-          method: 'POST',
-          agent,
-          headers: {
-            ...options.headers,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-          },
-          timeout: options.timeoutMs,
+  const compressed = (body: string | Uint8Array): Promise<string | Uint8Array> =>
+    zlib === undefined
+      ? Promise.resolve(body)
+      : new Promise((resolve, reject) =>
+          zlib.gzip(body, (error, result) => (error ? reject(error) : resolve(result))),
+        );
+
+  const post = (raw: string | Uint8Array): Promise<boolean> =>
+    compressed(raw).then(
+      (body) =>
+        new Promise<boolean>((resolve) => {
+          const suppressed = otelContext.active().setValue(suppressTracingKey, true);
+          otelContext.with(suppressed, sendBody, undefined, body, resolve);
+        }),
+      () => false,
+    );
+
+  function sendBody(body: string | Uint8Array, resolve: (ok: boolean) => void): void {
+    const request = send(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          ...baseHeaders,
+          'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
         },
-        (response) => {
-          response.resume();
-          response.on('end', () => resolve((response.statusCode ?? 500) < 300));
-          response.on('error', () => resolve(false));
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error('OTLP export timed out')));
-      request.on('error', () => resolve(false));
-      request.end(body);
-    });
+        timeout: options.timeoutMs,
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve((response.statusCode ?? 500) < 300));
+        response.on('error', () => resolve(false));
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('OTLP export timed out')));
+    request.on('error', () => resolve(false));
+    request.end(body);
+  }
 
   return {
     prepare() {
-      const work = post('{"resourceSpans":[]}');
+      // An empty request: `{"resourceSpans":[]}` in JSON, zero bytes in protobuf.
+      const work = post(encodeProtobuf ? new Uint8Array(0) : '{"resourceSpans":[]}');
       const tracked = work.then(() => {});
       pending.add(tracked);
       void tracked.finally(() => pending.delete(tracked));
       return work;
     },
     export(spans, resultCallback) {
-      const work = post(encodeSpans(spans)).then((ok) => {
+      const work = post(encode(spans)).then((ok) => {
         resultCallback(
           ok ? { code: success } : { code: failed, error: new Error(`OTLP export to ${url.host} failed`) },
         );

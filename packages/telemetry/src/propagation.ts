@@ -19,6 +19,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { HeaderSetter, TraceCarrier } from '@sidecarless/core';
+import { suppressTracingKey } from './tracer-registry.js';
 
 const traceparentPattern = /^([\da-f]{2})-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})(?:-.*)?$/;
 
@@ -156,6 +157,7 @@ const firstValue = (value: string | string[] | undefined): string | undefined =>
  */
 export class W3CPropagator implements TextMapPropagator {
   inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
+    if (context.getValue(suppressTracingKey) === true) return;
     const spanContext = trace.getSpanContext(context);
     if (spanContext && isSpanContextValid(spanContext)) {
       setter.set(carrier, 'traceparent', formatTraceparent(spanContext));

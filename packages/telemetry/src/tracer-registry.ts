@@ -4,9 +4,17 @@
  * tracer.ts so the light tracer's setup, which tracer.ts loads lazily, imports this and not its
  * loader.
  */
-import { type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
+import { createContextKey, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 
 export const tracerName = '@sidecarless/core';
+
+/**
+ * The context key OpenTelemetry's `suppressTracing` sets (`@opentelemetry/core`; the api makes
+ * keys with `Symbol.for`, so this is the same key). The mesh's OTLP exporter sends inside it, so an
+ * application's `@opentelemetry/instrumentation-http` does not trace the export POSTs (the
+ * official exporters do the same); the light tracer starts no span inside it.
+ */
+export const suppressTracingKey = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 const ownProviderKey = Symbol.for('sidecarless.tracer-provider');
 

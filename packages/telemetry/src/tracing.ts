@@ -7,6 +7,7 @@
 import {
   type Attributes,
   type Context,
+  createContextKey,
   isSpanContextValid,
   type Link,
   context as otelContext,
@@ -24,6 +25,9 @@ import type { MetricsRegistry } from './metrics.js';
 import type { NormalizedTracing } from './options.js';
 import { carrierSpanContext, extractParent } from './propagation.js';
 import { resolveTracer } from './tracer.js';
+
+/** Marks the context a mesh runs an invocation in (a `Symbol.for` key: shared by every copy). */
+const invocationKey = createContextKey('sidecarless.invocation');
 
 /** One invocation's span and the context the rest of the pipeline runs in. */
 export class InvocationSpan {
@@ -88,7 +92,11 @@ export async function createSpanSupport(
 ): Promise<SpanSupport> {
   // The platform's and OTEL_RESOURCE_ATTRIBUTES's attributes; service.name and service.version
   // are the mesh's (OTEL_SERVICE_NAME wins over a service.name in the attributes, as the spec says).
+  // telemetry.sdk.*: the conventions ask an SDK other than OpenTelemetry's own to name itself
+  // (the OpenTelemetry SDK stamps its own name on an application's provider).
   const resource: Record<string, string> = {
+    'telemetry.sdk.language': 'nodejs',
+    'telemetry.sdk.name': '@sidecarless/telemetry',
     ...options.tracing.resource,
     'service.name': options.tracing.serviceName,
   };
@@ -97,6 +105,14 @@ export async function createSpanSupport(
   const handle = await resolveTracer(options.tracing, resource, (reason) =>
     host.log.warn({ err: reason }, 'span export failed'),
   );
+  if (
+    handle.source === 'application' &&
+    (options.tracing.exporter !== undefined || options.tracing.spanProcessor !== undefined)
+  ) {
+    host.log.warn(
+      'the application registered its own tracer provider: the mesh\'s spans go to it, and telemetry.tracing.exporter/spanProcessor are not used; set telemetry.tracing.provider: "light" to export through the mesh instead',
+    );
+  }
   const flushTimes = new FlushTimes();
   const timedFlush = (): Promise<void> => {
     const started = performance.now();
@@ -112,8 +128,24 @@ export async function createSpanSupport(
     flushAllowanceMs: (remainingMs) => flushTimes.allowance(remainingMs),
     start(ctx, headers, method, path, scheme) {
       const facts = ctx.telemetryFacts;
-      const parent = extractParent(headers, facts?.parent);
-      const kind = facts?.kind === 'consumer' ? SpanKind.CONSUMER : SpanKind.SERVER;
+      // An instrumentation of the application (instrumentation-http on the Node server,
+      // instrumentation-aws-lambda) already made the SERVER span and runs the mesh inside it:
+      // the mesh's span is its child — INTERNAL for HTTP and direct invocations (one SERVER span
+      // per hop) — instead of a second root or a sibling under the same remote parent.
+      // Not when the active span is another mesh's invocation (a mesh invoked in-process, as in
+      // tests): the request's headers say who its parent is.
+      const active = otelContext.active();
+      const outer = trace.getSpanContext(active);
+      const nested =
+        outer !== undefined &&
+        outer.isRemote !== true &&
+        active.getValue(invocationKey) === undefined &&
+        isSpanContextValid(outer);
+      const parent = nested ? active : extractParent(headers, facts?.parent);
+      // A message's processing stays CONSUMER under the instrumentation's span (messaging
+      // conventions); only a second SERVER span for the same hop becomes INTERNAL.
+      const kind =
+        facts?.kind === 'consumer' ? SpanKind.CONSUMER : nested ? SpanKind.INTERNAL : SpanKind.SERVER;
       const known = method === undefined || knownMethods.has(method);
       const name = facts?.spanName ?? spanNameOf(method, known, facts?.route, facts?.faas?.name ?? service);
       const attributes = spanAttributes(service, version, ctx, method, known, path, scheme, headers);
@@ -129,7 +161,7 @@ export async function createSpanSupport(
           trace_flags: spanContext.traceFlags & TraceFlags.SAMPLED ? '01' : '00',
         };
       }
-      return new InvocationSpan(span, trace.setSpan(parent, span));
+      return new InvocationSpan(span, trace.setSpan(parent, span).setValue(invocationKey, true));
     },
   };
 }

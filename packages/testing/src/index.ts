@@ -21,6 +21,8 @@ export {
 export { type CapturedLogs, captureLogs, type LogLine } from './logs.js';
 export {
   decodeOtlpJson,
+  decodeOtlpProtobuf,
+  type ExportRequest,
   type OtlpReceiver,
   OtlpSpanKind,
   type ReceivedSpan,

@@ -20,7 +20,7 @@ import {
   type UpstreamTransport,
 } from '../upstream.js';
 import { type Endpoint, type EndpointOutcome, EndpointSet } from './endpoints.js';
-import { injectTraceContext, outgoingHeaders } from './propagation.js';
+import { dispatchUntraced, injectTraceContext, outgoingHeaders } from './propagation.js';
 import { TlsConnector } from './tls.js';
 import { type AttemptRequest, type AttemptResult, dispatchAttempt, retryAfter } from './transport.js';
 import { Agent, Pool } from './undici-parts.js';
@@ -268,7 +268,9 @@ export class HttpTransport implements UpstreamTransport {
         });
     };
     const dispatcher = endpoint ? endpoint.pool : this.#passthroughAgent();
-    const attempt = dispatchAttempt(dispatcher, target.origin, request, decide, settled);
+    const attempt = span
+      ? dispatchUntraced(() => dispatchAttempt(dispatcher, target.origin, request, decide, settled))
+      : dispatchAttempt(dispatcher, target.origin, request, decide, settled);
     expose(attempt);
     if (Number.isFinite(attemptMs)) {
       timer = setTimeout(() => attempt.abort(timeoutError(this.name, perTry, attemptMs)), attemptMs);
