@@ -22,6 +22,7 @@
  * @packageDocumentation
  */
 export { mapped, parseResources, proxyOnly, type Resource, ResourceError } from './documents.js';
+export { type IstioConfigOptions, istio } from './feature.js';
 export {
   fullHost,
   type IstioLoad,

@@ -18,6 +18,7 @@ import {
 import { type FeatureContext, invocationOf, lineWriter } from '@sidecarless/core/feature';
 import { type AccessLogger, createAccessLogger } from './access-log.js';
 import {
+  createEmfReloadRenderer,
   createEmfRenderer,
   createEmfTallyRenderer,
   type InvocationSeries,
@@ -69,7 +70,24 @@ export async function loadTelemetry(host: FeatureHost<NormalizedTelemetry>): Pro
     emf = lineWriter(host.logging.destination);
   }
   const accessLog = options.logging.accessLog ? createAccessLogger(host, host.log) : undefined;
+  countReloads(host, options, registry, emf);
   return createTelemetryStage({ options, service, spans, registry, emf, accessLog, host });
+}
+
+/** Counts `serverless_config_reloads_total{outcome}` for each reconfiguration of the running mesh. */
+function countReloads(
+  host: FeatureHost,
+  options: NormalizedTelemetry,
+  registry: MetricsRegistry | undefined,
+  emf: ((line: string) => void) | undefined,
+): void {
+  if (!registry) return;
+  const renderReload = emf ? createEmfReloadRenderer(options.metrics.namespace, host.service) : undefined;
+  host.onReconfigure(({ outcome }) => {
+    if (outcome === 'unchanged') return;
+    registry.configReloads.add([outcome]);
+    if (emf && renderReload) emf(renderReload(outcome));
+  });
 }
 
 /** Per-invocation state shared by the stage's success, failure and timeout paths. */
