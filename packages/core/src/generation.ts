@@ -56,6 +56,8 @@ export class Generation implements ContextHost {
   stages: readonly Stage[] | undefined;
   #inFlight = 0;
   #onDrained: (() => void) | undefined;
+  /** Found once the features have started (`ctx.upstream` is on the hot path). */
+  #upstreams: UpstreamProvider | undefined;
 
   constructor(number: number, options: NormalizedOptions, features: readonly StartedFeature[], log: Logger) {
     this.number = number;
@@ -68,7 +70,11 @@ export class Generation implements ContextHost {
   }
 
   upstreams(): UpstreamProvider | undefined {
-    // The last feature that installed a client wins, as at createMesh.
+    return this.#upstreams ?? this.#findUpstreams();
+  }
+
+  /** The last feature that installed a client wins, as at createMesh. */
+  #findUpstreams(): UpstreamProvider | undefined {
     for (let i = this.features.length - 1; i >= 0; i--) {
       const provider = this.features[i]!.upstreams;
       if (provider !== undefined) return provider;
@@ -94,6 +100,7 @@ export class Generation implements ContextHost {
   }
 
   #know(resolved: readonly (Stage | undefined)[]): void {
+    this.#upstreams = this.#findUpstreams();
     this.features.forEach((started, index) => {
       started.stage = resolved[index];
     });

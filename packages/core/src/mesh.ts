@@ -248,6 +248,7 @@ class MeshImpl implements Mesh {
       name,
       fetch: async (pathOrUrl: string | URL, init?: RequestInit) => (await resolve()).fetch(pathOrUrl, init),
       call: async <T>(work: (call: UpstreamCallContext) => Promise<T>) => (await resolve()).call(work),
+      circuitState: () => (this.#pending === undefined ? this.#client(name).circuitState?.() : undefined),
     };
   }
 
