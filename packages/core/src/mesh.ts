@@ -271,7 +271,7 @@ class MeshImpl implements Mesh {
     let input: Sections;
     let next: Generation;
     try {
-      if (this.#closed) throw new Error('the mesh is closed; there is nothing to reconfigure');
+      if (this.#closed) throw closedError();
       const sections = typeof given === 'function' ? await given() : given;
       const changed = this.#changedFeatures(current.options, sections);
       if (changed === undefined) return this.#told({ outcome: 'unchanged', generation: current.number });
@@ -301,6 +301,8 @@ class MeshImpl implements Mesh {
       this.#redactor.widen(checked.secrets);
       this.#start(next, restarted);
       await next.settle(restarted.flatMap((started) => started.work));
+      // Closed while the new generation was being built: it never runs.
+      if (this.#closed) throw closedError();
     } catch (error) {
       // All or nothing: what was started for the refused generation is closed; no invocation saw it.
       void this.#startAll(
@@ -594,6 +596,8 @@ class MeshImpl implements Mesh {
 }
 
 const settled: Promise<void> = Promise.resolve();
+
+const closedError = () => new Error('the mesh is closed; there is nothing to reconfigure');
 
 const loggedKey = Symbol.for('sidecarless.logged');
 

@@ -242,6 +242,25 @@ describe('mesh.reconfigure', () => {
     await mesh.close();
   });
 
+  it('never swaps in a generation the mesh was closed under while it was being built', async () => {
+    const journal: Journal = [];
+    let release!: () => void;
+    const feature = greetingFeature(journal, (text) =>
+      text === 'late' ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve(),
+    );
+    const mesh = createMesh({ service: 'orders', logging: { level: 'silent' }, greeting: { text: 'one' } }, [
+      feature,
+    ]);
+    await mesh.ready();
+    const applying = mesh.reconfigure({ greeting: { text: 'late' } });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await mesh.close();
+    release();
+    expect(await applying).toMatchObject({ outcome: 'rejected', generation: 0 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(journal).toEqual(['start one', 'start late', 'close one', 'close late']);
+  });
+
   it('refuses to reconfigure a closed mesh', async () => {
     const mesh = createMesh({ service: 'orders', logging: { level: 'silent' } }, [greetingFeature([])]);
     await mesh.close();

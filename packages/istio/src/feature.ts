@@ -212,8 +212,11 @@ function startIstioConfig(host: FeatureHost<NormalizedIstioConfig>): void {
       },
       'Istio configuration loaded',
     );
-    if (config.watch && !closed)
+    if (config.watch && !closed) {
       watch = watchFiles(config.files, changed, { debounceMs, pollMs, onWatchError });
+      // A change between the first read and the watch's start has no event: look once more.
+      changed();
+    }
   });
   host.whenReady(initial);
   host.onClose(() => {
@@ -242,6 +245,8 @@ function startIstioConfig(host: FeatureHost<NormalizedIstioConfig>): void {
   }
 
   function report(result: ReconfigureResult): void {
+    // A reload that was under way when the mesh closed: nothing to report.
+    if (closed) return;
     if (result.outcome === 'applied')
       host.log.info(
         {
