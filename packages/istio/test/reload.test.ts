@@ -315,6 +315,43 @@ describe('live reload from a mounted ConfigMap', () => {
     expect(await call()).toBe('green');
   });
 
+  it('writes one EMF line per reload, with the outcome as a dimension', async () => {
+    const [blue, green] = [await backend('blue'), await backend('green')];
+    cleanups.push(blue.close, green.close);
+    const volume = configMapVolume({ 'backend.yaml': serviceEntry(blue.port) });
+    cleanups.push(() => volume.remove());
+    const logs = captureLogs();
+    const mesh = createMesh(
+      {
+        service: 'orders',
+        logging: { destination: logs.destination },
+        telemetry: { metrics: { exporter: 'emf' } },
+        istio: { files: [volume.dir], namespace: 'shop' },
+      },
+      [auth, outbound, http, telemetry, istio],
+    );
+    cleanups.push(() => mesh.close());
+    await mesh.ready();
+    const emf = () => logs.lines().filter((line) => line.serverless_config_reloads_total !== undefined);
+    volume.update({ 'backend.yaml': 'kind: [' });
+    await until(() => emf().length === 1, 'the rejected reload line');
+    volume.update({ 'backend.yaml': serviceEntry(green.port) });
+    await until(() => emf().length === 2, 'the applied reload line');
+    expect(emf().map((line) => [line.function, line.outcome, line.serverless_config_reloads_total])).toEqual([
+      ['orders', 'rejected', 1],
+      ['orders', 'applied', 1],
+    ]);
+    expect(emf()[0]!._aws).toMatchObject({
+      CloudWatchMetrics: [
+        {
+          Dimensions: [['function', 'outcome']],
+          Metrics: [{ Name: 'serverless_config_reloads_total', Unit: 'Count' }],
+        },
+      ],
+    });
+    expect(await (await mesh.upstream('backend.example.test').fetch('/')).text()).toBe('green');
+  });
+
   it('stops watching at mesh.close()', async () => {
     const [blue, green] = [await backend('blue'), await backend('green')];
     cleanups.push(blue.close, green.close);
