@@ -307,7 +307,9 @@ describe('live reload from a mounted ConfigMap', () => {
       [auth, outbound, http, istio],
     );
     cleanups.push(() => mesh.close());
-    const call = async () => (await mesh.upstream('backend.example.test').fetch('/')).text();
+    // One client, kept as init-time code keeps it: it reaches whichever configuration is in effect.
+    const backendClient = mesh.upstream('backend.example.test');
+    const call = async () => (await backendClient.fetch('/')).text();
     expect(await call()).toBe('blue');
     writeFileSync(join(dir, '.backend.yaml.swp'), serviceEntry(green.port));
     renameSync(join(dir, '.backend.yaml.swp'), join(dir, 'backend.yaml'));
