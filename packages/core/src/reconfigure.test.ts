@@ -2,7 +2,7 @@ import { captureLogs } from '@sidecarless/testing';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.js';
 import type { Feature, ReconfigureResult } from './features.js';
-import { invoke } from './local.js';
+import { invoke, invokeEvent } from './local.js';
 import { createMesh } from './mesh.js';
 import { isPlainObject } from './options/schema.js';
 
@@ -44,6 +44,7 @@ function greetingFeature(journal: Journal, init?: (text: string) => Promise<void
           response.headers.set('x-greeting', text);
           return response;
         },
+        event: (next) => async (event, ctx) => ({ greeting: text, result: await next(event, ctx) }),
       };
     },
   };
@@ -184,6 +185,28 @@ describe('mesh.reconfigure', () => {
     finish();
     expect((await inFlight).headers.get('x-greeting')).toBe('one');
     expect(journal).toEqual(['start one', 'start two', 'close one']);
+    await mesh.close();
+  });
+
+  it('lets an event invocation in flight finish on its generation too', async () => {
+    const journal: Journal = [];
+    const mesh = createMesh({ service: 'orders', logging: { level: 'silent' }, greeting: { text: 'one' } }, [
+      greetingFeature(journal),
+    ]);
+    let finish!: () => void;
+    const gate = new Promise<void>((resolve) => (finish = resolve));
+    const handler = async (event: { wait: boolean }) => {
+      if (event.wait) await gate;
+      return 'done';
+    };
+    const inFlight = invokeEvent(mesh, handler, { wait: true });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect((await mesh.reconfigure({ greeting: { text: 'two' } })).outcome).toBe('applied');
+    expect(await invokeEvent(mesh, handler, { wait: false })).toEqual({ greeting: 'two', result: 'done' });
+    expect(journal).not.toContain('close one');
+    finish();
+    expect(await inFlight).toEqual({ greeting: 'one', result: 'done' });
+    expect(journal).toContain('close one');
     await mesh.close();
   });
 
