@@ -11,8 +11,9 @@
  * invocation on it has finished.
  */
 import type { ContextHost } from './context.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
 import type { AnyFeature, ReconfigureResult } from './features.js';
-import type { NormalizedOptions } from './options/index.js';
+import { kernelKeys, type NormalizedOptions } from './options/index.js';
 import type { Flusher, Logger, Stage, UpstreamProvider } from './types.js';
 
 /** One feature as started for a generation: what `start` returned and the hooks it registered. */
@@ -110,6 +111,32 @@ export class Generation implements ContextHost {
     ];
   }
 
+  /**
+   * The generation after this one: the features named in `changed` get a fresh record (pushed on
+   * `restarted`, to be started) and their sections from `checked`; the others, and the kernel's
+   * options (service, logging, invocation), stay the very objects they were.
+   */
+  next(checked: NormalizedOptions, changed: ReadonlySet<string>, restarted: StartedFeature[]): Generation {
+    const sections = new Map<string, unknown>();
+    for (const feature of this.options.features)
+      sections.set(
+        feature.name,
+        changed.has(feature.name) ? checked.section(feature) : this.options.section(feature),
+      );
+    const options: NormalizedOptions = {
+      ...this.options,
+      secrets: checked.secrets,
+      section: (feature) => sections.get(feature.name) as never,
+    };
+    const features = this.features.map((started) => {
+      if (!changed.has(started.feature.name)) return started;
+      const fresh = startedFeature(started.feature);
+      restarted.push(fresh);
+      return fresh;
+    });
+    return new Generation(this.number + 1, options, features, this.log);
+  }
+
   /** Called by each invocation context as it is made and as it is disposed. */
   enter(): void {
     this.#inFlight++;
@@ -132,4 +159,44 @@ export class Generation implements ContextHost {
 
 function isThenable(value: unknown): value is Promise<unknown> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+/**
+ * The names of the features whose sections `sections` changes from `input` (what the mesh runs
+ * on), or undefined when it changes none. Throws a ConfigError for a key that cannot be
+ * reconfigured: the kernel's, a source's own (`istio`), a feature that cannot restart.
+ */
+export function changedFeatures(
+  options: NormalizedOptions,
+  input: Readonly<Record<string, unknown>>,
+  sections: Readonly<Record<string, unknown>>,
+  sources: ReadonlySet<string>,
+): Set<string> | undefined {
+  const issues: ConfigIssue[] = [];
+  const changed = new Set<string>();
+  let unknown = false;
+  const same = process.getBuiltinModule('node:util').isDeepStrictEqual;
+  for (const key of Object.keys(sections)) {
+    const feature = options.features.find((candidate) => candidate.section === key);
+    if ((kernelKeys as readonly string[]).includes(key))
+      issues.push({
+        path: key,
+        message: 'is fixed at createMesh; only feature sections can be reconfigured',
+      });
+    else if (feature === undefined)
+      unknown = true; // normalizeOptions says what to register
+    else if (sources.has(feature.name))
+      issues.push({
+        path: key,
+        message: 'is where this mesh reloads its configuration from; it cannot itself be reconfigured',
+      });
+    else if (feature.reloadable !== true)
+      issues.push({
+        path: key,
+        message: `the ${feature.name} feature cannot be started again in a running mesh; change it with a new deployment`,
+      });
+    else if (!same(input[key], sections[key])) changed.add(feature.name);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return changed.size === 0 && !unknown ? undefined : changed;
 }

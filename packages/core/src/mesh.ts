@@ -13,11 +13,11 @@ import {
 import { deadlineFromHeader, deadlineHeader } from './deadline-header.js';
 import { DeadlineWatch } from './deadline-watch.js';
 import { errorToResponse } from './error-response.js';
-import { ConfigError, type ConfigIssue, ErrorCodes, SidecarlessError } from './errors.js';
+import { ErrorCodes, SidecarlessError } from './errors.js';
 import type { AnyFeature, FeatureHost, FeatureSections, ReconfigureResult } from './features.js';
-import { Generation, type StartedFeature, startedFeature } from './generation.js';
+import { changedFeatures, Generation, type StartedFeature, startedFeature } from './generation.js';
 import { createLogger, loggerRedactor } from './logger.js';
-import { kernelKeys, type MeshOptions, type NormalizedOptions, normalizeOptions } from './options/index.js';
+import { type MeshOptions, type NormalizedOptions, normalizeOptions } from './options/index.js';
 import {
   callHandler,
   composeEvent,
@@ -273,30 +273,12 @@ class MeshImpl implements Mesh {
     try {
       if (this.#closed) throw closedError();
       const sections = typeof given === 'function' ? await given() : given;
-      const changed = this.#changedFeatures(current.options, sections);
+      const changed = changedFeatures(current.options, this.#input, sections, this.#sources);
       if (changed === undefined) return this.#told({ outcome: 'unchanged', generation: current.number });
       input = { ...this.#input, ...sections };
-      // The same checks as createMesh, on the whole configuration; the kernel's part (service,
-      // logging, invocation) and the unchanged sections stay the objects they were.
+      // The same checks as createMesh, on the whole configuration.
       const checked = normalizeOptions(input, current.options.features);
-      const section = new Map<string, unknown>();
-      for (const feature of current.options.features)
-        section.set(
-          feature.name,
-          changed.has(feature.name) ? checked.section(feature) : current.options.section(feature),
-        );
-      const options: NormalizedOptions = {
-        ...current.options,
-        secrets: checked.secrets,
-        section: (feature) => section.get(feature.name) as never,
-      };
-      const features = current.features.map((started) => {
-        if (!changed.has(started.feature.name)) return started;
-        const fresh = startedFeature(started.feature);
-        restarted.push(fresh);
-        return fresh;
-      });
-      next = new Generation(current.number + 1, options, features, this.log);
+      next = current.next(checked, changed, restarted);
       // Before anything can log with them: the new JWT rules' token sources are secret too.
       this.#redactor.widen(checked.secrets);
       this.#start(next, restarted);
@@ -320,40 +302,6 @@ class MeshImpl implements Mesh {
       generation: next.number,
       restarted: restarted.map((started) => started.feature.name),
     });
-  }
-
-  /**
-   * The names of the features whose sections `sections` changes, or undefined when it changes
-   * none. Throws a ConfigError for a key that cannot be reconfigured.
-   */
-  #changedFeatures(options: NormalizedOptions, sections: Sections): Set<string> | undefined {
-    const issues: ConfigIssue[] = [];
-    const changed = new Set<string>();
-    let unknown = false;
-    const same = process.getBuiltinModule('node:util').isDeepStrictEqual;
-    for (const key of Object.keys(sections)) {
-      const feature = options.features.find((candidate) => candidate.section === key);
-      if ((kernelKeys as readonly string[]).includes(key))
-        issues.push({
-          path: key,
-          message: 'is fixed at createMesh; only feature sections can be reconfigured',
-        });
-      else if (feature === undefined)
-        unknown = true; // normalizeOptions says what to register
-      else if (this.#sources.has(feature.name))
-        issues.push({
-          path: key,
-          message: 'is where this mesh reloads its configuration from; it cannot itself be reconfigured',
-        });
-      else if (feature.reloadable !== true)
-        issues.push({
-          path: key,
-          message: `the ${feature.name} feature cannot be started again in a running mesh; change it with a new deployment`,
-        });
-      else if (!same(this.#input[key], sections[key])) changed.add(feature.name);
-    }
-    if (issues.length > 0) throw new ConfigError(issues);
-    return changed.size === 0 && !unknown ? undefined : changed;
   }
 
   /** Tells the features listening once the mesh is ready (a first load during init is not a reload). */
