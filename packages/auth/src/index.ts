@@ -44,6 +44,8 @@ export { AuthErrorCodes } from './stage.js';
 export const auth: Feature<'auth', AuthOptions, NormalizedAuth> = {
   name: 'auth',
   section: 'auth',
+  // A policy or key change starts a new stage beside the running one (mesh.reconfigure).
+  reloadable: true,
   check: (value, path, issues) => checkAuth(value, path, issues),
   // The token sources are secret on every log line (headers, cookies, query parameters).
   secrets: (section) => ({

@@ -30,6 +30,12 @@ export interface ContextHost {
   readonly safetyMarginMs: number;
   /** The installed outbound client, if upstreams are configured. */
   upstreams(): UpstreamProvider | undefined;
+  /**
+   * Counts the context in as it is made and out as it is disposed, so a replaced configuration
+   * closes only once the invocations it serves have finished (generation.ts).
+   */
+  enter(): void;
+  leave(): void;
 }
 
 const noAttributes: Readonly<Record<string, string>> = Object.freeze({});
@@ -128,6 +134,7 @@ export class InvocationContext<Raw = unknown> implements FeatureContext, MeshCon
     this.telemetryFacts = facts.telemetry;
     this.attributes = facts.attributes ?? noAttributes;
     this.#host = host;
+    host.enter();
   }
 
   /**
@@ -203,6 +210,7 @@ export class InvocationContext<Raw = unknown> implements FeatureContext, MeshCon
 
   /** Ends the invocation's timers. Called by the pipeline in `finally`. */
   dispose(): void {
+    if (!this.#disposed) this.#host.leave();
     this.#disposed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;

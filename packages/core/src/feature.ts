@@ -10,7 +10,14 @@
 export type { FeatureContext } from './context.js';
 export { invocationOf, unknownUpstream } from './context.js';
 export { badRequest, errorBrand } from './errors.js';
-export type { AnyFeature, CheckHost, Feature, FeatureHost, FeatureSections } from './features.js';
+export type {
+  AnyFeature,
+  CheckHost,
+  Feature,
+  FeatureHost,
+  FeatureSections,
+  ReconfigureResult,
+} from './features.js';
 export { FlushTimes } from './flush-times.js';
 export { clientAddress, ipBlock, ipMatcher, normalizeIp } from './ip.js';
 export { nodeBuiltin } from './node-builtin.js';

@@ -27,6 +27,7 @@ export const featureSections: Readonly<Record<string, { readonly feature: string
     traffic: { feature: 'traffic', from: '@sidecarless/outbound/traffic' },
     rateLimits: { feature: 'rateLimits', from: '@sidecarless/ratelimit' },
     redis: { feature: 'redis', from: '@sidecarless/redis' },
+    istio: { feature: 'istio', from: '@sidecarless/istio' },
   };
 
 /** What a feature's options checker may read while `createMesh` checks the options. */
@@ -66,7 +67,39 @@ export interface FeatureHost<Section = unknown> {
    * `createMesh` — in Lambda's init phase — not when the first caller is waiting.
    */
   whenReady(work: Promise<unknown>): void;
+  /**
+   * Replaces the sections of reloadable features (`auth`, `upstreams`) in the running mesh, all
+   * or nothing: see `mesh.reconfigure`. `sections` may be a function, run in turn with other
+   * reconfigurations (a loader reading files), whose failure rejects the change like a bad value.
+   */
+  reconfigure(
+    sections: Readonly<Record<string, unknown>> | (() => Promise<Readonly<Record<string, unknown>>>),
+  ): Promise<ReconfigureResult>;
+  /**
+   * Told of every reconfiguration of the mesh once it is ready (not of the initial load a feature
+   * does during init): the telemetry feature counts them.
+   */
+  onReconfigure(listener: (result: ReconfigureResult) => void): void;
 }
+
+/**
+ * What `mesh.reconfigure` did. `generation` numbers the configuration in effect afterwards (0 is
+ * the one `createMesh` started).
+ */
+export type ReconfigureResult =
+  | {
+      readonly outcome: 'applied';
+      readonly generation: number;
+      /** The features started anew, by name. */
+      readonly restarted: readonly string[];
+    }
+  | { readonly outcome: 'unchanged'; readonly generation: number }
+  | {
+      readonly outcome: 'rejected';
+      readonly generation: number;
+      /** A {@link ConfigError} naming the field, or what the new features' init work threw. */
+      readonly error: unknown;
+    };
 
 declare const sectionOptions: unique symbol;
 
@@ -117,6 +150,12 @@ export interface Feature<Section extends string = string, Options = unknown, Nor
    * runs), or undefined when it adds none.
    */
   start(host: FeatureHost<Normalized>): Stage | Promise<Stage | undefined> | undefined;
+  /**
+   * The feature can be started again in a running mesh with a changed section
+   * (`mesh.reconfigure`): a new instance beside the old one, which is closed once the invocations
+   * it serves have finished. Features that hold a process-wide resource (a metrics port) say no.
+   */
+  readonly reloadable?: boolean;
   /** Type-level only: the options type of the section. */
   readonly [sectionOptions]?: Options;
 }

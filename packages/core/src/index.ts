@@ -19,9 +19,16 @@ export {
   SidecarlessError,
   type SidecarlessErrorOptions,
 } from './errors.js';
-export type { AnyFeature, CheckHost, Feature, FeatureHost, FeatureSections } from './features.js';
+export type {
+  AnyFeature,
+  CheckHost,
+  Feature,
+  FeatureHost,
+  FeatureSections,
+  ReconfigureResult,
+} from './features.js';
 export { LazyResponse } from './lazy-response.js';
-export { createMesh, type Mesh, type MeshOptionsWith } from './mesh.js';
+export { createMesh, type Mesh, type MeshOptionsWith, type Sections } from './mesh.js';
 export {
   type InvocationOptions,
   type MeshOptions,

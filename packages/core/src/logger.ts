@@ -420,15 +420,22 @@ class ApplicationLoggerAdapter implements Logger {
   }
 }
 
-/** Builds the mesh's root logger. Runs once per mesh, at `createMesh`. */
-export function createLogger(options: NormalizedOptions): Logger {
+/** What the mesh's logger censors: the features' secrets and `logging.redact`. */
+export function loggerRedactor(options: NormalizedOptions): Redactor {
+  return new Redactor({
+    fields: [...options.secrets.fields],
+    params: [...options.secrets.params],
+    paths: options.logging.redact.map(parsePath).filter((keys) => keys.length > 0),
+  });
+}
+
+/**
+ * Builds the mesh's root logger. Runs once per mesh, at `createMesh`; the mesh keeps `redactor`
+ * to widen it when a reconfiguration adds token sources.
+ */
+export function createLogger(options: NormalizedOptions, redactor = loggerRedactor(options)): Logger {
   const { logging } = options;
   if (logging.logger) {
-    const redactor = new Redactor({
-      fields: [...options.secrets.fields],
-      params: [...options.secrets.params],
-      paths: logging.redact.map(parsePath).filter((keys) => keys.length > 0),
-    });
     const base: Record<string, string> = { service: options.service };
     if (options.version !== undefined) base.version = options.version;
     const root = new ApplicationLoggerAdapter(logging.logger.child(base), redactor);
@@ -450,11 +457,7 @@ export function createLogger(options: NormalizedOptions): Logger {
         ? () => (destination as unknown as { flush(): unknown }).flush()
         : undefined,
     lineStarts,
-    redactor: new Redactor({
-      fields: [...options.secrets.fields],
-      params: [...options.secrets.params],
-      paths: logging.redact.map(parsePath).filter((keys) => keys.length > 0),
-    }),
+    redactor,
   };
   const base: Record<string, string> = { service: options.service };
   if (options.version !== undefined) base.version = options.version;

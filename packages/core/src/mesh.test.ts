@@ -418,6 +418,8 @@ describe('a handler still running when the mesh answers 504', () => {
         timeoutMs: 100,
         safetyMarginMs: 0,
         upstreams: () => undefined,
+        enter: () => {},
+        leave: () => {},
       };
       const ctx = new InvocationContext({ platform: 'test' }, host);
       const signal = ctx.signal;

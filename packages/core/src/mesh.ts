@@ -1,9 +1,9 @@
 /**
  * `createMesh`: check the options once, build the logger, turn on the configured features,
- * and hand adapters a prepared pipeline per handler.
+ * and hand adapters a prepared pipeline per handler. `reconfigure` swaps in a new generation of
+ * the reloadable features' sections between invocations (generation.ts).
  */
 import {
-  type ContextHost,
   deadlineError,
   InvocationContext,
   type InvocationFacts,
@@ -14,8 +14,9 @@ import { deadlineFromHeader, deadlineHeader } from './deadline-header.js';
 import { DeadlineWatch } from './deadline-watch.js';
 import { errorToResponse } from './error-response.js';
 import { ErrorCodes, SidecarlessError } from './errors.js';
-import type { AnyFeature, FeatureHost, FeatureSections } from './features.js';
-import { createLogger } from './logger.js';
+import type { AnyFeature, FeatureHost, FeatureSections, ReconfigureResult } from './features.js';
+import { changedFeatures, Generation, type StartedFeature, startedFeature } from './generation.js';
+import { createLogger, loggerRedactor } from './logger.js';
 import { type MeshOptions, type NormalizedOptions, normalizeOptions } from './options/index.js';
 import {
   callHandler,
@@ -27,23 +28,20 @@ import {
   type HttpNext,
   isPending,
 } from './pipeline.js';
-import type {
-  Flusher,
-  Logger,
-  Stage,
-  UpstreamCallContext,
-  UpstreamClient,
-  UpstreamProvider,
-} from './types.js';
+import type { Redactor } from './redact.js';
+import type { Flusher, Logger, UpstreamCallContext, UpstreamClient } from './types.js';
 
-export type { Flusher };
+export type { Flusher, ReconfigureResult };
+
+/** Sections to put in place of the current ones, by options key: `{ auth: {…}, upstreams: {…} }`. */
+export type Sections = Readonly<Record<string, unknown>>;
 
 /**
  * A configured mesh: create one per function, at module scope, and wrap handlers with an
  * adapter. All state (pools, breakers, caches) lives on the instance.
  */
 export interface Mesh {
-  /** The options after checking, with defaults applied. */
+  /** The options after checking, with defaults applied (the current generation's). */
   readonly options: NormalizedOptions;
   /** The service name. */
   readonly service: string;
@@ -65,6 +63,32 @@ export interface Mesh {
    * wait for it.
    */
   upstream(name: string): UpstreamClient;
+  /**
+   * Replaces sections of reloadable features (`auth`, `upstreams`) while the mesh runs, all or
+   * nothing. The new sections go through the same checks as at `createMesh`; the features whose
+   * sections changed are started anew beside the running ones and their init work (fetching
+   * keys, resolving DNS) is done; only then does the next invocation see them. Invocations in
+   * flight finish on the configuration they started with, which is closed (pools, timers) once
+   * the last of them is done. Features whose sections did not change — telemetry, its metrics
+   * endpoint and exporters — are not touched. A refusal (a {@link ConfigError}, or init work
+   * that failed) leaves everything as it was. Calls run one after another.
+   *
+   * A section set to `undefined` is removed. Logs nothing: the caller says what it reloaded.
+   *
+   * @example
+   * ```ts
+   * import { auth } from '@sidecarless/auth';
+   * import { createMesh } from '@sidecarless/core';
+   *
+   * const mesh = createMesh({ service: 'orders' }, [auth]);
+   * // Later (a policy fetched from elsewhere): deny /admin from now on.
+   * const result = await mesh.reconfigure({
+   *   auth: { policies: [{ name: 'no-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin/*'] }] }] }] },
+   * });
+   * if (result.outcome === 'rejected') mesh.log.error({ err: result.error }, 'policy refused; the old one stays');
+   * ```
+   */
+  reconfigure(sections: Sections | (() => Promise<Sections>)): Promise<ReconfigureResult>;
 }
 
 /** Runs one HTTP invocation through the pipeline. Never rejects: errors become responses. */
@@ -101,35 +125,43 @@ export interface MeshInternals {
 }
 
 class MeshImpl implements Mesh {
-  readonly options: NormalizedOptions;
   readonly service: string;
   readonly log: Logger;
-  readonly #settlers: Flusher[] = [];
-  readonly #flushers: Flusher[] = [];
-  readonly #closers: Flusher[] = [];
-  readonly #contextHost: ContextHost;
-  #stages: readonly Stage[] | undefined;
+  /** What `createMesh` was given, with the sections reconfigurations replaced since. */
+  #input: Sections;
+  readonly #redactor: Redactor;
+  /** The configuration new invocations run on. */
+  #generation: Generation;
+  /** The log flush, then what adapters register; the features' hooks are on each StartedFeature. */
+  readonly #ownFlushers: Flusher[] = [];
+  readonly #ownClosers: Flusher[] = [];
+  /** The current generation's features' hooks with the mesh's own, rebuilt when it changes. */
+  #flushers: readonly Flusher[] = [];
+  #settlers: readonly Flusher[] = [];
+  /** Closes a retired generation's features early: at `mesh.close()`, if it has not drained. */
+  readonly #retiring = new Set<() => Promise<unknown> | undefined>();
+  /** Features that reconfigure the mesh themselves: their sections cannot be reconfigured. */
+  readonly #sources = new Set<string>();
+  #reconfiguring: Promise<unknown> = settled;
+  #closed = false;
   /** Init work the first invocation waits for; undefined once done (or when there was none). */
   #pending: Promise<void> | undefined;
   #ready: Promise<void>;
-  #upstreams: UpstreamProvider | undefined;
   /** The 504 deadlines of in-flight invocations, on one timer. */
   readonly #deadlines = new DeadlineWatch();
 
-  constructor(options: NormalizedOptions) {
-    this.options = options;
+  constructor(input: Sections, options: NormalizedOptions) {
+    this.#input = input;
     this.service = options.service;
-    this.log = createLogger(options);
-    const flushLogs = () => this.log.flush();
-    this.#flushers.push(flushLogs);
-    this.#contextHost = {
-      service: options.service,
-      log: this.log,
-      timeoutMs: options.invocation.timeoutMs,
-      safetyMarginMs: options.invocation.safetyMarginMs,
-      upstreams: () => this.#upstreams,
-    };
+    this.#redactor = loggerRedactor(options);
+    this.log = createLogger(options, this.#redactor);
+    this.#ownFlushers.push(() => this.log.flush());
+    this.#generation = new Generation(0, options, options.features.map(startedFeature), this.log);
     this.#ready = this.#startFeatures();
+  }
+
+  get options(): NormalizedOptions {
+    return this.#generation.options;
   }
 
   /**
@@ -139,10 +171,26 @@ class MeshImpl implements Mesh {
    * waits only for that.
    */
   #startFeatures(): Promise<void> {
-    const work: Promise<unknown>[] = [];
-    const stages: (Stage | Promise<Stage | undefined> | undefined)[] = [];
-    const options = this.options;
-    for (const feature of options.features) {
+    const generation = this.#generation;
+    this.#start(generation, generation.features);
+    this.#rebuildHooks();
+    const work = generation.features.flatMap((started) => started.work);
+    if (work.length === 0 && generation.settleNow()) return settled;
+    // The first invocation waits for every stage still pending and the init work features handed
+    // over — including a first load that reconfigures the mesh (a newer generation, by then).
+    this.#pending = generation.settle(work).then(() => {
+      this.#pending = undefined;
+    });
+    // Not left unhandled when nothing awaits it yet: each invocation reports the failure itself.
+    this.#pending.catch(() => {});
+    return this.#pending;
+  }
+
+  /** Starts `features` (records of `generation`), each with a host that fills its record. */
+  #start(generation: Generation, features: readonly StartedFeature[]): void {
+    const options = generation.options;
+    for (const started of features) {
+      const feature = started.feature;
       const host: FeatureHost = {
         service: options.service,
         version: options.version,
@@ -153,29 +201,34 @@ class MeshImpl implements Mesh {
           const found = options.features.find((candidate) => candidate.name === name);
           return found ? { feature: found, section: options.section(found) } : undefined;
         },
-        onFlush: (flusher) => this.#flushers.push(flusher),
-        onSettle: (settler) => this.#settlers.push(settler),
-        onClose: (closer) => this.#closers.push(closer),
-        provideUpstreams: (provider) => {
-          this.#upstreams = provider;
+        onFlush: (flusher) => {
+          started.flushers.push(flusher);
+          this.#rebuildHooks();
         },
-        whenReady: (promise) => work.push(promise),
+        onSettle: (settler) => {
+          started.settlers.push(settler);
+          this.#rebuildHooks();
+        },
+        onClose: (closer) => started.closers.push(closer),
+        provideUpstreams: (provider) => {
+          started.upstreams = provider;
+        },
+        whenReady: (promise) => started.work.push(promise),
+        reconfigure: (sections) => {
+          this.#sources.add(feature.name);
+          return this.reconfigure(sections);
+        },
+        onReconfigure: (listener) => started.reconfigured.push(listener),
       };
-      const stage = feature.start(host);
-      stages.push(stage);
+      started.stage = feature.start(host);
     }
-    if (work.length === 0 && !stages.some(isThenable)) {
-      this.#stages = [...(stages as (Stage | undefined)[]).filter(isStage), ...options.middleware];
-      return settled;
-    }
-    // The first invocation waits for every stage still pending and the init work features handed over.
-    this.#pending = Promise.all([Promise.all(stages), ...work]).then(([resolved]) => {
-      this.#stages = [...resolved.filter(isStage), ...options.middleware];
-      this.#pending = undefined;
-    });
-    // Not left unhandled when nothing awaits it yet: each invocation reports the failure itself.
-    this.#pending.catch(() => {});
-    return this.#pending;
+  }
+
+  #rebuildHooks(): void {
+    const features = this.#generation.features;
+    const [flushLogs, ...adapters] = this.#ownFlushers;
+    this.#flushers = [flushLogs!, ...features.flatMap((started) => started.flushers), ...adapters];
+    this.#settlers = features.flatMap((started) => started.settlers);
   }
 
   ready(): Promise<void> {
@@ -183,18 +236,111 @@ class MeshImpl implements Mesh {
   }
 
   upstream(name: string): UpstreamClient {
-    if (this.#upstreams) return this.#upstreams.client(name, undefined);
-    // Not ready yet: hand out a client that waits for the features to load, then delegates.
+    // An unknown name is refused now when the mesh is ready, as it is inside a handler.
+    if (this.#pending === undefined && this.#generation.upstreams() !== undefined) this.#client(name);
+    // Resolved per call rather than once: a client kept at module scope reaches the pools of the
+    // configuration in effect, not of one a reconfiguration retired. Waits while features load.
     const resolve = async (): Promise<UpstreamClient> => {
-      await this.ready();
-      if (!this.#upstreams) throw unknownUpstream(name);
-      return this.#upstreams.client(name, undefined);
+      if (this.#pending !== undefined) await this.ready();
+      return this.#client(name);
     };
     return {
       name,
       fetch: async (pathOrUrl: string | URL, init?: RequestInit) => (await resolve()).fetch(pathOrUrl, init),
       call: async <T>(work: (call: UpstreamCallContext) => Promise<T>) => (await resolve()).call(work),
+      circuitState: () => (this.#pending === undefined ? this.#client(name).circuitState?.() : undefined),
     };
+  }
+
+  #client(name: string): UpstreamClient {
+    const provider = this.#generation.upstreams();
+    if (!provider) throw unknownUpstream(name);
+    return provider.client(name, undefined);
+  }
+
+  reconfigure(sections: Sections | (() => Promise<Sections>)): Promise<ReconfigureResult> {
+    const next = this.#reconfiguring.then(() => this.#reconfigureNow(sections));
+    this.#reconfiguring = next;
+    return next;
+  }
+
+  /** One reconfiguration: never rejects; the result says what happened. */
+  async #reconfigureNow(given: Sections | (() => Promise<Sections>)): Promise<ReconfigureResult> {
+    const current = this.#generation;
+    const restarted: StartedFeature[] = [];
+    let input: Sections;
+    let next: Generation;
+    try {
+      if (this.#closed) throw closedError();
+      const sections = typeof given === 'function' ? await given() : given;
+      const changed = changedFeatures(current.options, this.#input, sections, this.#sources);
+      if (changed === undefined) return this.#told({ outcome: 'unchanged', generation: current.number });
+      input = { ...this.#input, ...sections };
+      // The same checks as createMesh, on the whole configuration.
+      const checked = normalizeOptions(input, current.options.features);
+      next = current.next(checked, changed, restarted);
+      // Before anything can log with them: the new JWT rules' token sources are secret too.
+      this.#redactor.widen(checked.secrets);
+      this.#start(next, restarted);
+      await next.settle(restarted.flatMap((started) => started.work));
+      // Closed while the new generation was being built: it never runs.
+      if (this.#closed) throw closedError();
+    } catch (error) {
+      // All or nothing: what was started for the refused generation is closed; no invocation saw it.
+      void this.#startAll(
+        restarted.flatMap((started) => started.closers),
+        'close',
+      );
+      return this.#told({ outcome: 'rejected', generation: current.number, error });
+    }
+    this.#input = input;
+    this.#generation = next;
+    this.#rebuildHooks();
+    this.#retire(current, next);
+    return this.#told({
+      outcome: 'applied',
+      generation: next.number,
+      restarted: restarted.map((started) => started.feature.name),
+    });
+  }
+
+  /** Tells the features listening once the mesh is ready (a first load during init is not a reload). */
+  #told(result: ReconfigureResult): ReconfigureResult {
+    if (this.#pending !== undefined) return result;
+    for (const started of this.#generation.features)
+      for (const listener of started.reconfigured) {
+        try {
+          listener(result);
+        } catch (error) {
+          this.log.warn({ err: error }, 'reconfigure listener failed');
+        }
+      }
+    return result;
+  }
+
+  /** Closes what `old` started that `next` does not carry, once no invocation runs on `old`. */
+  #retire(old: Generation, next: Generation): void {
+    const kept = new Set(next.features);
+    const gone = old.features.filter((started) => !kept.has(started));
+    let done = false;
+    const close = (): Promise<unknown> | undefined => {
+      if (done) return undefined;
+      done = true;
+      this.#retiring.delete(close);
+      // Their flushers once more (what the last invocations recorded), then their closers.
+      const flushing = this.#startAll(
+        gone.flatMap((started) => started.flushers),
+        'flush',
+      );
+      const closing = () =>
+        this.#startAll(
+          gone.flatMap((started) => started.closers),
+          'close',
+        );
+      return flushing === undefined ? closing() : flushing.then(closing);
+    };
+    this.#retiring.add(close);
+    old.retire(() => void close());
   }
 
   flush(budgetMs = 2_000): Promise<void> {
@@ -218,8 +364,12 @@ class MeshImpl implements Mesh {
 
   async close(budgetMs = 2_000): Promise<void> {
     await this.flush(budgetMs);
-    const pending = this.#startAll(this.#closers, 'close');
-    if (pending !== undefined) await withinBudget(pending, budgetMs);
+    this.#closed = true;
+    // A retired generation still draining is closed now too.
+    const retiring = [...this.#retiring].map((close) => close());
+    const closers = [...this.#generation.features.flatMap((started) => started.closers), ...this.#ownClosers];
+    const pending = [this.#startAll(closers, 'close'), ...retiring].filter((work) => work !== undefined);
+    if (pending.length > 0) await withinBudget(Promise.all(pending), budgetMs);
   }
 
   /**
@@ -251,21 +401,28 @@ class MeshImpl implements Mesh {
     return {
       prepareHttp: (handler, options) => this.#prepareHttp(handler, options ?? {}),
       prepareEvent: (handler, options) => this.#prepareEvent(handler, options ?? {}),
-      onFlush: (flusher) => this.#flushers.push(flusher),
-      onClose: (closer) => this.#closers.push(closer),
+      onFlush: (flusher) => {
+        this.#ownFlushers.push(flusher);
+        this.#rebuildHooks();
+      },
+      onClose: (closer) => this.#ownClosers.push(closer),
       flushPending: (budgetMs) => this.#flushPending(budgetMs),
       cutInFlight: (error) => this.#deadlines.cutAll(error),
     };
   }
 
-  #context(facts: InvocationFacts): InvocationContext {
-    return new InvocationContext(facts, this.#contextHost);
+  #context(facts: InvocationFacts, generation: Generation): InvocationContext {
+    return new InvocationContext(facts, generation);
   }
 
   #prepareHttp(handler: HttpHandler<never>, options: PrepareOptions): HttpInvoker {
     let chain: HttpNext | undefined;
+    /** The generation `chain` was composed for. */
+    let composedFor: Generation | undefined;
     const enforce = options.enforceDeadline === true;
-    const callerDeadline = this.options.invocation.callerDeadline;
+    // The kernel's options, which no reconfiguration changes.
+    const kernel = this.options;
+    const callerDeadline = kernel.invocation.callerDeadline;
     const deadlines = this.#deadlines;
     const failure = (ctx: InvocationContext, error: unknown): Response => {
       if (answeredForHandler(error)) ctx.abandon(error);
@@ -314,37 +471,65 @@ class MeshImpl implements Mesh {
     const run = (ctx: InvocationContext, request: Request): Promise<Response> =>
       direct ? settleDirect(ctx, request) : settle(ctx, request, chain!);
     const runHttp = (request: Request, facts: InvocationFacts): Promise<Response> => {
+      const generation = this.#generation;
+      // The one check reconfiguration adds to an invocation: is the chain this generation's?
+      if (generation !== composedFor) return composeThenRun(request, facts);
       let ctx: InvocationContext;
       try {
-        ctx = this.#context(callerDeadline ? withCallerDeadline(request, facts, this.options) : facts);
+        ctx = this.#context(callerDeadline ? withCallerDeadline(request, facts, kernel) : facts, generation);
       } catch (error) {
         return Promise.reject(error);
       }
-      if (chain !== undefined) return run(ctx, request);
-      const compose = () => {
-        if (chain === undefined) {
-          direct = this.#stages!.length === 0;
-          chain = composeHttp(this.#stages!, handler);
-        }
-        return run(ctx, request);
-      };
-      if (this.#pending === undefined) return compose();
-      return this.#pending.then(compose, (error: unknown) => failure(ctx, error));
+      return run(ctx, request);
+    };
+    // The first invocation (after init work) and the first after each reconfiguration.
+    const composeThenRun = (request: Request, facts: InvocationFacts): Promise<Response> => {
+      if (this.#pending !== undefined) {
+        // The deadline runs from arrival, init wait included.
+        const arrived =
+          facts.deadline === undefined
+            ? { ...facts, deadline: Date.now() + kernel.invocation.timeoutMs }
+            : facts;
+        return this.#pending.then(
+          () => runHttp(request, arrived),
+          (error: unknown) => failure(this.#context(arrived, this.#generation), error),
+        );
+      }
+      const generation = this.#generation;
+      direct = generation.stages!.length === 0;
+      chain = composeHttp(generation.stages!, handler);
+      composedFor = generation;
+      return runHttp(request, facts);
     };
     return runHttp;
   }
 
   #prepareEvent(handler: EventHandler<never, unknown>, options: PrepareOptions): EventInvoker {
     let chain: EventNext | undefined;
+    let composedFor: Generation | undefined;
     const enforce = options.enforceDeadline === true;
+    const timeoutMs = this.options.invocation.timeoutMs;
     const runEvent = async (event: unknown, facts: InvocationFacts): Promise<unknown> => {
-      const ctx = this.#context(facts);
-      try {
-        if (chain === undefined) {
-          if (this.#pending !== undefined) await this.#pending;
-          chain ??= composeEvent(this.#stages!, handler, options.batch === true ? 'batch' : 'event');
+      if (this.#generation !== composedFor && this.#pending !== undefined) {
+        // The deadline runs from arrival, init wait included.
+        facts = facts.deadline === undefined ? { ...facts, deadline: Date.now() + timeoutMs } : facts;
+        try {
+          await this.#pending;
+        } catch (error) {
+          const ctx = this.#context(facts, this.#generation);
+          logInvocationError(ctx, error);
+          ctx.dispose();
+          throw markLogged(error);
         }
-        const pending = chain(event, ctx);
+      }
+      const generation = this.#generation;
+      if (generation !== composedFor) {
+        chain = composeEvent(generation.stages!, handler, options.batch === true ? 'batch' : 'event');
+        composedFor = generation;
+      }
+      const ctx = this.#context(facts, generation);
+      try {
+        const pending = chain!(event, ctx);
         return await (enforce ? this.#deadlines.race(pending, ctx.deadline) : pending);
       } catch (error) {
         if (answeredForHandler(error)) ctx.abandon(error);
@@ -360,13 +545,7 @@ class MeshImpl implements Mesh {
 
 const settled: Promise<void> = Promise.resolve();
 
-function isThenable(value: unknown): value is Promise<unknown> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
-}
-
-function isStage(value: Stage | undefined): value is Stage {
-  return value !== undefined;
-}
+const closedError = () => new Error('the mesh is closed; there is nothing to reconfigure');
 
 const loggedKey = Symbol.for('sidecarless.logged');
 
@@ -453,7 +632,7 @@ export function createMesh<const F extends readonly AnyFeature[] = []>(
   options: NoInfer<MeshOptionsWith<F>> = {} as NoInfer<MeshOptionsWith<F>>,
   features?: F,
 ): Mesh {
-  return new MeshImpl(normalizeOptions(options, features ?? []));
+  return new MeshImpl(options as Sections, normalizeOptions(options, features ?? []));
 }
 
 /** Reaches a mesh's adapter-facing internals. @internal */

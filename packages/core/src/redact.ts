@@ -87,8 +87,8 @@ export interface RedactionRules {
 
 /** Censors one mesh's secrets in the objects it logs, never mutating the caller's objects. */
 export class Redactor {
-  readonly #fields: ReadonlySet<string>;
-  readonly #params: ReadonlySet<string>;
+  readonly #fields: Set<string>;
+  readonly #params: Set<string>;
   readonly #paths: readonly (readonly string[])[];
 
   constructor(rules: RedactionRules = {}) {
@@ -99,6 +99,16 @@ export class Redactor {
     this.#fields = new Set([...defaultSecretFields, ...lower(rules.fields), ...lower(rules.params)]);
     this.#params = new Set(params);
     this.#paths = rules.paths ?? [];
+  }
+
+  /**
+   * Censors these fields and parameters too, from now on: a reconfigured mesh whose JWT rules
+   * read tokens from new places. Redaction only widens; a name a reload drops stays censored.
+   */
+  widen(rules: Pick<RedactionRules, 'fields' | 'params'>): void {
+    for (const name of [...(rules.fields ?? []), ...(rules.params ?? [])])
+      this.#fields.add(name.toLowerCase());
+    for (const name of rules.params ?? []) this.#params.add(name.toLowerCase());
   }
 
   /** `value` with every secret censored: the same object when it holds none, a copy when it does. */

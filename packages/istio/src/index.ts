@@ -19,9 +19,13 @@
  * console.log(Object.keys(options.upstreams ?? {}), report.complete); // [ 'reviews' ] true
  * ```
  *
+ * Or register the {@link istio} feature: the mesh reads the files itself at init and reloads them
+ * when they change (a mounted ConfigMap), swapping each valid change in between invocations.
+ *
  * @packageDocumentation
  */
 export { mapped, parseResources, proxyOnly, type Resource, ResourceError } from './documents.js';
+export { type IstioConfigOptions, istio } from './feature.js';
 export {
   fullHost,
   type IstioLoad,

@@ -72,6 +72,8 @@ export const outbound: Feature<
 > = {
   name: 'outbound',
   section: 'upstreams',
+  // New upstreams get new pools; the old ones close once their invocations are done.
+  reloadable: true,
   check: (value, _path, issues, host) =>
     value === undefined
       ? undefined

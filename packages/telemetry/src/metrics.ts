@@ -64,6 +64,8 @@ export const mirrorLabels = ['upstream', 'outcome'] as const;
 export const rateLimitedLabels = ['descriptor', 'mode'] as const;
 /** The labels of `serverless_rate_limit_store_failures_total`. */
 export const storeFailureLabels = ['failure_mode'] as const;
+/** The labels of `serverless_config_reloads_total`. */
+export const configReloadLabels = ['outcome'] as const;
 
 /** Every metric of one mesh. */
 export class MetricsRegistry {
@@ -83,6 +85,8 @@ export class MetricsRegistry {
   readonly rateLimited = new LabelledCounter();
   /** Shared checks the store could not answer: {@link storeFailureLabels}. */
   readonly storeFailures = new LabelledCounter();
+  /** Reconfigurations of the running mesh (a reloaded ConfigMap): {@link configReloadLabels}. */
+  readonly configReloads = new LabelledCounter();
 
   /**
    * The application's instruments (`metrics.getMeter(...)`), when the mesh's MeterProvider is
@@ -248,6 +252,12 @@ export function renderPrometheus(registry: MetricsRegistry): string {
     storeFailureLabels,
     registry.storeFailures,
   );
+  labelled(
+    'serverless_config_reloads_total',
+    'Reconfigurations of the running mesh (reloaded Istio resources), by outcome (applied; rejected: the running configuration was kept).',
+    configReloadLabels,
+    registry.configReloads,
+  );
   simple(
     'serverless_auth_denied_total',
     'counter',
@@ -330,6 +340,26 @@ export interface EmfExtra {
   readonly directives: string;
   /** `,"key":value…` after the mesh's properties. */
   readonly members: string;
+}
+
+/**
+ * Renders one EMF line for one reconfiguration of the mesh: not an invocation's fact, so written
+ * when it happens, with the `function, outcome` dimensions of the Prometheus labels.
+ */
+export function createEmfReloadRenderer(
+  namespace: string,
+  functionName: string,
+): (outcome: 'applied' | 'rejected') => string {
+  const directive = JSON.stringify([
+    {
+      Namespace: namespace,
+      Dimensions: [['function', ...configReloadLabels]],
+      Metrics: [{ Name: 'serverless_config_reloads_total', Unit: 'Count' }],
+    },
+  ]);
+  const fn = JSON.stringify(functionName);
+  return (outcome) =>
+    `{"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":${directive}},"function":${fn},"outcome":"${outcome}","serverless_config_reloads_total":1}\n`;
 }
 
 /** The outbound and auth counts of one invocation (see `InvocationTally`). */

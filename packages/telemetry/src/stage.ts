@@ -22,6 +22,7 @@ import { type AccessLogger, createAccessLogger } from './access-log.js';
 import type { ApplicationMetrics } from './app-metrics.js';
 import type { ApplicationEmf, takeApplicationEmf } from './app-metrics-exposition.js';
 import {
+  createEmfReloadRenderer,
   createEmfRenderer,
   createEmfTallyRenderer,
   emfInvocationProperties,
@@ -130,6 +131,7 @@ export async function loadTelemetry(host: FeatureHost<NormalizedTelemetry>): Pro
     emf = lineWriter(host.logging.destination);
   }
   const accessLog = options.logging.accessLog ? createAccessLogger(host, host.log) : undefined;
+  countReloads(host, options, registry, emf);
   return createTelemetryStage({
     options,
     service,
@@ -139,6 +141,22 @@ export async function loadTelemetry(host: FeatureHost<NormalizedTelemetry>): Pro
     accessLog,
     host,
     application: await application,
+  });
+}
+
+/** Counts `serverless_config_reloads_total{outcome}` for each reconfiguration of the running mesh. */
+function countReloads(
+  host: FeatureHost,
+  options: NormalizedTelemetry,
+  registry: MetricsRegistry | undefined,
+  emf: ((line: string) => void) | undefined,
+): void {
+  if (!registry) return;
+  const renderReload = emf ? createEmfReloadRenderer(options.metrics.namespace, host.service) : undefined;
+  host.onReconfigure(({ outcome }) => {
+    if (outcome === 'unchanged') return;
+    registry.configReloads.add([outcome]);
+    if (emf && renderReload) emf(renderReload(outcome));
   });
 }
 

@@ -74,7 +74,8 @@ export interface NormalizedOptions {
   section<N>(feature: { readonly name: string; check?(...args: never[]): N | undefined }): N | undefined;
 }
 
-const kernelKeys = ['service', 'version', 'logging', 'invocation', 'middleware'] as const;
+/** The kernel's own keys: fixed at `createMesh`, never reconfigured. */
+export const kernelKeys = ['service', 'version', 'logging', 'invocation', 'middleware'] as const;
 
 /**
  * Checks `options` once and returns them normalised, or throws a {@link ConfigError} listing
