@@ -49,6 +49,20 @@ export interface IstioConfigOptions {
   rootNamespace?: string;
   /** Reload when the files change. Default true. */
   watch?: boolean;
+  /**
+   * What the function adds to the files' upstreams — where it reaches them and with which
+   * certificate (`endpoints`, `tls` with its own files, which no cluster DNS or istiod gives a
+   * function), and settings of its own (`circuitBreaker`, `deadlineMargin`). Merged over each load
+   * field by field: objects deeply, the function's values winning; its `endpoints` or `url`
+   * replace the address the files' host name stands for. Upstreams the files do not name are added.
+   */
+  upstreams?: Readonly<Record<string, unknown>>;
+  /**
+   * What the function adds to the files' policy. `jwt` rules and `policies` are added to the
+   * files' (every policy still applies, as Istio combines them: a function cannot drop the
+   * platform's rules); other fields (`peerAuthentication`, `trustedProxies`…) are the function's.
+   */
+  auth?: Readonly<Record<string, unknown>>;
 }
 
 interface NormalizedIstioConfig {
@@ -57,7 +71,11 @@ interface NormalizedIstioConfig {
   readonly labels: Readonly<Record<string, string>>;
   readonly rootNamespace: string | undefined;
   readonly watch: boolean;
+  /** The function's own additions, as given: checked with the files' sections on each load. */
+  readonly own: { readonly upstreams?: Json; readonly auth?: Json };
 }
+
+type Json = Record<string, unknown>;
 
 /**
  * After the last event, how long to wait before reading: the kubelet's swap is a burst of renames
@@ -107,6 +125,8 @@ export const istio: Feature<'istio', IstioConfigOptions, NormalizedIstioConfig> 
       'labels',
       'rootNamespace',
       'watch',
+      'upstreams',
+      'auth',
     ]);
     if (!input) return undefined;
     const files = optional(input, 'files', path, issues, arrayOf(string('use a path such as "/etc/mesh"')));
@@ -136,6 +156,7 @@ export const istio: Feature<'istio', IstioConfigOptions, NormalizedIstioConfig> 
         string('use a namespace such as "istio-system"'),
       ),
       watch: optional(input, 'watch', path, issues, boolean) ?? true,
+      own: ownSections(input, path, issues, host),
     };
   },
   start: (host) => {
@@ -155,7 +176,7 @@ function startIstioConfig(host: FeatureHost<NormalizedIstioConfig>): void {
     throw new ConfigError(
       twice.map((key) => ({
         path: key,
-        message: `is loaded from istio.files; remove it from the options (or describe it in the files)`,
+        message: `is loaded from istio.files; describe it in the files, or move what the function adds (endpoints, its certificates, its own settings) to istio.${key}`,
       })),
     );
   const scope: IstioScope = {
@@ -181,7 +202,7 @@ function startIstioConfig(host: FeatureHost<NormalizedIstioConfig>): void {
     trying = key;
     load = undefined;
     load = await loadIstio(files, scope);
-    return { upstreams: load.options.upstreams, auth: load.options.auth };
+    return withOwn(load.options, config.own);
   };
 
   const reload = async (): Promise<ReconfigureResult> => {
@@ -189,7 +210,7 @@ function startIstioConfig(host: FeatureHost<NormalizedIstioConfig>): void {
     const result = await host.reconfigure(sections);
     if (result.outcome === 'applied') {
       appliedKey = trying;
-      appliedSections = { upstreams: load?.options.upstreams, auth: load?.options.auth };
+      appliedSections = load === undefined ? {} : withOwn(load.options, config.own);
       refusedKey = undefined;
     } else if (result.outcome === 'rejected') refusedKey = trying;
     return result;
@@ -278,6 +299,97 @@ function startIstioConfig(host: FeatureHost<NormalizedIstioConfig>): void {
       'cannot watch the Istio configuration files; polling them instead',
     );
   }
+}
+
+/**
+ * `istio.upstreams` and `istio.auth`, kept as given (each load merges them with the files' and
+ * the mesh checks the result), but checked on their own now, so a typo fails at `createMesh`
+ * naming its `istio.` path rather than at the first load.
+ */
+function ownSections(
+  input: Json,
+  path: string,
+  issues: IssueList,
+  host: import('@sidecarless/core').CheckHost,
+): NormalizedIstioConfig['own'] {
+  const own: { upstreams?: Json; auth?: Json } = {};
+  for (const [key, feature] of [
+    ['upstreams', 'outbound'],
+    ['auth', 'auth'],
+  ] as const) {
+    const value = input[key];
+    if (value === undefined) continue;
+    if (!isPlainObject(value)) {
+      issues.add(
+        `${path}.${key}`,
+        `${describe(value)} is not an object; give it as the ${key} section is given`,
+      );
+      continue;
+    }
+    // A feature's checker names its own section's paths (`upstreams.payments.timeout`): said
+    // here as the `istio.` paths the user wrote.
+    const under = (issuePath: string) =>
+      issuePath === key || issuePath.startsWith(`${key}.`) || issuePath.startsWith(`${key}[`)
+        ? `${path}.${issuePath}`
+        : issuePath;
+    const prefixed = {
+      issues: [],
+      add: (issuePath: string, message: string) => issues.add(under(issuePath), message),
+    } as unknown as IssueList;
+    host.feature(feature)?.check?.(value, key, prefixed, host);
+    own[key] = value;
+  }
+  return own;
+}
+
+/** The files' sections with the function's own additions (see {@link IstioConfigOptions}). */
+export function withOwn(
+  loaded: { readonly upstreams?: unknown; readonly auth?: unknown },
+  own: NormalizedIstioConfig['own'],
+): Sections {
+  const upstreams: Json = { ...((loaded.upstreams as Json | undefined) ?? {}) };
+  for (const [name, mine] of Object.entries(own.upstreams ?? {})) {
+    const theirs = upstreams[name];
+    if (!isPlainObject(theirs) || !isPlainObject(mine)) {
+      upstreams[name] = mine;
+      continue;
+    }
+    const merged = mergeDeep(theirs, mine);
+    // Where the function reaches the upstream is its own: not the cluster address of the host.
+    if (mine.endpoints !== undefined || mine.url !== undefined) {
+      delete merged.url;
+      delete merged.endpoints;
+      if (mine.url !== undefined) merged.url = mine.url;
+      if (mine.endpoints !== undefined) merged.endpoints = mine.endpoints;
+    }
+    upstreams[name] = merged;
+  }
+  const theirAuth = loaded.auth as Json | undefined;
+  let auth: Json | undefined = theirAuth;
+  if (own.auth !== undefined) {
+    const { jwt, policies, ...rest } = own.auth;
+    auth = mergeDeep(theirAuth ?? {}, rest);
+    const lists = { jwt, policies } as const;
+    for (const [key, mine] of Object.entries(lists)) {
+      if (mine === undefined) continue;
+      const theirs = theirAuth?.[key];
+      auth[key] = [...(Array.isArray(theirs) ? theirs : []), ...(Array.isArray(mine) ? mine : [mine])];
+    }
+  }
+  return {
+    upstreams: Object.keys(upstreams).length === 0 ? loaded.upstreams : upstreams,
+    auth,
+  };
+}
+
+/** `base` with `over`'s fields: plain objects merged, anything else replaced. */
+function mergeDeep(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeDeep(current, value) : value;
+  }
+  return out;
 }
 
 /**
