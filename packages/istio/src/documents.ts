@@ -103,6 +103,51 @@ export function parseResources(
 export const resourceName = (resource: Resource, namespace: string): string =>
   `${resource.kind} ${resource.namespace ?? namespace}/${resource.name}`;
 
+type SchemaModule = Record<string, new (value: unknown) => { validate(): void }>;
+
+/**
+ * Each kind's schema module, by `group/version/kind`, as literal imports: a bundler (SAM's
+ * esbuild, one CommonJS file) then carries the ones a function can load, each evaluated only when
+ * a resource of its kind is validated; a computed specifier would be left to resolve at run time
+ * from a node_modules a bundled function does not have.
+ */
+const schemaModules: Readonly<Record<string, () => Promise<unknown>>> = {
+  'gateway.networking.k8s.io/v1/HTTPRoute': () =>
+    import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute'),
+  'gateway.networking.k8s.io/v1beta1/HTTPRoute': () =>
+    import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/HTTPRoute'),
+  'networking.istio.io/v1/VirtualService': () =>
+    import('@kubernetes-models/istio/networking.istio.io/v1/VirtualService'),
+  'networking.istio.io/v1beta1/VirtualService': () =>
+    import('@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService'),
+  'networking.istio.io/v1alpha3/VirtualService': () =>
+    import('@kubernetes-models/istio/networking.istio.io/v1alpha3/VirtualService'),
+  'networking.istio.io/v1/DestinationRule': () =>
+    import('@kubernetes-models/istio/networking.istio.io/v1/DestinationRule'),
+  'networking.istio.io/v1beta1/DestinationRule': () =>
+    import('@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule'),
+  'networking.istio.io/v1alpha3/DestinationRule': () =>
+    import('@kubernetes-models/istio/networking.istio.io/v1alpha3/DestinationRule'),
+  'networking.istio.io/v1/ServiceEntry': () =>
+    import('@kubernetes-models/istio/networking.istio.io/v1/ServiceEntry'),
+  'networking.istio.io/v1beta1/ServiceEntry': () =>
+    import('@kubernetes-models/istio/networking.istio.io/v1beta1/ServiceEntry'),
+  'networking.istio.io/v1alpha3/ServiceEntry': () =>
+    import('@kubernetes-models/istio/networking.istio.io/v1alpha3/ServiceEntry'),
+  'security.istio.io/v1/AuthorizationPolicy': () =>
+    import('@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy'),
+  'security.istio.io/v1beta1/AuthorizationPolicy': () =>
+    import('@kubernetes-models/istio/security.istio.io/v1beta1/AuthorizationPolicy'),
+  'security.istio.io/v1/RequestAuthentication': () =>
+    import('@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication'),
+  'security.istio.io/v1beta1/RequestAuthentication': () =>
+    import('@kubernetes-models/istio/security.istio.io/v1beta1/RequestAuthentication'),
+  'security.istio.io/v1/PeerAuthentication': () =>
+    import('@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication'),
+  'security.istio.io/v1beta1/PeerAuthentication': () =>
+    import('@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication'),
+};
+
 /**
  * Validates a mapped resource against its published CRD schema. Throws a `ResourceError` with the
  * failing field. Resolves the schema module only for the kinds present.
@@ -111,13 +156,7 @@ export async function validateSchema(resource: Resource): Promise<void> {
   const [group, version] = resource.apiVersion.split('/');
   const known = mapped[resource.kind];
   if (!known || group !== known.group || !version || !known.versions.includes(version)) return;
-  const schemas = known.schemas ?? '@kubernetes-models/istio';
-  const module = (await import(`${schemas}/${group}/${version}/${resource.kind}`)) as Record<
-    string,
-    new (
-      value: unknown,
-    ) => { validate(): void }
-  >;
+  const module = (await schemaModules[`${group}/${version}/${resource.kind}`]!()) as SchemaModule;
   const Model = module[resource.kind]!;
   try {
     new Model({ metadata: resource.metadata, spec: resource.spec }).validate();
