@@ -5,9 +5,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { configMapVolume } from '@sidecarless/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readYamlFiles, watchFiles } from '../src/files.ts';
-import { configMapVolume } from './config-map.ts';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

@@ -11,10 +11,10 @@ import { invoke } from '@sidecarless/core/local';
 import { outbound } from '@sidecarless/outbound';
 import { http } from '@sidecarless/outbound/http';
 import { traffic } from '@sidecarless/outbound/traffic';
+import { configMapVolume } from '@sidecarless/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withOwn } from '../src/feature.ts';
 import { istio } from '../src/index.ts';
-import { configMapVolume } from './config-map.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -2,7 +2,7 @@
  * Live reload of Istio YAML from a mounted ConfigMap, end to end: a real HTTP server on 127.0.0.1
  * (the shared Node server the Knative and OpenFaaS adapters run on) serving through the mesh, two
  * real upstream servers, a real Prometheus endpoint, and a ConfigMap volume updated on the real
- * file system exactly as the kubelet does it (config-map.ts).
+ * file system exactly as the kubelet does it (`configMapVolume` from @sidecarless/testing).
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -16,10 +16,15 @@ import { outbound } from '@sidecarless/outbound';
 import { http } from '@sidecarless/outbound/http';
 import { traffic } from '@sidecarless/outbound/traffic';
 import { telemetry } from '@sidecarless/telemetry';
-import { type CapturedLogs, captureLogs, freePort } from '@sidecarless/testing';
+import {
+  type CapturedLogs,
+  type ConfigMapVolume,
+  captureLogs,
+  configMapVolume,
+  freePort,
+} from '@sidecarless/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { istio } from '../src/index.ts';
-import { type ConfigMapVolume, configMapVolume } from './config-map.ts';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 

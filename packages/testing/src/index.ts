@@ -1,6 +1,7 @@
 /** Shared helpers for the tests of every Sidecarless package. */
 
 export { type CertifiedKey, createCa, type IssueOptions, parseCertificate, type TestCa } from './certs.js';
+export { type ConfigMapVolume, configMapVolume } from './config-map.js';
 export { forward } from './forward.js';
 export { type FunctionProcess, killFunctionProcesses, startFunctionProcess } from './function-process.js';
 export { type JwksServer, startJwksServer } from './jwks-server.js';

@@ -36,6 +36,18 @@ function timestamped(): string {
   return `..${stamp}.${String(process.hrtime.bigint() % 1_000_000_000n).padStart(9, '0')}${sequence}`;
 }
 
+/**
+ * Makes a ConfigMap volume in a new temporary directory, holding `data` (file name → text).
+ *
+ * @example
+ * ```ts
+ * import { configMapVolume } from '@sidecarless/testing';
+ *
+ * const volume = configMapVolume({ 'policy.yaml': 'kind: AuthorizationPolicy…' });
+ * volume.update({ 'policy.yaml': 'kind: AuthorizationPolicy… (tightened)' }); // as the kubelet swaps it
+ * volume.remove();
+ * ```
+ */
 export function configMapVolume(data: Readonly<Record<string, string>>): ConfigMapVolume {
   const dir = mkdtempSync(join(tmpdir(), 'sidecarless-configmap-'));
   let current: string | undefined;
