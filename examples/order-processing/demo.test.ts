@@ -104,7 +104,7 @@ describe('pnpm demo (examples/order-processing)', () => {
     const output = run.output();
     expect(code, output).toBe(0);
     expect(output).toMatch(/demo OK: every scenario behaved as designed in \d+\.\d+s/);
-    expect(output.match(/✓ as designed/g)).toHaveLength(15);
+    expect(output.match(/✓ as designed/g)).toHaveLength(16);
     // Traffic: the canary's split, the mirror whose errors never surface, the fault drill.
     expect(output).toMatch(
       /── 12\. Payments canary[^\n]*\n {3}← 1,000 calls: \{"v1":\d+,"v2":\d+\}; 200 with x-canary: always: \{"v2":200\}/,
@@ -116,7 +116,16 @@ describe('pnpm demo (examples/order-processing)', () => {
       /── 15\. A client in a retry loop[^\n]*\n {3}← 26 requests as bob, 13 and 13 to each instance: 20 × 400, 6 × 429; Retry-After 3 s/,
     );
     // The behaviours, one line each.
-    expect(output).toMatch(/← 401 .*SCL_ERR_UNAUTHENTICATED/);
+    // The policy is deploy/mesh-policy.yaml's, loaded by each function; no token: its ALLOW rule fails.
+    expect(output).toMatch(/deploy\/mesh-policy\.yaml mounted as a ConfigMap volume/);
+    expect(output).toMatch(/── 1\.[^\n]*\n {3}← 403 .*SCL_ERR_FORBIDDEN/);
+    for (const name of ['orders', 'orders-2', 'inventory', 'payments'])
+      expect(output).toMatch(new RegExp(`^ +${name} +info +Istio configuration loaded`, 'm'));
+    // The ConfigMap changes under the running functions: both orders instances follow it, and back.
+    expect(output).toMatch(
+      /── 16\. live policy change[^\n]*\n {3}← before: 201, 201; tightened: every instance 403 after \d+ ms; restored: every instance 201 after \d+ ms/,
+    );
+    expect(output).toMatch(/^ +orders-2 +info +Istio configuration reloaded/m);
     expect(output).toMatch(
       /inventory +info +stock checked .*caller=spiffe:\/\/cluster\.local\/ns\/shop\/sa\/orders/,
     );
@@ -170,11 +179,11 @@ describe('pnpm demo (examples/order-processing)', () => {
     expect(pids.filter(isRunning)).toHaveLength(5);
     // The functions still answer while the demo waits.
     const front = /curl -s -X POST (http:\/\/127\.0\.0\.1:\d+)\/orders -d/.exec(output)?.[1];
-    expect((await fetch(`${front}/orders`, { method: 'POST', body: '{}' })).status).toBe(401);
+    expect((await fetch(`${front}/orders`, { method: 'POST', body: '{}' })).status).toBe(403);
     // Every curl line that states its answer gets it: the mTLS pair, the gateway path, the
     // warehouse's read and its stock event.
     const stated = [...output.matchAll(/^ +(curl -s .*) {3}# [^\n]*: (\d{3})$/gm)];
-    expect(stated.map((match) => match[2])).toEqual(['401', '201', '403', '403', '200', '202']);
+    expect(stated.map((match) => match[2])).toEqual(['403', '201', '403', '403', '200', '202']);
     for (const [, line, status] of stated) expect(await replayCurl(line!), line).toBe(Number(status));
 
     run.child.kill('SIGINT');

@@ -33,6 +33,7 @@ import {
 import { principal, spiffe } from '../functions/environment.ts';
 import { stockAdjusted } from '../functions/inventory.ts';
 import { startApiGatewayFront } from './api-gateway.ts';
+import { type MeshPolicyMount, meshPolicyReloadScenario, mountMeshPolicy } from './mesh-policy.ts';
 import { type Sample, scrape, total } from './metrics.ts';
 import { type FunctionProcess, freePorts, ProcessGroup, waitUntil } from './processes.ts';
 import { rateLimitScenario } from './rate-limits.ts';
@@ -54,6 +55,13 @@ const group = new ProcessGroup();
 const failures: string[] = [];
 const workDir = mkdtempSync(join(tmpdir(), 'sidecarless-demo-'));
 group.onStop(async () => rmSync(workDir, { recursive: true, force: true }));
+
+/** deploy/mesh-policy.yaml as the functions' ConfigMap, mounted once the issuer is known. */
+let mountedPolicy: MeshPolicyMount | undefined;
+function meshPolicy(): MeshPolicyMount {
+  if (!mountedPolicy) throw new Error('the mesh policy is mounted after the identity is minted');
+  return mountedPolicy;
+}
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -102,6 +110,7 @@ async function mintIdentity() {
     tokens: {
       alice: await token('alice', 'orders', { scope: 'orders:write' }),
       bob: await token('bob', 'orders', { scope: 'orders:write' }),
+      carol: await token('carol', 'orders', { scope: 'orders:write' }),
     },
   };
 }
@@ -188,8 +197,7 @@ function baseEnv(identity: Identity, receiver: OtlpReceiver, name: string, metri
     PATH: process.env.PATH,
     TZ: 'UTC',
     LOG_LEVEL: 'info',
-    ISSUER: identity.issuer,
-    JWKS_URI: identity.jwksUri,
+    MESH_POLICY_DIR: meshPolicy().dir,
     OTLP_TRACES_ENDPOINT: receiver.url,
     METRICS_PORT: String(metricsPort),
     MESH_CA_FILE: identity.caFile,
@@ -428,6 +436,12 @@ async function main(): Promise<void> {
   console.log('Sidecarless order-processing demo: four functions, three platforms, one machine\n');
   console.log('Starting the mesh (CA, issuer, OTLP receiver) and the functions:');
   const identity = await timed('demo CA (SPIFFE identities) and JWT issuer', mintIdentity);
+  mountedPolicy = mountMeshPolicy(here, identity);
+  const policy = mountedPolicy;
+  group.onStop(async () => policy.remove());
+  console.log(
+    `  ✓ deploy/mesh-policy.yaml mounted as a ConfigMap volume (${policy.dir}): the functions load it`,
+  );
   const receiver = await startOtlpReceiver();
   group.onStop(() => receiver.close());
   console.log(`  ✓ OTLP receiver on ${receiver.url}`);
@@ -507,10 +521,10 @@ async function main(): Promise<void> {
     });
 
   await scenario(
-    '1. an order without a token is refused by orders (JWT required)',
+    '1. an order without a token is refused by orders: shoppers-place-orders (loaded from deploy/mesh-policy.yaml) needs a token with scope orders:write — 403, as Istio answers',
     all,
     () => placeOrder('visa', ''),
-    (o) => (o?.status === 401 ? undefined : `expected 401, got ${o?.status}`),
+    (o) => (o?.status === 403 ? undefined : `expected 403, got ${o?.status}`),
   );
 
   const happy = await scenario(
@@ -702,6 +716,16 @@ async function main(): Promise<void> {
     ordersPerUserPerMinute,
   );
 
+  // ── Live reload: the policy is the mounted ConfigMap's, followed as it changes ──
+  newLogLines([orders.process, ordersSecond.process]); // the rate-limit scenario's lines stay left out
+  await meshPolicyReloadScenario(
+    (title, run, check) => scenario(title, [orders.process, ordersSecond.process], run, () => check()),
+    16,
+    [orders.url, ordersSecond.url],
+    identity.tokens.carol,
+    policy,
+  );
+
   // ── Metrics, scraped from every function ──
   console.log('\n── Metrics scraped from the functions (Prometheus /metrics)');
   const scraped: Record<string, Sample[]> = {};
@@ -794,7 +818,9 @@ function printCurlLines(
   console.log(
     `   curl -s -X POST ${urls.orders}/orders -H 'authorization: Bearer ${identity.tokens.alice}' ${json} -d '{"sku":"book-42","quantity":1,"card":"visa"}'`,
   );
-  console.log(`   curl -s -X POST ${urls.orders}/orders -d '{}'   # no token: 401`);
+  console.log(
+    `   curl -s -X POST ${urls.orders}/orders -d '{}'   # no token, which the loaded policy needs: 403`,
+  );
   console.log(
     `   ${as('orders')} -X POST ${urls.payments}/charges ${json} -d '{"orderId":"by-hand","card":"visa"}'   # as orders: 201`,
   );

@@ -18,6 +18,7 @@ import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v
 import { RequestAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication';
 import { Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1/Trigger';
 import { Service } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
+import { loadIstio } from '@sidecarless/istio';
 import { createCa } from '@sidecarless/testing';
 import { build } from 'esbuild';
 import { Service as KubernetesService } from 'kubernetes-models/v1/Service';
@@ -64,8 +65,7 @@ const outDir = mkdtempSync(join(tmpdir(), 'sidecarless-order-processing-'));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
 const fakeEnv = {
-  ISSUER: 'https://id.shop.example.com',
-  JWKS_URI: 'https://id.shop.example.com/.well-known/jwks.json',
+  MESH_POLICY_DIR: join(here, 'mesh-policy.yaml'),
   OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:4318/v1/traces',
   INVENTORY_URL: 'http://inventory.shop.svc',
   PAYMENTS_URL: 'https://payments-mesh.shop.example.com:8443',
@@ -179,50 +179,54 @@ describe('examples/order-processing/deploy', () => {
     expect(() => new PeerAuthentication(broken as never).validate()).toThrow();
   });
 
-  it('states the policy the functions enforce', () => {
+  it('is the policy each function loads: its scope picks its rules, and orders adds only what the files cannot say', async () => {
+    const policy = [{ path: 'mesh-policy.yaml', text: read('mesh-policy.yaml') }];
+    const scoped = async (service: string) =>
+      (await loadIstio(policy, { namespace: 'shop', labels: { app: service } })).options.auth!;
     const byName = new Map(
       documents('mesh-policy.yaml').map((doc) => [`${doc.kind}/${doc.metadata.name}`, doc.spec as never]),
     );
-    const orders = ordersOptions(fakeEnv);
-    const payments = paymentsOptions(fakeEnv);
+    const rulesOf = (name: string) =>
+      (byName.get(`AuthorizationPolicy/${name}`) as unknown as { rules: unknown[] }).rules;
 
-    const onlyOrders = byName.get('AuthorizationPolicy/only-orders-may-charge') as unknown as {
-      rules: { from: { source: { principals: string[] } }[]; to: { operation: unknown }[] }[];
-    };
-    expect(onlyOrders.rules[0]!.from[0]!.source.principals).toEqual([principal(spiffe.orders)]);
-    // payments enforces the very rule Istio would, on the peer certificate (ctx.peer).
-    expect(payments.auth?.policies?.[0]?.rules).toEqual(onlyOrders.rules);
-    const strict = byName.get('PeerAuthentication/shop-strict-mtls') as unknown as { mtls: { mode: string } };
-    expect(payments.auth?.peerAuthentication?.mtls?.mode).toBe(strict.mtls.mode);
+    // payments: only orders' certificate may charge, under STRICT mTLS.
+    const payments = await scoped('payments');
+    expect(payments.policies?.map((entry) => entry.name)).toEqual(['only-orders-may-charge']);
+    expect(payments.policies?.[0]?.rules).toEqual(rulesOf('only-orders-may-charge'));
+    const sourceOf = (loaded: typeof payments) =>
+      (loaded.policies![0]!.rules![0]!.from![0] as { source: { principals?: string[] } }).source;
+    expect(sourceOf(payments).principals).toEqual([principal(spiffe.orders)]);
+    expect(payments.peerAuthentication?.mtls?.mode).toBe('STRICT');
+    // inventory: orders and the warehouse may read stock.
+    const inventory = await scoped('inventory');
+    expect(inventory.policies?.map((entry) => entry.name)).toEqual(['stock-readers']);
+    expect(sourceOf(inventory).principals).toEqual([principal(spiffe.orders), principal(spiffe.warehouse)]);
+    // orders: the user-token rule and the shoppers' policy.
+    const orders = await scoped('orders');
+    expect(orders.policies?.map((entry) => entry.name)).toEqual(['shoppers-place-orders']);
+    expect(orders.jwt?.map((rule) => rule.audiences)).toEqual([['orders']]);
 
-    const stockReaders = byName.get('AuthorizationPolicy/stock-readers') as unknown as { rules: unknown[] };
-    expect(inventoryOptions(fakeEnv).auth?.policies?.[0]?.rules).toEqual(stockReaders.rules);
-
-    const shoppers = byName.get('AuthorizationPolicy/shoppers-place-orders') as unknown as {
-      rules: unknown[];
-    };
-    expect(orders.auth?.policies?.[0]?.rules).toEqual(shoppers.rules);
-    const jwtRule = (
-      byName.get('RequestAuthentication/orders-user-tokens') as unknown as {
-        jwtRules: { audiences: string[] }[];
-      }
-    ).jwtRules[0]!;
-    expect(orders.auth?.jwt?.[0]?.audiences).toEqual(jwtRule.audiences);
-
-    const retries = (
-      byName.get('VirtualService/payments') as unknown as {
-        http?: { retries: { attempts: number; retryOn: string } }[];
-      }
-    ).http?.[0]?.retries;
-    expect(orders.upstreams?.payments?.retries).toMatchObject({
-      attempts: retries?.attempts,
-      retryOn: retries?.retryOn,
-    });
-    const rule = documents('mesh-policy.yaml').find((doc) => doc.kind === 'DestinationRule')!.spec as {
+    // Each function points at the mounted file, and gives no policy of its own but what the
+    // files cannot say: orders' addresses, certificates and breaker; PERMISSIVE behind API Gateway.
+    for (const options of [ordersOptions(fakeEnv), paymentsOptions(fakeEnv), inventoryOptions(fakeEnv)]) {
+      expect(options.istio?.files).toEqual([fakeEnv.MESH_POLICY_DIR]);
+      expect(options.auth).toBeUndefined();
+      expect(options.upstreams).toBeUndefined();
+      expect((options.istio?.auth as { policies?: unknown } | undefined)?.policies).toBeUndefined();
+    }
+    const own = ordersOptions(fakeEnv).istio!;
+    expect(own.auth).toEqual({ peerAuthentication: { mtls: { mode: 'PERMISSIVE' } } });
+    const rule = byName.get('DestinationRule/payments') as unknown as {
       trafficPolicy: { outlierDetection: { consecutive5xxErrors: number } };
     };
-    expect(orders.upstreams?.payments?.circuitBreaker?.consecutiveFailures).toBe(
-      rule.trafficPolicy.outlierDetection.consecutive5xxErrors,
+    expect(
+      (own.upstreams!.payments as { circuitBreaker: { consecutiveFailures: number } }).circuitBreaker
+        .consecutiveFailures,
+    ).toBe(rule.trafficPolicy.outlierDetection.consecutive5xxErrors);
+    // The files' retries on payments apply through the VirtualService's route.
+    const loaded = await loadIstio(policy, { namespace: 'shop', labels: { app: 'orders' } });
+    expect((loaded.options.upstreams!.payments as { http: { retries: unknown }[] }).http[0]!.retries).toEqual(
+      { attempts: 2 },
     );
   });
 
@@ -259,7 +263,7 @@ describe('examples/order-processing/deploy', () => {
     reads.delete('TRUSTED_PROXIES'); // inventory's: payments terminates mTLS itself
     for (const name of reads) expect(Object.keys(payments.environment), name).toContain(name);
     // The mesh certificate comes from the OpenFaaS secret, mounted under /var/openfaas/secrets/.
-    expect(payments.secrets).toEqual(['payments-mesh']);
+    expect(payments.secrets).toEqual(['payments-mesh', 'mesh-policy']);
     for (const name of ['MESH_CA_FILE', 'MESH_CERT_FILE', 'MESH_KEY_FILE']) {
       expect(payments.environment[name], name).toMatch(/^\/var\/openfaas\/secrets\/[\w.-]+$/);
     }
@@ -340,6 +344,7 @@ describe('examples/order-processing/deploy', () => {
       METRICS_PORT: String(metricsPort),
       exec_timeout: '5s',
       LOG_LEVEL: 'silent',
+      MESH_POLICY_DIR: join(here, 'mesh-policy.yaml'),
       ...meshFiles,
     };
 

@@ -71,3 +71,12 @@ export function trustedProxiesFromEnv(env: NodeJS.ProcessEnv = process.env): str
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '');
 }
+
+/**
+ * Where this function reads the namespace's mesh policy: deploy/mesh-policy.yaml, the Istio
+ * resources a sidecar would read, mounted as a ConfigMap (Knative), an OpenFaaS secret, or a
+ * Lambda layer (`MESH_POLICY_DIR`). The `istio` feature loads it at init and follows changes.
+ */
+export function meshPolicyFromEnv(env: NodeJS.ProcessEnv = process.env) {
+  return { files: [required('MESH_POLICY_DIR', env)], namespace: 'shop' };
+}

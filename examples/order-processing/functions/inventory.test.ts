@@ -5,11 +5,14 @@
  * when it cannot be applied, is refused with 400 and changes nothing.
  */
 import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 import { auth } from '@sidecarless/auth';
 import { createMesh } from '@sidecarless/core';
+import { istio } from '@sidecarless/istio';
 import { knative, type NodeServer } from '@sidecarless/knative';
 import { outbound } from '@sidecarless/outbound';
 import { http } from '@sidecarless/outbound/http';
+import { traffic } from '@sidecarless/outbound/traffic';
 import { telemetry } from '@sidecarless/telemetry';
 import { captureLogs, createCa } from '@sidecarless/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,12 +89,18 @@ beforeAll(async () => {
   };
   const own = await issue('inventory', 'server');
   // Telemetry is not under test: the options without it, so nothing exports anywhere.
-  const { telemetry: _telemetry, ...options } = inventoryOptions({ OTLP_TRACES_ENDPOINT: 'unused' });
+  // The policy is the deployed one, deploy/mesh-policy.yaml, as the function loads it.
+  const { telemetry: _telemetry, ...options } = inventoryOptions({
+    OTLP_TRACES_ENDPOINT: 'unused',
+    MESH_POLICY_DIR: join(import.meta.dirname, '..', 'deploy', 'mesh-policy.yaml'),
+  });
   const mesh = createMesh({ ...options, logging: { destination: logs.destination } }, [
     telemetry,
     auth,
     outbound,
     http,
+    traffic,
+    istio,
   ]);
   const stock = createStockTable();
   const server = {

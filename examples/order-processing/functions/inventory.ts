@@ -8,11 +8,13 @@
 
 import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, type MeshOptions, SidecarlessError } from '@sidecarless/core';
+import { istio } from '@sidecarless/istio';
 import type { CloudEventHandler, KnativeRaw } from '@sidecarless/knative';
 import { outbound } from '@sidecarless/outbound';
 import { http } from '@sidecarless/outbound/http';
+import { traffic } from '@sidecarless/outbound/traffic';
 import { telemetry } from '@sidecarless/telemetry';
-import { principal, spiffe, telemetryFromEnv, trustedProxiesFromEnv } from './environment.ts';
+import { meshPolicyFromEnv, telemetryFromEnv, trustedProxiesFromEnv } from './environment.ts';
 
 /** The CloudEvent type that changes a stock level. */
 export const stockAdjusted = 'com.example.stock.adjusted';
@@ -34,34 +36,33 @@ export function createStockTable(): StockTable {
 }
 
 /** The options of the inventory mesh, from the environment. */
-export function inventoryOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions {
+export function inventoryOptions(
+  env: NodeJS.ProcessEnv = process.env,
+  { sink = false }: { sink?: boolean } = {},
+): MeshOptions {
   return {
     service: 'inventory',
-    auth: {
-      // Locally inventory terminates mTLS and ctx.peer comes from the socket. In a cluster,
-      // Knative's queue-proxy sits in between: the caller then comes from a trusted proxy's
-      // x-forwarded-client-cert (see the README's deployment notes).
-      trustedProxies: trustedProxiesFromEnv(env),
-      policies: [
-        {
-          name: 'stock-readers',
-          action: 'ALLOW',
-          rules: [
-            {
-              from: [{ source: { principals: [principal(spiffe.orders), principal(spiffe.warehouse)] } }],
-              to: [{ operation: { methods: ['GET'], paths: ['/stock/*'] } }],
-            },
-          ],
-        },
-      ],
+    // Its policy is the namespace's, from deploy/mesh-policy.yaml: AuthorizationPolicy
+    // stock-readers (orders and the warehouse, by their mTLS identity) under STRICT mTLS.
+    istio: {
+      ...meshPolicyFromEnv(env),
+      auth: {
+        // Locally inventory terminates mTLS and ctx.peer comes from the socket. In a cluster,
+        // Knative's queue-proxy sits in between: the caller then comes from a trusted proxy's
+        // x-forwarded-client-cert (see the README's deployment notes).
+        trustedProxies: trustedProxiesFromEnv(env),
+        // The stock-events sink alone (inventory-events in deploy/knative.yaml) has no sidecar:
+        // the Broker delivers to it, cluster-local, without a client certificate.
+        ...(sink ? { peerAuthentication: { mtls: { mode: 'PERMISSIVE' as const } } } : {}),
+      },
     },
     telemetry: telemetryFromEnv(env),
   };
 }
 
 /** Creates the inventory mesh from the environment. */
-export function createInventoryMesh(env: NodeJS.ProcessEnv = process.env) {
-  return createMesh(inventoryOptions(env), [telemetry, auth, outbound, http]);
+export function createInventoryMesh(env: NodeJS.ProcessEnv = process.env, options: { sink?: boolean } = {}) {
+  return createMesh(inventoryOptions(env, options), [telemetry, auth, outbound, http, traffic, istio]);
 }
 
 /** The HTTP handler: `GET /stock/:sku`. Only callers the policy admitted get here. */

@@ -9,12 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, type MeshOptions, SidecarlessError } from '@sidecarless/core';
+import { istio } from '@sidecarless/istio';
 import { outbound } from '@sidecarless/outbound';
 import { http } from '@sidecarless/outbound/http';
+import { traffic } from '@sidecarless/outbound/traffic';
 import { rateLimits } from '@sidecarless/ratelimit';
 import { redis } from '@sidecarless/redis';
 import { telemetry } from '@sidecarless/telemetry';
-import { required, spiffe, telemetryFromEnv, tlsFilesFromEnv } from './environment.ts';
+import { meshPolicyFromEnv, required, spiffe, telemetryFromEnv, tlsFilesFromEnv } from './environment.ts';
 
 interface OrderInput {
   sku: string;
@@ -44,7 +46,6 @@ function parseOrder(value: unknown): OrderInput {
 
 /** The options of the orders mesh, from the environment. */
 export function ordersOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions {
-  const issuer = required('ISSUER', env);
   const tls = tlsFilesFromEnv(env);
   // mTLS with the peer's SPIFFE ID checked, when this function has mesh certificates.
   const mutual = (identity: string) =>
@@ -62,42 +63,42 @@ export function ordersOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions
   return {
     service: 'orders',
     invocation: { safetyMargin: '100ms' },
-    auth: {
-      jwt: [{ issuer, jwksUri: required('JWKS_URI', env), audiences: ['orders'], required: true }],
-      policies: [
-        {
-          name: 'shoppers-place-orders',
-          action: 'ALLOW',
-          rules: [
-            {
-              to: [{ operation: { methods: ['POST'], paths: ['/orders'] } }],
-              when: [{ key: 'request.auth.claims[scope]', values: ['orders:write'] }],
-            },
-          ],
+    // The policy is the namespace's, from deploy/mesh-policy.yaml: RequestAuthentication
+    // orders-user-tokens (the issuer and its keys), AuthorizationPolicy shoppers-place-orders, and
+    // payments' VirtualService and DestinationRule (retries, outlier detection). What the files
+    // cannot say — where a Lambda function reaches each upstream, with which certificate — is the
+    // function's own, added below.
+    istio: {
+      ...meshPolicyFromEnv(env),
+      auth: {
+        // The namespace's PeerAuthentication is STRICT, and API Gateway (which terminates the
+        // caller's TLS) presents no client certificate to a Lambda function: orders authenticates
+        // users by their tokens instead, which the files' policy requires.
+        peerAuthentication: { mtls: { mode: 'PERMISSIVE' } },
+      },
+      upstreams: {
+        inventory: {
+          endpoints: required('INVENTORY_URL', env),
+          timeout: '1s',
+          retries: { attempts: 1, retryOn: 'connect-failure,reset' },
+          ...mutual(spiffe.inventory),
         },
-      ],
-    },
-    upstreams: {
-      inventory: {
-        endpoints: required('INVENTORY_URL', env),
-        timeout: '1s',
-        retries: { attempts: 1, retryOn: 'connect-failure,reset' },
-        ...mutual(spiffe.inventory),
-      },
-      payments: {
-        // payments' own mTLS port, not the OpenFaaS gateway: no client certificate crosses the
-        // gateway and the watchdog, and payments authorizes on the certificate (see README).
-        endpoints: required('PAYMENTS_URL', env),
-        // Kept back from the invocation deadline so orders can still answer its caller.
-        deadlineMargin: '300ms',
-        retries: { attempts: 2, retryOn: '5xx', backoff: { baseInterval: '20ms' } },
-        circuitBreaker: { consecutiveFailures: 3, halfOpenAfter: '1500ms' },
-        ...mutual(spiffe.payments),
-      },
-      notifications: {
-        endpoints: required('NOTIFICATIONS_URL', env),
-        timeout: '1s',
-        ...mutual(spiffe.notifications),
+        payments: {
+          // payments' own mTLS port, not the OpenFaaS gateway: no client certificate crosses the
+          // gateway and the watchdog, and payments authorizes on the certificate (see README).
+          endpoints: required('PAYMENTS_URL', env),
+          // Kept back from the invocation deadline so orders can still answer its caller.
+          deadlineMargin: '300ms',
+          // The files give two attempts on 5xx; the pause between them and the breaker are orders' own.
+          retries: { attempts: 2, retryOn: '5xx', backoff: { baseInterval: '20ms' } },
+          circuitBreaker: { consecutiveFailures: 3, halfOpenAfter: '1500ms' },
+          ...mutual(spiffe.payments),
+        },
+        notifications: {
+          endpoints: required('NOTIFICATIONS_URL', env),
+          timeout: '1s',
+          ...mutual(spiffe.notifications),
+        },
       },
     },
     telemetry: telemetryFromEnv(env),
@@ -127,7 +128,7 @@ function sharedLimits(env: NodeJS.ProcessEnv): Pick<MeshOptions, 'redis' | 'rate
 
 /** Creates the orders mesh from the environment. */
 export function createOrdersMesh(env: NodeJS.ProcessEnv = process.env) {
-  return createMesh(ordersOptions(env), [telemetry, auth, rateLimits, redis, outbound, http]);
+  return createMesh(ordersOptions(env), [telemetry, auth, rateLimits, redis, outbound, http, traffic, istio]);
 }
 
 /** The orders handler: the same code on every platform. */

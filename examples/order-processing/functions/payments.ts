@@ -8,10 +8,12 @@
 
 import { auth } from '@sidecarless/auth';
 import { createMesh, type HttpHandler, type MeshOptions } from '@sidecarless/core';
+import { istio } from '@sidecarless/istio';
 import { outbound } from '@sidecarless/outbound';
 import { http } from '@sidecarless/outbound/http';
+import { traffic } from '@sidecarless/outbound/traffic';
 import { telemetry } from '@sidecarless/telemetry';
-import { principal, spiffe, telemetryFromEnv } from './environment.ts';
+import { meshPolicyFromEnv, telemetryFromEnv } from './environment.ts';
 
 /** The options of the payments mesh, from the environment. */
 export function paymentsOptions(env: NodeJS.ProcessEnv = process.env): MeshOptions {
@@ -19,30 +21,17 @@ export function paymentsOptions(env: NodeJS.ProcessEnv = process.env): MeshOptio
     service: 'payments',
     // A chain of functions shares one budget: never work past the caller's deadline.
     invocation: { callerDeadline: true, safetyMargin: '20ms' },
-    auth: {
-      // Istio's PeerAuthentication STRICT: a request without a verified client certificate (the
-      // watchdog's plain-HTTP path, for one) is refused before any policy is looked at.
-      peerAuthentication: { mtls: { mode: 'STRICT' } },
-      policies: [
-        {
-          name: 'only-orders-may-charge',
-          action: 'ALLOW',
-          rules: [
-            {
-              from: [{ source: { principals: [principal(spiffe.orders)] } }],
-              to: [{ operation: { methods: ['POST'], paths: ['/charges'] } }],
-            },
-          ],
-        },
-      ],
-    },
+    // Its policy is the namespace's, from deploy/mesh-policy.yaml: PeerAuthentication STRICT (a
+    // request without a verified client certificate — the watchdog's plain-HTTP path, for one —
+    // is refused before any policy is looked at) and AuthorizationPolicy only-orders-may-charge.
+    istio: meshPolicyFromEnv(env),
     telemetry: telemetryFromEnv(env),
   };
 }
 
 /** Creates the payments mesh from the environment. */
 export function createPaymentsMesh(env: NodeJS.ProcessEnv = process.env) {
-  return createMesh(paymentsOptions(env), [telemetry, auth, outbound, http]);
+  return createMesh(paymentsOptions(env), [telemetry, auth, outbound, http, traffic, istio]);
 }
 
 /**

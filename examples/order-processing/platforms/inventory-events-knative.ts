@@ -6,5 +6,9 @@ import { createInventoryMesh, createStockEventsHandler, createStockTable } from 
 import { mutualTlsServerOptions } from './server-tls.ts';
 
 await knative
-  .cloudevents(createInventoryMesh(), createStockEventsHandler(createStockTable()), mutualTlsServerOptions())
+  .cloudevents(
+    createInventoryMesh(process.env, { sink: true }),
+    createStockEventsHandler(createStockTable()),
+    mutualTlsServerOptions(),
+  )
   .listen();
