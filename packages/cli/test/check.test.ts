@@ -53,7 +53,7 @@ describe('sidecarless check', () => {
   it('names the file, line and column of invalid YAML, on one line, with no stack', async () => {
     const { code, stderr } = await sidecarless('check', fixture('virtual-service-18.yaml'));
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^sidecarless: .*virtual-service-18\.yaml:15:3: invalid YAML: [^\n]*\n$/);
+    expect(stderr).toMatch(/^sidecarless: .*virtual-service-18\.yaml:15:6: invalid YAML: [^\n]*\n$/);
   });
 });
 
