@@ -37,3 +37,4 @@ export {
   string,
 } from './options/schema.js';
 export { lineWriter } from './stdout.js';
+export { workloadLabels } from './workload-labels.js';

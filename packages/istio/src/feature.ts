@@ -26,6 +26,7 @@ import {
   isPlainObject,
   optional,
   string,
+  workloadLabels,
 } from '@sidecarless/core/feature';
 import { type FilesWatch, readYamlFiles, snapshotKey, watchFiles } from './files.js';
 import { type IstioLoad, type IstioScope, loadIstio } from './load.js';
@@ -180,7 +181,7 @@ function startIstioConfig(host: FeatureHost<NormalizedIstioConfig>): void {
       })),
     );
   const scope: IstioScope = {
-    labels: { ...platformLabels(host.service, host.version, process.env), ...config.labels },
+    labels: { ...workloadLabels(host.service, host.version, process.env), ...config.labels },
     ...(config.namespace === undefined ? {} : { namespace: config.namespace }),
     ...(config.rootNamespace === undefined ? {} : { rootNamespace: config.rootNamespace }),
   };
@@ -412,23 +413,6 @@ function withResource(issue: ConfigIssue, load: IstioLoad | undefined): Record<s
   return name === undefined
     ? { path: issue.path, message: issue.message }
     : { resource: `AuthorizationPolicy ${name}`, path: issue.path, message: issue.message };
-}
-
-/** The labels a sidecar's workload would carry, as the traffic feature reads them too. */
-function platformLabels(
-  service: string,
-  version: string | undefined,
-  env: NodeJS.ProcessEnv,
-): Record<string, string> {
-  const labels: Record<string, string> = { app: service };
-  if (version !== undefined) labels.version = version;
-  const knative = [
-    ['serving.knative.dev/service', env.K_SERVICE],
-    ['serving.knative.dev/revision', env.K_REVISION],
-    ['serving.knative.dev/configuration', env.K_CONFIGURATION],
-  ] as const;
-  for (const [name, value] of knative) if (value) labels[name] = value;
-  return labels;
 }
 
 // Importing this package adds its section to `MeshOptions`.

@@ -37,7 +37,14 @@
  * @packageDocumentation
  */
 import type { Feature, MeshContext, Stage } from '@sidecarless/core';
-import { arrayOf, checkObject, isPlainObject, optional, string } from '@sidecarless/core/feature';
+import {
+  arrayOf,
+  checkObject,
+  isPlainObject,
+  optional,
+  string,
+  workloadLabels,
+} from '@sidecarless/core/feature';
 import type { TrafficInstaller } from './install.js';
 import type { TrafficChecker } from './options.js';
 import { checkTraffic, labelMap, type NormalizedTraffic } from './traffic/options.js';
@@ -168,25 +175,14 @@ export const traffic: Feature<'traffic', TrafficOptions | undefined, NormalizedT
   },
 };
 
-/**
- * This function's labels: what the platform says (the labels Knative puts on a revision's pods),
- * Istio's canonical `app` and `version`, then the configured ones over them.
- */
+/** This function's labels: the platform's and Istio's canonical ones, the configured ones over them. */
 export function ownLabels(
   configured: Readonly<Record<string, string>>,
   service: string,
   version: string | undefined,
   env: NodeJS.ProcessEnv,
 ): Readonly<Record<string, string>> {
-  const labels: Record<string, string> = { app: service };
-  if (version !== undefined) labels.version = version;
-  const knative = [
-    ['serving.knative.dev/service', env.K_SERVICE],
-    ['serving.knative.dev/revision', env.K_REVISION],
-    ['serving.knative.dev/configuration', env.K_CONFIGURATION],
-  ] as const;
-  for (const [name, value] of knative) if (value) labels[name] = value;
-  return { ...labels, ...configured };
+  return { ...workloadLabels(service, version, env), ...configured };
 }
 
 function consistentHashOf(loadBalancer: unknown): unknown {
