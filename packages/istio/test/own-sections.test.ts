@@ -3,15 +3,13 @@
  * upstream, its own certificate and settings, rules of its own), merged over every load — through
  * a real server on 127.0.0.1, a real backend and a ConfigMap volume swapped as the kubelet does.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { auth } from '@sidecarless/auth';
 import { ConfigError, createMesh, type Mesh } from '@sidecarless/core';
 import { invoke } from '@sidecarless/core/local';
 import { outbound } from '@sidecarless/outbound';
 import { http } from '@sidecarless/outbound/http';
 import { traffic } from '@sidecarless/outbound/traffic';
-import { configMapVolume } from '@sidecarless/testing';
+import { configMapVolume, createUpstreamServer } from '@sidecarless/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withOwn } from '../src/feature.ts';
 import { istio } from '../src/index.ts';
@@ -21,30 +19,14 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A backend answering 503 to the next `failNext` requests, then 200. */
+/** payments, answering 503 to the next `failNext` requests, then 200. */
 async function backend(): Promise<{ url: string; hits: () => number; failNext(count: number): void }> {
-  let hits = 0;
-  let failing = 0;
-  const server: Server = createServer((_request, response) => {
-    hits++;
-    response.statusCode = failing > 0 ? 503 : 200;
-    if (failing > 0) failing--;
-    response.end(String(hits));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
+  const server = await createUpstreamServer({ name: 'payments' });
+  cleanups.push(() => server.close());
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hits: () => hits,
-    failNext: (count) => {
-      failing = count;
-    },
+    url: server.url,
+    hits: () => server.requests.length,
+    failNext: (count) => server.respond(...Array.from({ length: count }, () => ({ status: 503 }))),
   };
 }
 

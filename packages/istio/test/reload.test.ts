@@ -5,8 +5,6 @@
  * file system exactly as the kubelet does it (`configMapVolume` from @sidecarless/testing).
  */
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { auth } from '@sidecarless/auth';
@@ -21,7 +19,9 @@ import {
   type ConfigMapVolume,
   captureLogs,
   configMapVolume,
+  createUpstreamServer,
   freePort,
+  type UpstreamServer,
 } from '@sidecarless/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { istio } from '../src/index.ts';
@@ -29,17 +29,10 @@ import { istio } from '../src/index.ts';
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** A backend that answers with its own name. */
-async function backend(name: string): Promise<{ port: number; close(): Promise<void> }> {
-  const server: Server = createServer((_request, response) => response.end(name));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+async function backend(name: string): Promise<UpstreamServer> {
+  const server = await createUpstreamServer({ name });
+  server.fallback = { body: name };
+  return server;
 }
 
 const serviceEntry = (port: number) => `apiVersion: networking.istio.io/v1
