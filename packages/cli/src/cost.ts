@@ -50,14 +50,19 @@ const options = {
 type Esbuild = typeof import('esbuild');
 
 /** SAM's esbuild builder (`BuildMethod: esbuild`) with `Minify: true`, `Target: node22`, `Format: cjs`. */
+const samOptions = {
+  bundle: true,
+  minify: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node22',
+  external: ['@aws-sdk/*'],
+} as const satisfies BuildOptions;
+
 function samBuild(outfile: string): BuildOptions {
   return {
-    bundle: true,
-    minify: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node22',
-    external: ['@aws-sdk/*'],
+    ...samOptions,
+    external: [...samOptions.external],
     outfile,
     metafile: true,
     logLevel: 'silent',
@@ -470,14 +475,7 @@ export async function cost(argv: readonly string[]): Promise<number> {
             event: eventName,
             runs,
             node: process.versions.node,
-            build: {
-              bundle: true,
-              minify: true,
-              format: 'cjs',
-              platform: 'node',
-              target: 'node22',
-              external: ['@aws-sdk/*'],
-            },
+            build: samOptions,
             packages: ordered(attributed.rows).map(({ row }) => row),
             bare: described(bareFigures, bare),
             handler: {

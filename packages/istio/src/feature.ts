@@ -190,7 +190,9 @@ function startIstioConfig(host: FeatureHost<NormalizedIstioConfig>): void {
   let appliedKey: string | undefined;
   let appliedSections: Sections = {};
   let refusedKey: string | undefined;
+  /** The snapshot being tried, and the sections it gave. */
   let trying: string | undefined;
+  let tryingSections: Sections = {};
   let load: IstioLoad | undefined;
   let watch: FilesWatch | undefined;
   let closed = false;
@@ -203,7 +205,8 @@ function startIstioConfig(host: FeatureHost<NormalizedIstioConfig>): void {
     trying = key;
     load = undefined;
     load = await loadIstio(files, scope);
-    return withOwn(load.options, config.own);
+    tryingSections = withOwn(load.options, config.own);
+    return tryingSections;
   };
 
   const reload = async (): Promise<ReconfigureResult> => {
@@ -211,7 +214,7 @@ function startIstioConfig(host: FeatureHost<NormalizedIstioConfig>): void {
     const result = await host.reconfigure(sections);
     if (result.outcome === 'applied') {
       appliedKey = trying;
-      appliedSections = load === undefined ? {} : withOwn(load.options, config.own);
+      appliedSections = tryingSections;
       refusedKey = undefined;
     } else if (result.outcome === 'rejected') refusedKey = trying;
     return result;
